@@ -1,0 +1,85 @@
+// swift-tools-version:6.0
+// vsearch: visual search in Swift.
+//
+// The targets follow the data path, and dependencies point one way, towards
+// the core:
+//
+//   image (ImageDecoding) → tensor (ImageTensor) → features (CNNRuntime,
+//   Featurizer) → index (VectorIndex) → matches → people and devices (vsearch)
+import PackageDescription
+
+let package = Package(
+    name: "vsearch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vsearch", targets: ["vsearch"]),
+        .library(name: "VSearchCore", targets: ["VSearchCore"]),
+        .library(name: "ImageDecoding", targets: ["ImageDecoding"]),
+        .library(name: "ImageTensor", targets: ["ImageTensor"]),
+        .library(name: "CNNRuntime", targets: ["CNNRuntime"]),
+        .library(name: "Featurizer", targets: ["Featurizer"]),
+        .library(name: "VectorIndex", targets: ["VectorIndex"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+
+        // Shared vocabulary: errors, tensors, the model descriptor, progress.
+        .target(name: "VSearchCore"),
+
+        // image: bytes → RGB pixels.
+        .target(
+            name: "ImageDecoding",
+            dependencies: ["VSearchCore", "CJPEG", "CPNG", "CWebP"]
+        ),
+        // tensor: RGB pixels → the model's input tensor, as model.json says.
+        .target(name: "ImageTensor", dependencies: ["VSearchCore", "ImageDecoding"]),
+        // features: an ONNX CNN runtime on oneDNN kernels.
+        .target(
+            name: "CNNRuntime",
+            dependencies: [
+                "VSearchCore", "CDNNL",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // features: image files → feature vectors, loaded once, safe to share.
+        .target(
+            name: "Featurizer",
+            dependencies: ["VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime"]
+        ),
+        // index: exact and HNSW vector search, persistent.
+        .target(name: "VectorIndex", dependencies: ["VSearchCore", "COpenBLAS"]),
+
+        // people and devices: the command-line tool.
+        .executableTarget(
+            name: "vsearch",
+            dependencies: [
+                "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Benchmarks' Swift side; scripts/bench/ runs them beside the competing tools.
+        .executableTarget(
+            name: "vsearch-bench",
+            dependencies: [
+                "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "VSearchCoreTests", dependencies: ["VSearchCore"]),
+        .testTarget(name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor"]),
+        .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
+        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"]),
+    ]
+)

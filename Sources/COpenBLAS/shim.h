@@ -1,0 +1,2 @@
+// OpenBLAS from Debian's libopenblas-dev.
+#include <cblas.h>

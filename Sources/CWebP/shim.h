@@ -1,0 +1,2 @@
+// libwebp from Debian's libwebp-dev.
+#include <webp/decode.h>

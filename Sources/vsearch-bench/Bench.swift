@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vsearch-bench",
+        abstract: "The Swift side of the benchmarks; scripts/bench runs them beside the competing tools.",
+        subcommands: []
+    )
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct VSearch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vsearch",
+        abstract: "Visual search: show it an object or a photo, get the most similar catalogue items.",
+        subcommands: []
+    )
+}
