@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's second command: the whole test suite. It installs what it
+# needs first, so it runs on a fresh Debian 12 machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+bash scripts/fetch-photos.sh
+bash scripts/prepare-model.sh lite0
+bash scripts/prepare-model.sh lite2
+
+echo "==> swift format lint"
+swift format lint --strict --recursive Sources Tests
+
+echo "==> swift build -c release (binaries for the oracle tests)"
+swift build -c release
+export VSEARCH_BIN_DIR="$PWD/.build/release"
+
+echo "==> swift test"
+swift test
+
+echo "==> pytest tests/oracle (ONNX Runtime, Pillow, FAISS as oracles)"
+"${VSEARCH_VENV:-.venv}/bin/python" -m pytest -q tests/oracle
