@@ -32,6 +32,11 @@ let package = Package(
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        // Our own C: setjmp guards around libjpeg and libpng calls, which Swift cannot make safely.
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
+        ),
 
         // Shared vocabulary: errors, tensors, the model descriptor, progress.
         .target(name: "VSearchCore"),
@@ -39,7 +44,7 @@ let package = Package(
         // image: bytes → RGB pixels.
         .target(
             name: "ImageDecoding",
-            dependencies: ["VSearchCore", "CJPEG", "CPNG", "CWebP"]
+            dependencies: ["VSearchCore", "CImageCodecs", "CWebP"]
         ),
         // tensor: RGB pixels → the model's input tensor, as model.json says.
         .target(name: "ImageTensor", dependencies: ["VSearchCore", "ImageDecoding"]),

@@ -1,0 +1,157 @@
+import Foundation
+import ImageDecoding
+import Testing
+
+@Suite struct ExifOrientationTests {
+    /// For orientation `o` and a stored picture of w × h, the stored pixel
+    /// shown at output (x, y), as Pillow's exif_transpose defines it.
+    static func source(_ o: Int, x: Int, y: Int, w: Int, h: Int) -> (Int, Int) {
+        switch o {
+        case 2: return (w - 1 - x, y)
+        case 3: return (w - 1 - x, h - 1 - y)
+        case 4: return (x, h - 1 - y)
+        case 5: return (y, x)
+        case 6: return (y, h - 1 - x)
+        case 7: return (w - 1 - y, h - 1 - x)
+        case 8: return (w - 1 - y, x)
+        default: return (x, y)
+        }
+    }
+
+    @Test(arguments: 1...8)
+    func orientationTurnsThePicture(orientation: Int) throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let original = try Fixtures.photo("skimage/rocket.jpg")
+        let path = dir + "/oriented-\(orientation).jpg"
+        try Fixtures.write(Fixtures.withExifOrientation(try Fixtures.bytes(original), orientation), to: path)
+        let upright = try ImageDecoder(options: ImageDecodingOptions(exifOrientation: false)).decode(file: original)
+        let turned = try ImageDecoder().decode(file: path)
+        let (w, h) = (upright.width, upright.height)
+        #expect(
+            orientation >= 5 ? (turned.width == h && turned.height == w) : (turned.width == w && turned.height == h))
+        #expect(turned.sourceWidth == turned.width && turned.sourceHeight == turned.height)
+        for (x, y) in [(0, 0), (turned.width - 1, 0), (0, turned.height - 1), (17, 301), (turned.width / 2, 5)] {
+            let (sx, sy) = Self.source(orientation, x: x, y: y, w: w, h: h)
+            #expect(turned[x, y] == upright[sx, sy], "orientation \(orientation) at \(x),\(y)")
+        }
+        let probe = try ImageDecoder().probe(file: path)
+        #expect(probe.width == turned.width && probe.height == turned.height)
+    }
+
+    @Test func orientationAppliesAfterDCTScaling() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir + "/aqua-6.jpg"
+        try Fixtures.write(
+            Fixtures.withExifOrientation(try Fixtures.bytes(try Fixtures.photo("mate/Aqua.jpg")), 6), to: path)
+        let image = try ImageDecoder().decode(file: path, targetShortSide: 256)
+        #expect(image.sourceWidth == 1600 && image.sourceHeight == 2560)
+        #expect(image.width < image.height && image.width >= 256)
+    }
+}
+
+@Suite struct ColorModelTests {
+    @Test func cmykJPEGLooksLikeTheRGBOriginal() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let original = try Fixtures.photo("skimage/rocket.jpg")
+        let path = dir + "/cmyk.jpg"
+        try Fixtures.convert([original, "-colorspace", "CMYK", "-quality", "95", path])
+        let rgb = try ImageDecoder().decode(file: original)
+        let cmyk = try ImageDecoder().decode(file: path)
+        // ImageMagick's naive CMYK is lossless up to JPEG noise; an inverted reading would be ~100 off.
+        #expect(Fixtures.meanAbsoluteDifference(rgb, cmyk) < 6)
+    }
+
+    @Test func grayscaleJPEGBecomesEqualChannels() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir + "/gray.jpg"
+        try Fixtures.convert([try Fixtures.photo("skimage/rocket.jpg"), "-colorspace", "Gray", path])
+        let image = try ImageDecoder().decode(file: path)
+        #expect(image.width == 640)
+        var equal = true
+        for i in stride(from: 0, to: image.pixels.count, by: 3) {
+            equal = equal && image.pixels[i] == image.pixels[i + 1] && image.pixels[i] == image.pixels[i + 2]
+        }
+        #expect(equal)
+    }
+
+    @Test func sixteenBitPNGKeepsTheHighByte() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let original = try Fixtures.photo("skimage/chelsea.png")
+        let path = dir + "/deep.png"
+        try Fixtures.convert([original, "-depth", "16", "PNG48:" + path])
+        #expect(try ImageDecoder().decode(file: path) == (try ImageDecoder().decode(file: original)))
+    }
+
+    @Test func palettePNGDecodesClose() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let original = try Fixtures.photo("skimage/chelsea.png")
+        let path = dir + "/palette.png"
+        try Fixtures.convert([original, "+dither", "PNG8:" + path])
+        #expect(try Fixtures.bytes(path)[25] == 3)  // IHDR colour type 3: indexed
+        let difference = Fixtures.meanAbsoluteDifference(
+            try ImageDecoder().decode(file: original), try ImageDecoder().decode(file: path))
+        #expect(difference < 12)
+    }
+
+    @Test func webpLosslessMatchesThePNGAndLossyIsClose() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let original = try Fixtures.photo("skimage/chelsea.png")
+        try Fixtures.convert([original, "-define", "webp:lossless=true", dir + "/lossless.webp"])
+        try Fixtures.convert([original, "-quality", "90", dir + "/lossy.webp"])
+        let png = try ImageDecoder().decode(file: original)
+        #expect(try ImageDecoder().decode(file: dir + "/lossless.webp") == png)
+        #expect(Fixtures.meanAbsoluteDifference(png, try ImageDecoder().decode(file: dir + "/lossy.webp")) < 6)
+    }
+
+    @Test func aTruncatedWebPIsAnError() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.convert([try Fixtures.photo("skimage/chelsea.png"), "-quality", "90", dir + "/full.webp"])
+        let bytes = try Fixtures.bytes(dir + "/full.webp")
+        let path = dir + "/cut.webp"
+        try Fixtures.write(Array(bytes.prefix(bytes.count * 2 / 3)), to: path)
+        #expect(Fixtures.decodingError(path) == .truncated(name: path, format: .webp))
+    }
+}
+
+@Suite struct AlphaTests {
+    /// Decodes a 6 × 4 picture ImageMagick draws from `color`.
+    func decode(_ color: String, as format: String) throws -> Image {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir + "/alpha." + (format.hasPrefix("PNG") ? "png" : format.lowercased())
+        try Fixtures.convert(["-size", "6x4", "xc:" + color, format + ":" + path])
+        return try ImageDecoder().decode(file: path)
+    }
+
+    @Test(arguments: ["PNG32", "PNG64", "WEBP"])
+    func transparentIsWhite(format: String) throws {
+        let image = try decode("rgba(0,0,255,0)", as: format)
+        #expect(image.pixels.allSatisfy { $0 == 255 })
+    }
+
+    @Test(arguments: ["PNG32", "WEBP"])
+    func halfTransparentBlackIsMidGray(format: String) throws {
+        let image = try decode("rgba(0,0,0,0.5)", as: format)
+        #expect(image.pixels.allSatisfy { (125...130).contains($0) })
+    }
+
+    @Test func grayWithAlphaIsComposited() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir + "/gray-alpha.png"
+        try Fixtures.convert(["-size", "6x4", "xc:rgba(0,0,0,0)", "-define", "png:color-type=4", path])
+        #expect(try Fixtures.bytes(path)[25] == 4)  // IHDR colour type 4: grey + alpha
+        #expect(try ImageDecoder().decode(file: path).pixels.allSatisfy { $0 == 255 })
+    }
+
+    @Test func paletteTransparencyIsWhiteAndOpaqueEntriesStay() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir + "/trns.png"
+        try Fixtures.convert([
+            "-size", "6x4", "xc:red", "-fill", "blue", "-draw", "point 0,0", "-transparent", "red", "PNG8:" + path,
+        ])
+        let bytes = try Fixtures.bytes(path)
+        #expect(bytes.count > 40 && String(decoding: bytes, as: UTF8.self).contains("tRNS"))
+        let image = try ImageDecoder().decode(file: path)
+        #expect(image[0, 0] == (0, 0, 255))
+        #expect(image[3, 2] == (255, 255, 255))
+    }
+}
