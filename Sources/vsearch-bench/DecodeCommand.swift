@@ -28,7 +28,7 @@ struct DecodeCommand: ParsableCommand {
                 var last: Image?
                 for run in 0...max(self.repeat, 1) {
                     let start = ContinuousClock.now
-                    let image = try decoder.decode(file: path, targetShortSide: preprocessor.decodeShortSide)
+                    let image = try decoder.decode(file: path, targetShortSide: options.targetShortSide(preprocessor))
                     try preprocessor.write(image, into: &buffer, at: 0)
                     let elapsed = ContinuousClock.now - start
                     if run > 0 {

@@ -15,6 +15,16 @@ struct PreprocessOptions: ParsableArguments {
     @Option(name: .customLong("max-pixels"), help: "Refuse pictures with more pixels than this.")
     var maxPixels = 50_000_000
 
+    @Option(
+        name: .customLong("dct-oversample"),
+        help: "Keep a DCT-scaled JPEG's short side at least this many times the resize target.")
+    var dctOversample = 1.0
+
+    /// The short side to ask the decoder for.
+    func targetShortSide(_ preprocessor: ImagePreprocessor) -> Int {
+        Int((Double(preprocessor.decodeShortSide) * max(dctOversample, 1)).rounded(.up))
+    }
+
     func load() throws -> (ImageDecoder, ImagePreprocessor) {
         let data: Data
         do {
@@ -64,7 +74,7 @@ struct PreprocessCommand: ParsableCommand {
         var failed = false
         for path in images {
             do {
-                let image = try decoder.decode(file: path, targetShortSide: preprocessor.decodeShortSide)
+                let image = try decoder.decode(file: path, targetShortSide: options.targetShortSide(preprocessor))
                 decoded.append(image)
                 printJSONLine([
                     "image": path, "width": image.sourceWidth, "height": image.sourceHeight,
