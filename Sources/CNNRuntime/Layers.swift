@@ -106,7 +106,7 @@ struct LayerBuilder {
             layers.append(try layer(for: node))
         }
         layers = foldBatchNorms(layers)
-        return removeIdentities(layers)
+        return pruned(removeIdentities(layers))
     }
 
     func unsupported(_ node: GraphNode, _ reason: String) -> CNNRuntimeError {
@@ -341,6 +341,17 @@ struct LayerBuilder {
             result.append(layer)
         }
         return result
+    }
+
+    /// Drops layers that no requested tensor depends on (e.g. the classifier when only features are wanted).
+    private func pruned(_ layers: [Layer]) -> [Layer] {
+        var needed = exposed
+        var keep = [Bool](repeating: false, count: layers.count)
+        for index in layers.indices.reversed() where needed.contains(layers[index].output) {
+            keep[index] = true
+            needed.formUnion(layers[index].inputs)
+        }
+        return layers.indices.filter { keep[$0] }.map { layers[$0] }
     }
 
     /// Identity nodes become renames, unless their output was asked for by name.
