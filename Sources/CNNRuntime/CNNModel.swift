@@ -33,6 +33,9 @@ public final class CNNModel: Sendable {
         }
     }
 
+    /// How oneDNN's OpenMP threads wait ("PASSIVE" unless OMP_WAIT_POLICY was set), for benchmark reports.
+    public static var openMPWaitPolicy: String { OpenMP.waitPolicy }
+
     /// The graph's data input.
     public let inputName: String
     /// The tensors `run` returns, in the order requested.

@@ -1,4 +1,5 @@
 import CDNNL
+import COpenMPEnvironment
 import Foundation
 
 /// Everything needed to run the graph on inputs of one shape: primitives in
@@ -255,6 +256,9 @@ enum OpenMP {
         guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "omp_set_num_threads") else { return nil }
         return unsafeBitCast(symbol, to: SetThreads.self)
     }()
+
+    /// OMP_WAIT_POLICY as libgomp read it: "PASSIVE" unless the user chose otherwise.
+    static var waitPolicy: String { String(cString: vsearch_openmp_wait_policy()) }
 
     static func setThreads(_ count: Int?) {
         guard let count, count > 0 else { return }

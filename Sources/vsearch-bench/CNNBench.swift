@@ -55,7 +55,7 @@ struct CNNBench: ParsableCommand {
         let ips = Double(runs * batch) / elapsed
         print(
             #"{"tool": "vsearch", "batch": \#(batch), "threads": \#(threads), "runs": \#(runs), "#
-                + #""images_per_second": \#(ips), "load_seconds": \#(loadSeconds), "peak_rss_kb": \#(usage.ru_maxrss)}"#
+                + #""images_per_second": \#(ips), "load_seconds": \#(loadSeconds), "peak_rss_kb": \#(usage.ru_maxrss), "omp_wait_policy": "\#(CNNModel.openMPWaitPolicy)"}"#
         )
     }
 }
