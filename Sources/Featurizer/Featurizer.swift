@@ -1,1 +1,259 @@
+import CNNRuntime
+import Foundation
+import ImageDecoding
+import ImageTensor
 import VSearchCore
+
+/// Turns images into feature vectors with one model, loaded once.
+///
+/// A featurizer is safe to share between tasks: the runtime gives each call
+/// its own scratch memory, and decoding and preprocessing keep no state.
+/// Batches amortise the network's per-call cost, so callers with many
+/// images should hand them over together.
+///
+/// ```swift
+/// let featurizer = try Featurizer(model: ModelDirectory(path: nil))
+/// for (path, result) in zip(paths, await featurizer.embed(files: paths)) {
+///     print(path, try result.get().count)
+/// }
+/// ```
+public final class Featurizer: Sendable {
+    /// How the featurizer runs.
+    public struct Options: Sendable {
+        /// Threads the network may use; nil lets the runtime choose (all cores).
+        public var threads: Int?
+        /// The largest batch handed to the network at once.
+        public var maxBatch: Int
+        /// Limits and switches for decoding.
+        public var decoding: ImageDecodingOptions
+
+        public init(threads: Int? = nil, maxBatch: Int = 8, decoding: ImageDecodingOptions = ImageDecodingOptions()) {
+            self.threads = threads
+            self.maxBatch = max(1, maxBatch)
+            self.decoding = decoding
+        }
+    }
+
+    /// The model's description, from its `model.json`.
+    public let descriptor: ModelDescriptor
+    /// ImageNet class names when the model has a classifier output.
+    public let labels: [String]?
+    public let options: Options
+
+    private let network: CNNModel
+    private let decoder: ImageDecoder
+    private let preprocessor: ImagePreprocessor
+
+    /// Loads the model in `model`; the ONNX graph is parsed and planned once.
+    public init(model: ModelDirectory, options: Options = Options()) throws(FeaturizerError) {
+        descriptor = model.descriptor
+        labels = model.labels()
+        self.options = options
+        decoder = ImageDecoder(options: options.decoding)
+        do {
+            preprocessor = try ImagePreprocessor(spec: descriptor.input)
+        } catch {
+            throw .model(path: model.url.path, reason: error.description)
+        }
+        var outputs = [descriptor.feature.output]
+        if let logits = descriptor.logits?.output { outputs.append(logits) }
+        do {
+            network = try CNNModel(
+                contentsOf: model.onnxURL, options: CNNModel.Options(threads: options.threads, outputs: outputs))
+        } catch {
+            throw .model(path: model.onnxURL.path, reason: error.description)
+        }
+    }
+
+    /// The length of every feature vector.
+    public var dimension: Int { descriptor.feature.dimension }
+
+    // MARK: Images in memory
+
+    /// Decodes `bytes` at the size the model needs; `name` appears in errors.
+    public func decode(bytes: [UInt8], name: String) throws(FeaturizerError) -> Image {
+        do {
+            return try decoder.decode(bytes: bytes, name: name, targetShortSide: preprocessor.decodeShortSide)
+        } catch {
+            throw .image(error)
+        }
+    }
+
+    /// Decodes the file at `path` at the size the model needs.
+    public func decode(file path: String) throws(FeaturizerError) -> Image {
+        do {
+            return try decoder.decode(file: path, targetShortSide: preprocessor.decodeShortSide)
+        } catch {
+            throw .image(error)
+        }
+    }
+
+    /// Runs the network on decoded images, `maxBatch` at a time.
+    public func run(_ images: [Image]) throws(FeaturizerError) -> [Prediction] {
+        var predictions: [Prediction] = []
+        predictions.reserveCapacity(images.count)
+        var start = 0
+        while start < images.count {
+            let end = min(images.count, start + options.maxBatch)
+            predictions += try runBatch(Array(images[start..<end]))
+            start = end
+        }
+        return predictions
+    }
+
+    /// Feature vectors for decoded images, normalised when the model says so.
+    public func features(_ images: [Image]) throws(FeaturizerError) -> [[Float]] {
+        try run(images).map(\.features)
+    }
+
+    // MARK: Files
+
+    /// Feature vectors for image files, one result per path, in order.
+    ///
+    /// Files are decoded in parallel while earlier batches run, and a file
+    /// that fails to decode fails alone.
+    public func embed(files paths: [String]) async -> [Result<[Float], FeaturizerError>] {
+        await predict(files: paths).map { $0.map(\.features) }
+    }
+
+    /// The network's outputs for image files, one result per path, in order.
+    public func predict(files paths: [String]) async -> [Result<Prediction, FeaturizerError>] {
+        var results: [Result<Prediction, FeaturizerError>] = []
+        results.reserveCapacity(paths.count)
+        var start = 0
+        while start < paths.count {
+            let end = min(paths.count, start + options.maxBatch)
+            let chunk = Array(paths[start..<end])
+            let decoded = await decodeConcurrently(chunk)
+            let images = decoded.compactMap { try? $0.get() }
+            let predicted: Result<[Prediction], FeaturizerError>
+            do {
+                predicted = .success(try run(images))
+            } catch {
+                predicted = .failure(error)
+            }
+            var next = 0
+            for result in decoded {
+                switch (result, predicted) {
+                case (.failure(let error), _):
+                    results.append(.failure(error))
+                case (.success, .success(let predictions)):
+                    results.append(.success(predictions[next]))
+                    next += 1
+                case (.success, .failure(let error)):
+                    results.append(.failure(error))
+                }
+            }
+            start = end
+        }
+        return results
+    }
+
+    /// The `top` most likely classes for each prediction, from the logits.
+    public func classes(of prediction: Prediction, top: Int = 5) -> [Classification] {
+        guard let logits = prediction.logits, !logits.isEmpty else { return [] }
+        let peak = logits.max() ?? 0
+        let exps = logits.map { Foundation.exp($0 - peak) }
+        let sum = exps.reduce(0, +)
+        let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(top)
+        return ranked.map { index in
+            let label = labels.flatMap { index < $0.count ? $0[index] : nil } ?? "class \(index)"
+            return Classification(index: index, label: label, probability: exps[index] / sum)
+        }
+    }
+
+    // MARK: Internals
+
+    private func decodeConcurrently(_ paths: [String]) async -> [Result<Image, FeaturizerError>] {
+        await withTaskGroup(of: (Int, Result<Image, FeaturizerError>).self) { group in
+            for (index, path) in paths.enumerated() {
+                group.addTask { (index, self.decodeResult(file: path)) }
+            }
+            var ordered = [Result<Image, FeaturizerError>?](repeating: nil, count: paths.count)
+            for await (index, result) in group { ordered[index] = result }
+            return ordered.map { $0! }
+        }
+    }
+
+    private func decodeResult(file path: String) -> Result<Image, FeaturizerError> {
+        do {
+            return .success(try decode(file: path))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func runBatch(_ images: [Image]) throws(FeaturizerError) -> [Prediction] {
+        guard !images.isEmpty else { return [] }
+        let input = preprocessor.tensor(images)
+        let outputs: [String: Tensor]
+        do {
+            outputs = try network.run(inputName: descriptor.input.name, input: input)
+        } catch {
+            throw .inference(reason: error.description)
+        }
+        let features = try rows(of: descriptor.feature.output, in: outputs, count: images.count)
+        let logits = try descriptor.logits.map { spec throws(FeaturizerError) in
+            try rows(of: spec.output, in: outputs, count: images.count)
+        }
+        return features.indices.map { i in
+            var vector = features[i]
+            if descriptor.feature.normalize { Self.normalize(&vector) }
+            return Prediction(features: vector, logits: logits?[i])
+        }
+    }
+
+    /// Splits a [N, ...] output into N flat rows, checking the feature size.
+    private func rows(of name: String, in outputs: [String: Tensor], count: Int) throws(FeaturizerError) -> [[Float]]
+    {
+        guard let tensor = outputs[name] else { throw .inference(reason: "the model gave no output named '\(name)'") }
+        guard count > 0, tensor.count % count == 0 else {
+            throw .inference(reason: "output '\(name)' has shape \(tensor.shape) for a batch of \(count)")
+        }
+        let width = tensor.count / count
+        if name == descriptor.feature.output, width != descriptor.feature.dimension {
+            throw .inference(
+                reason: "output '\(name)' has \(width) values per image, model.json says \(descriptor.feature.dimension)"
+            )
+        }
+        return (0..<count).map { Array(tensor.data[($0 * width)..<(($0 + 1) * width)]) }
+    }
+
+    static func normalize(_ vector: inout [Float]) {
+        var sum: Float = 0
+        for x in vector { sum += x * x }
+        guard sum > 0 else { return }
+        let scale = 1 / sum.squareRoot()
+        for i in vector.indices { vector[i] *= scale }
+    }
+}
+
+/// What the network said about one image.
+public struct Prediction: Sendable {
+    /// The feature vector, normalised when the model says so.
+    public var features: [Float]
+    /// The classifier's raw scores, when the model has them.
+    public var logits: [Float]?
+}
+
+/// One class of a classification.
+public struct Classification: Sendable, Equatable {
+    public var index: Int
+    public var label: String
+    public var probability: Float
+}
+
+/// Why a featurizer could not load or could not embed an image.
+public enum FeaturizerError: VSearchError {
+    case model(path: String, reason: String)
+    case image(ImageDecodingError)
+    case inference(reason: String)
+
+    public var description: String {
+        switch self {
+        case .model(let path, let reason): return "\(path): cannot load the model: \(reason)"
+        case .image(let error): return error.description
+        case .inference(let reason): return "inference failed: \(reason)"
+        }
+    }
+}

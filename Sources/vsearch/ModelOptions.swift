@@ -1,0 +1,25 @@
+import ArgumentParser
+import Featurizer
+import VSearchCore
+
+/// The options of every command that runs the model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Model directory (model.onnx + model.json). Default: $VSEARCH_MODEL, then the prepared default model.")
+    var model: String?
+
+    @Option(name: .long, help: "Threads for the network (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Images per network call.")
+    var batch: Int = 8
+
+    @Option(name: .long, help: "Refuse images with more pixels than this (decompression-bomb guard).")
+    var maxPixels: Int = 50_000_000
+
+    func loadFeaturizer() throws -> Featurizer {
+        let directory = try ModelDirectory(path: model)
+        var options = Featurizer.Options(threads: threads, maxBatch: batch)
+        options.decoding.maxPixels = maxPixels
+        return try Featurizer(model: directory, options: options)
+    }
+}
