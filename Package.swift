@@ -57,7 +57,7 @@ let package = Package(
             dependencies: ["VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime"]
         ),
         // index: exact and HNSW vector search, persistent.
-        .target(name: "VectorIndex", dependencies: ["VSearchCore", "COpenBLAS"]),
+        .target(name: "VectorIndex", dependencies: ["VSearchCore", "CDNNL"]),
 
         // people and devices: the command-line tool.
         .executableTarget(
