@@ -8,7 +8,7 @@ struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
         abstract: "Build and query a vector index from .npy or .fvecs files.",
-        subcommands: [IndexBuild.self, IndexQuery.self]
+        subcommands: [IndexBuild.self, IndexQuery.self, IndexAdd.self, IndexRemove.self]
     )
 }
 
