@@ -134,7 +134,7 @@ enum GEMM {
     private typealias SetThreads = @convention(c) (Int32) -> Void
 
     /// `omp_set_num_threads`, looked up in the OpenMP runtime oneDNN links; nil if absent.
-    nonisolated(unsafe) private static let setOpenMPThreads: SetThreads? = {
+    private static let setOpenMPThreads: SetThreads? = {
         guard let symbol = dlsym(nil, "omp_set_num_threads") else { return nil }
         return unsafeBitCast(symbol, to: SetThreads.self)
     }()

@@ -1,35 +1,50 @@
+/// `acc + a·b`, fused when the build targets FMA (Package.swift defines
+/// `VECTORINDEX_FMA` with `-march=x86-64-v3`); without FMA hardware a fused
+/// multiply-add would be a slow library call per lane.
+@inline(__always)
+func multiplyAdd(_ acc: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    #if VECTORINDEX_FMA
+        return acc.addingProduct(a, b)
+    #else
+        return acc + a * b
+    #endif
+}
+
 /// Distance kernels on raw rows.
 ///
 /// Written with 16-lane SIMD and several accumulators so that a scan is
 /// limited by memory bandwidth rather than by the dependency chain of adds.
 enum Kernels {
+    @inline(__always)
+    static func lanes(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
+        p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
+    }
+
     /// Σ a[i]·b[i].
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         var s0 = SIMD16<Float>()
         var s1 = SIMD16<Float>()
+        var s2 = SIMD16<Float>()
+        var s3 = SIMD16<Float>()
         var i = 0
         let ra = UnsafeRawPointer(a)
         let rb = UnsafeRawPointer(b)
-        while i + 32 <= n {
-            s0 +=
-                ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            s1 +=
-                ra.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-            i += 32
+        while i &+ 64 <= n {
+            s0 = multiplyAdd(s0, lanes(ra, i), lanes(rb, i))
+            s1 = multiplyAdd(s1, lanes(ra, i &+ 16), lanes(rb, i &+ 16))
+            s2 = multiplyAdd(s2, lanes(ra, i &+ 32), lanes(rb, i &+ 32))
+            s3 = multiplyAdd(s3, lanes(ra, i &+ 48), lanes(rb, i &+ 48))
+            i &+= 64
         }
-        if i + 16 <= n {
-            s0 +=
-                ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            i += 16
+        while i &+ 16 <= n {
+            s0 = multiplyAdd(s0, lanes(ra, i), lanes(rb, i))
+            i &+= 16
         }
-        var total = (s0 + s1).sum()
+        var total = ((s0 + s1) + (s2 + s3)).sum()
         while i < n {
             total += a[i] * b[i]
-            i += 1
+            i &+= 1
         }
         return total
     }
@@ -39,32 +54,32 @@ enum Kernels {
     static func l2Squared(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         var s0 = SIMD16<Float>()
         var s1 = SIMD16<Float>()
+        var s2 = SIMD16<Float>()
+        var s3 = SIMD16<Float>()
         var i = 0
         let ra = UnsafeRawPointer(a)
         let rb = UnsafeRawPointer(b)
-        while i + 32 <= n {
-            let d0 =
-                ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                - rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            let d1 =
-                ra.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-                - rb.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-            s0 += d0 * d0
-            s1 += d1 * d1
-            i += 32
+        while i &+ 64 <= n {
+            let d0 = lanes(ra, i) - lanes(rb, i)
+            let d1 = lanes(ra, i &+ 16) - lanes(rb, i &+ 16)
+            let d2 = lanes(ra, i &+ 32) - lanes(rb, i &+ 32)
+            let d3 = lanes(ra, i &+ 48) - lanes(rb, i &+ 48)
+            s0 = multiplyAdd(s0, d0, d0)
+            s1 = multiplyAdd(s1, d1, d1)
+            s2 = multiplyAdd(s2, d2, d2)
+            s3 = multiplyAdd(s3, d3, d3)
+            i &+= 64
         }
-        if i + 16 <= n {
-            let d0 =
-                ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                - rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            s0 += d0 * d0
-            i += 16
+        while i &+ 16 <= n {
+            let d0 = lanes(ra, i) - lanes(rb, i)
+            s0 = multiplyAdd(s0, d0, d0)
+            i &+= 16
         }
-        var total = (s0 + s1).sum()
+        var total = ((s0 + s1) + (s2 + s3)).sum()
         while i < n {
             let d = a[i] - b[i]
             total += d * d
-            i += 1
+            i &+= 1
         }
         return total
     }
@@ -86,7 +101,7 @@ enum Kernels {
         let rb = UnsafeRawPointer(b)
         while i + 16 <= n {
             let h = rb.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<Float16>.self)
-            s0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * SIMD16<Float>(h)
+            s0 = multiplyAdd(s0, ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), SIMD16<Float>(h))
             i += 16
         }
         var total = s0.sum()
@@ -106,7 +121,7 @@ enum Kernels {
         let rb = UnsafeRawPointer(b)
         while i + 16 <= n {
             let c = rb.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
-            s0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * SIMD16<Float>(c)
+            s0 = multiplyAdd(s0, ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), SIMD16<Float>(c))
             i += 16
         }
         var total = s0.sum()

@@ -69,27 +69,32 @@ struct SearchHeap {
 
 /// Marks nodes visited during one search without clearing memory each time.
 final class VisitedSet {
-    private var marks: [UInt16]
+    private let marks: UnsafeMutablePointer<UInt16>
     private var current: UInt16 = 0
+    let capacity: Int
 
-    init(capacity: Int) { marks = [UInt16](repeating: 0, count: capacity) }
+    init(capacity: Int) {
+        self.capacity = capacity
+        marks = .allocate(capacity: max(capacity, 1))
+        marks.initialize(repeating: 0, count: max(capacity, 1))
+    }
 
-    var capacity: Int { marks.count }
+    deinit { marks.deallocate() }
 
     /// Starts a new search.
     func reset() {
         current &+= 1
         if current == 0 {
-            for i in marks.indices { marks[i] = 0 }
+            marks.update(repeating: 0, count: capacity)
             current = 1
         }
     }
 
     /// Marks the node and returns whether it was unmarked.
     @inline(__always) func insert(_ node: Int32) -> Bool {
-        let i = Int(node)
-        if marks[i] == current { return false }
-        marks[i] = current
+        let slot = marks + Int(node)
+        if slot.pointee == current { return false }
+        slot.pointee = current
         return true
     }
 }
