@@ -168,20 +168,20 @@ final class HNSWGraph: @unchecked Sendable {
             }
         }
 
+        let visited = visitedPool.take()
+        defer { visitedPool.give(visited) }
         var entryDistance = distance(query, entry)
         if top > level {
             for layer in stride(from: top, to: level, by: -1) {
                 (entry, entryDistance) = greedy(
-                    query, from: entry, distance: entryDistance, level: layer, locking: locking)
+                    query, from: entry, distance: entryDistance, level: layer, scratch: visited.links,
+                    locking: locking)
             }
         }
-        let visited = visitedPool.take()
-        defer { visitedPool.give(visited) }
         for layer in stride(from: min(level, top), through: 0, by: -1) {
-            let candidates = searchLayer(
+            let sorted = searchLayer(
                 query, entries: [(entryDistance, entry)], ef: efConstruction, level: layer, visited: visited,
                 locking: locking, filter: nil, skipDeleted: false)
-            let sorted = candidates.sortedAscending()
             let neighbours = selectNeighbours(sorted, limit: m)
             connect(node, to: neighbours, level: layer, locking: locking)
             if let nearest = sorted.first { (entryDistance, entry) = (nearest.distance, nearest.node) }
@@ -190,17 +190,15 @@ final class HNSWGraph: @unchecked Sendable {
 
     /// Walks to ever closer neighbours on one layer.
     func greedy(
-        _ query: UnsafePointer<Float>, from start: Int32, distance startDistance: Float, level: Int, locking: Bool
-    )
-        -> (Int32, Float)
-    {
+        _ query: UnsafePointer<Float>, from start: Int32, distance startDistance: Float, level: Int,
+        scratch: UnsafeMutablePointer<Int32>, locking: Bool
+    ) -> (Int32, Float) {
         var current = start
         var best = startDistance
         var changed = true
-        var scratch = [Int32](repeating: 0, count: max(m, maxBase) + 1)
         while changed {
             changed = false
-            let n = copyLinks(current, level, into: &scratch, locking: locking)
+            let n = copyLinks(current, level, into: scratch, locking: locking)
             for i in 0..<n {
                 let candidate = scratch[i]
                 let d = distance(query, candidate)
@@ -216,7 +214,7 @@ final class HNSWGraph: @unchecked Sendable {
 
     /// Copies a link list out, under the node's lock while the graph is being built.
     @inline(__always)
-    func copyLinks(_ node: Int32, _ level: Int, into scratch: inout [Int32], locking: Bool) -> Int {
+    func copyLinks(_ node: Int32, _ level: Int, into scratch: UnsafeMutablePointer<Int32>, locking: Bool) -> Int {
         if locking { nodeLocks.lock(Int(node)) }
         let list = links(node, level)
         let n = Int(list[0])
@@ -281,11 +279,19 @@ final class HNSWGraph: @unchecked Sendable {
     func searchLayer(
         _ query: UnsafePointer<Float>, entries: [(Float, Int32)], ef: Int, level: Int, visited: VisitedSet,
         locking: Bool, filter: SearchFilter?, skipDeleted: Bool
-    ) -> SearchHeap {
+    ) -> [(distance: Float, node: Int32)] {
         visited.reset()
-        var candidates = SearchHeap(maxOnTop: false, capacity: ef * 2)
-        var results = SearchHeap(maxOnTop: true, capacity: ef + 1)
-        var scratch = [Int32](repeating: 0, count: maxBase + 1)
+        var candidates = SearchHeap(maxOnTop: false)
+        var results = SearchHeap(maxOnTop: true)
+        swap(&candidates, &visited.candidates)
+        swap(&results, &visited.results)
+        candidates.removeAll()
+        results.removeAll()
+        defer {
+            swap(&candidates, &visited.candidates)
+            swap(&results, &visited.results)
+        }
+        let scratch = visited.links
         @inline(__always) func keeps(_ node: Int32) -> Bool {
             if skipDeleted, deleted[Int(node)] { return false }
             if let filter, !filter.isAllowed(ids[Int(node)]) { return false }
@@ -303,10 +309,25 @@ final class HNSWGraph: @unchecked Sendable {
         while !candidates.isEmpty {
             let (d, current) = candidates.pop()
             if d > bound, results.count >= ef { break }
-            let n = copyLinks(current, level, into: &scratch, locking: locking)
-            for i in 0..<n {
+            let n = copyLinks(current, level, into: scratch, locking: locking)
+            // Keep the unvisited neighbours, then touch the start of each one's vector before any
+            // distance is computed, so their cache misses overlap instead of following one another
+            // (hnswlib prefetches for the same reason).
+            var fresh = 0
+            for i in 0..<n where visited.insert(scratch[i]) {
+                scratch[fresh] = scratch[i]
+                fresh += 1
+            }
+            var touched: UInt32 = 0
+            for i in 0..<fresh {
+                let row = vectors.row(Int(scratch[i]))
+                touched |= row.pointee.bitPattern | row[dimension > 16 ? 16 : 0].bitPattern
+            }
+            // The next candidate's link list is the following miss; start it now too.
+            if !candidates.isEmpty { touched |= UInt32(bitPattern: links(candidates.topNode, level).pointee) }
+            visited.sink |= touched
+            for i in 0..<fresh {
                 let neighbour = scratch[i]
-                guard visited.insert(neighbour) else { continue }
                 let nd = distance(query, neighbour)
                 if results.count < ef || nd < bound {
                     candidates.push(nd, neighbour)
@@ -318,26 +339,25 @@ final class HNSWGraph: @unchecked Sendable {
                 }
             }
         }
-        return results
+        return results.sortedAscending()
     }
 
     /// Descends from the entry point and searches layer 0 with `ef` candidates; results nearest first.
     func search(_ query: UnsafePointer<Float>, ef: Int, filter: SearchFilter?) -> [(distance: Float, node: Int32)] {
         guard entryPoint >= 0 else { return [] }
+        let visited = visitedPool.take()
+        defer { visitedPool.give(visited) }
         var entry = entryPoint
         var entryDistance = distance(query, entry)
         if topLevel > 0 {
             for layer in stride(from: topLevel, through: 1, by: -1) {
                 (entry, entryDistance) = greedy(
-                    query, from: entry, distance: entryDistance, level: layer, locking: false)
+                    query, from: entry, distance: entryDistance, level: layer, scratch: visited.links, locking: false)
             }
         }
-        let visited = visitedPool.take()
-        defer { visitedPool.give(visited) }
         return searchLayer(
             query, entries: [(entryDistance, entry)], ef: ef, level: 0, visited: visited, locking: false,
-            filter: filter, skipDeleted: deletedCount > 0
-        ).sortedAscending()
+            filter: filter, skipDeleted: deletedCount > 0)
     }
 
     /// Scores every live node the filter allows; used when the filter is narrow.

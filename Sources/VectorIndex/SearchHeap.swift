@@ -17,6 +17,11 @@ struct SearchHeap {
     }
 
     var count: Int { distances.count }
+
+    mutating func removeAll() {
+        distances.removeAll(keepingCapacity: true)
+        nodes.removeAll(keepingCapacity: true)
+    }
     var isEmpty: Bool { distances.isEmpty }
     var topDistance: Float { distances[0] }
     var topNode: Int32 { nodes[0] }
@@ -72,6 +77,12 @@ final class VisitedSet {
     private let marks: UnsafeMutablePointer<UInt16>
     private var current: UInt16 = 0
     let capacity: Int
+    /// Receives the bits of memory touched ahead of use, so the loads are not optimised away.
+    var sink: UInt32 = 0
+    /// Heaps and a link buffer reused by every search that holds this set.
+    var candidates = SearchHeap(maxOnTop: false)
+    var results = SearchHeap(maxOnTop: true)
+    let links = UnsafeMutablePointer<Int32>.allocate(capacity: 2049)
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -79,7 +90,10 @@ final class VisitedSet {
         marks.initialize(repeating: 0, count: max(capacity, 1))
     }
 
-    deinit { marks.deallocate() }
+    deinit {
+        marks.deallocate()
+        links.deallocate()
+    }
 
     /// Starts a new search.
     func reset() {
