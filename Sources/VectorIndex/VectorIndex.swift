@@ -1,1 +1,80 @@
-import VSearchCore
+/// A set of vectors with item ids that answers nearest-neighbour queries.
+///
+/// One abstraction with interchangeable implementations, in the manner of
+/// FAISS: ``FlatIndex`` scans every vector exactly; ``HNSWIndex`` walks a
+/// graph and is approximate. Both are safe to share between tasks: searches
+/// run concurrently, mutations are serialised.
+///
+/// Vectors are `[Float]` of exactly ``dimension`` finite components;
+/// anything else is rejected with an ``IndexError`` naming the problem.
+/// Adding an id that is already present replaces its vector.
+public protocol VectorIndex: AnyObject, Sendable {
+    /// The length of every vector.
+    var dimension: Int { get }
+    var metric: Metric { get }
+    /// How many items the index holds (removed items excluded).
+    var count: Int { get }
+
+    /// Adds `vectors` (row-major, `ids.count × dimension`), replacing items whose id is present.
+    func add(ids: [UInt64], vectors: [Float]) throws(IndexError)
+    /// Removes the item; returns whether it was there.
+    @discardableResult func remove(id: UInt64) -> Bool
+    /// Whether the index holds an item with this id.
+    func contains(id: UInt64) -> Bool
+    /// Up to `k` items closest to `query`, best first, among those `filter` allows.
+    func search(_ query: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [SearchHit]
+    /// The same for `queries` (row-major, `n × dimension`), one result list per query.
+    func search(batch queries: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [[SearchHit]]
+    /// Every item as `(id, vector)`, for saving and rebuilding; vectors as stored (normalised for cosine).
+    func forEachItem(_ body: (UInt64, UnsafeBufferPointer<Float>) throws -> Void) rethrows
+}
+
+extension VectorIndex {
+    /// Adds or replaces one item.
+    public func add(id: UInt64, vector: [Float]) throws(IndexError) {
+        try add(ids: [id], vectors: vector)
+    }
+
+    /// Replaces an item's vector; the same as `add`, named for readability.
+    public func update(id: UInt64, vector: [Float]) throws(IndexError) {
+        try add(ids: [id], vectors: vector)
+    }
+
+    public func search(_ query: [Float], k: Int) throws(IndexError) -> [SearchHit] {
+        try search(query, k: k, filter: nil)
+    }
+
+    public func search(batch queries: [Float], k: Int) throws(IndexError) -> [[SearchHit]] {
+        try search(batch: queries, k: k, filter: nil)
+    }
+}
+
+/// Checks shapes and values before anything is stored or searched.
+enum VectorValidation {
+    /// Checks that `values` holds whole rows of finite floats; returns the row count.
+    static func rows(_ values: [Float], dimension: Int, context: String) throws(IndexError) -> Int {
+        guard dimension > 0, values.count % dimension == 0 else {
+            throw .wrongDimension(context: context, expected: dimension, got: values.count)
+        }
+        try finite(values, context: context, dimension: dimension)
+        return values.count / dimension
+    }
+
+    static func finite(_ values: [Float], context: String, dimension: Int) throws(IndexError) {
+        // One pass with a cheap test; the position is only looked for on failure.
+        var bad = false
+        for v in values where !v.isFinite {
+            bad = true
+            break
+        }
+        if bad, let position = values.firstIndex(where: { !$0.isFinite }) {
+            let row = position / max(dimension, 1)
+            let rowContext = values.count > dimension ? "\(context) row \(row)" : context
+            throw .nonFinite(context: rowContext, position: position % max(dimension, 1))
+        }
+    }
+
+    static func k(_ k: Int) throws(IndexError) {
+        guard k > 0 else { throw .invalidArgument("k must be at least 1, got \(k)") }
+    }
+}

@@ -5,6 +5,6 @@ struct VSearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vsearch",
         abstract: "Visual search: show it an object or a photo, get the most similar catalogue items.",
-        subcommands: [EmbedCommand.self, ClassifyCommand.self]
+        subcommands: [EmbedCommand.self, ClassifyCommand.self, IndexCommand.self]
     )
 }

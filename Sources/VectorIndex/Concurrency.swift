@@ -1,0 +1,156 @@
+import CDNNL
+import Dispatch
+import Foundation
+
+/// Runs work on a chosen number of threads.
+enum Parallel {
+    /// The cores this process may use.
+    static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Calls `body(part, range)` for `parts` contiguous slices of `0..<total`, concurrently.
+    static func split(_ total: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
+        let parts = max(1, min(parts, total))
+        if parts == 1 {
+            body(0, 0..<total)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let lower = total * part / parts
+                let upper = total * (part + 1) / parts
+                shared.value(part, lower..<upper)
+            }
+        }
+    }
+
+    /// Calls `body(i)` for every `i` in `0..<count`, handing indices out dynamically to `threads` workers.
+    static func forEach(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+        let workers = max(1, min(threads, count))
+        if workers == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        let next = AtomicCounter()
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let i = next.increment()
+                    if i >= count { break }
+                    shared.value(i)
+                }
+            }
+        }
+    }
+}
+
+/// Hands a value to concurrent workers that the caller knows is used safely
+/// (each worker touches only its own part).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// A counter shared between threads.
+final class AtomicCounter: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var value = 0
+
+    init(_ start: Int = 0) {
+        value = start
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    /// Returns the value before adding one.
+    func increment() -> Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        let old = value
+        value += 1
+        return old
+    }
+}
+
+/// Many readers or one writer.
+final class ReadWriteLock: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+
+    init() { pthread_rwlock_init(lock, nil) }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    func read<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    func write<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+}
+
+/// One mutex per graph node, allocated together.
+final class NodeLocks: @unchecked Sendable {
+    private(set) var locks: UnsafeMutablePointer<pthread_mutex_t>
+    private(set) var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        locks = .allocate(capacity: self.capacity)
+        for i in 0..<self.capacity { pthread_mutex_init(locks + i, nil) }
+    }
+
+    deinit {
+        for i in 0..<capacity { pthread_mutex_destroy(locks + i) }
+        locks.deallocate()
+    }
+
+    /// Grows the array; only while no other thread holds or takes a lock.
+    func grow(to newCapacity: Int) {
+        guard newCapacity > capacity else { return }
+        let fresh = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: newCapacity)
+        for i in 0..<newCapacity { pthread_mutex_init(fresh + i, nil) }
+        for i in 0..<capacity { pthread_mutex_destroy(locks + i) }
+        locks.deallocate()
+        locks = fresh
+        capacity = newCapacity
+    }
+
+    @inline(__always) func lock(_ node: Int) { pthread_mutex_lock(locks + node) }
+    @inline(__always) func unlock(_ node: Int) { pthread_mutex_unlock(locks + node) }
+}
+
+/// Matrix products through oneDNN, the library the CNN runtime uses.
+enum GEMM {
+    private typealias SetThreads = @convention(c) (Int32) -> Void
+
+    /// `omp_set_num_threads`, looked up in the OpenMP runtime oneDNN links; nil if absent.
+    private static let setOpenMPThreads: SetThreads? = {
+        guard let symbol = dlsym(nil, "omp_set_num_threads") else { return nil }
+        return unsafeBitCast(symbol, to: SetThreads.self)
+    }()
+
+    /// Limits oneDNN's OpenMP threads for calls made from the current thread.
+    static func limitThreads(_ n: Int) {
+        setOpenMPThreads?(Int32(max(1, n)))
+    }
+
+    /// `out[q][r] = Σ queries[q][i] · rows[r][i]`, row-major, `out` is `nq × nr`.
+    static func innerProducts(
+        queries: UnsafePointer<Float>, nq: Int, rows: UnsafePointer<Float>, nr: Int, dimension: Int,
+        out: UnsafeMutablePointer<Float>
+    ) {
+        _ = dnnl_sgemm(
+            CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), Int64(nq), Int64(nr), Int64(dimension), 1,
+            queries, Int64(dimension), rows, Int64(dimension), 0, out, Int64(nr))
+    }
+}

@@ -1,0 +1,292 @@
+/// Exact search: every query is compared with every vector.
+///
+/// A single query splits the rows across ``threads`` threads and scans them
+/// with SIMD kernels, so it runs at memory bandwidth. A batch of queries is
+/// one matrix product per block of rows (oneDNN's `sgemm`) followed by a
+/// top-k heap per query. With ``VectorStorage/f16`` or ``VectorStorage/i8``
+/// storage the scan reads compact codes and the best candidates are
+/// re-ranked with the exact float32 vectors.
+public final class FlatIndex: VectorIndex, @unchecked Sendable {
+    public let dimension: Int
+    public let metric: Metric
+    public let storage: VectorStorage
+    /// How many threads one search uses; all cores by default.
+    public var threads: Int = Parallel.coreCount
+    /// With compact storage, how many candidates per requested result are re-ranked exactly.
+    public var rerankFactor: Int = 8
+
+    let lock = ReadWriteLock()
+    var vectors: RowStore<Float>
+    var ids: [UInt64] = []
+    var rowOf: [UInt64: Int] = [:]
+    /// ‖row‖², for L2 scores from inner products.
+    var squaredNorms: [Float] = []
+    var codes: CompactCodes?
+
+    /// An empty index.
+    public init(dimension: Int, metric: Metric = .innerProduct, storage: VectorStorage = .f32) throws(IndexError) {
+        guard dimension > 0 else { throw .invalidArgument("dimension must be at least 1, got \(dimension)") }
+        self.dimension = dimension
+        self.metric = metric
+        self.storage = storage
+        self.vectors = RowStore(width: dimension)
+        self.codes = storage == .f32 ? nil : CompactCodes(kind: storage, dimension: dimension)
+    }
+
+    init(
+        dimension: Int, metric: Metric, storage: VectorStorage, vectors: RowStore<Float>, ids: [UInt64],
+        squaredNorms: [Float], codes: CompactCodes?
+    ) {
+        self.dimension = dimension
+        self.metric = metric
+        self.storage = storage
+        self.vectors = vectors
+        self.ids = ids
+        self.squaredNorms = squaredNorms
+        self.codes = codes
+        rowOf.reserveCapacity(ids.count)
+        for (row, id) in ids.enumerated() { rowOf[id] = row }
+    }
+
+    public var count: Int { lock.read { ids.count } }
+
+    public func contains(id: UInt64) -> Bool { lock.read { rowOf[id] != nil } }
+
+    public func add(ids newIDs: [UInt64], vectors values: [Float]) throws(IndexError) {
+        let n = try VectorValidation.rows(values, dimension: dimension, context: "add")
+        guard n == newIDs.count else {
+            throw .invalidArgument("add: \(newIDs.count) ids for \(n) vectors")
+        }
+        if Set(newIDs).count != newIDs.count {
+            var seen = Set<UInt64>()
+            for id in newIDs where !seen.insert(id).inserted { throw .duplicateID(id) }
+        }
+        var rows = values
+        if metric == .cosine {
+            rows.withUnsafeMutableBufferPointer { buffer in
+                for r in 0..<n { Kernels.normalize(buffer.baseAddress! + r * dimension, dimension) }
+            }
+        }
+        lock.write {
+            vectors.reserve(vectors.count + n)
+            rows.withUnsafeBufferPointer { buffer in
+                let base = buffer.baseAddress!
+                if let codes, !codes.isFitted { codes.fit(base, count: n) }
+                for r in 0..<n {
+                    let row = base + r * dimension
+                    let norm = Kernels.dot(row, row, dimension)
+                    if let existing = rowOf[newIDs[r]] {
+                        vectors.set(existing, from: row)
+                        squaredNorms[existing] = norm
+                        codes?.set(existing, row)
+                    } else {
+                        rowOf[newIDs[r]] = vectors.append(row)
+                        ids.append(newIDs[r])
+                        squaredNorms.append(norm)
+                        codes?.append(row)
+                    }
+                }
+            }
+        }
+    }
+
+    @discardableResult
+    public func remove(id: UInt64) -> Bool {
+        lock.write {
+            guard let row = rowOf.removeValue(forKey: id) else { return false }
+            let last = ids.count - 1
+            if row != last { rowOf[ids[last]] = row }
+            ids[row] = ids[last]
+            ids.removeLast()
+            squaredNorms[row] = squaredNorms[last]
+            squaredNorms.removeLast()
+            vectors.removeSwappingLast(row)
+            codes?.removeSwappingLast(row)
+            return true
+        }
+    }
+
+    public func forEachItem(_ body: (UInt64, UnsafeBufferPointer<Float>) throws -> Void) rethrows {
+        try lock.read {
+            for (row, id) in ids.enumerated() {
+                try body(id, UnsafeBufferPointer(start: vectors.row(row), count: dimension))
+            }
+        }
+    }
+
+    // MARK: Search
+
+    /// Validates a query and normalises it for cosine.
+    func prepareQueries(_ values: [Float], context: String) throws(IndexError) -> [Float] {
+        let n = try VectorValidation.rows(values, dimension: dimension, context: context)
+        guard metric == .cosine else { return values }
+        var normalized = values
+        normalized.withUnsafeMutableBufferPointer { buffer in
+            for r in 0..<n { Kernels.normalize(buffer.baseAddress! + r * dimension, dimension) }
+        }
+        return normalized
+    }
+
+    public func search(_ query: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [SearchHit] {
+        try VectorValidation.k(k)
+        guard query.count == dimension else {
+            throw .wrongDimension(context: "query", expected: dimension, got: query.count)
+        }
+        let q = try prepareQueries(query, context: "query")
+        return lock.read {
+            q.withUnsafeBufferPointer { hits(for: best(query: $0.baseAddress!, k: k, filter: filter)) }
+        }
+    }
+
+    public func search(batch queries: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [[SearchHit]] {
+        try VectorValidation.k(k)
+        let q = try prepareQueries(queries, context: "queries")
+        let nq = q.count / dimension
+        return lock.read {
+            if codes != nil || nq < 2 || ids.isEmpty {
+                return (0..<nq).map { i in
+                    q.withUnsafeBufferPointer {
+                        hits(for: best(query: $0.baseAddress! + i * dimension, k: k, filter: filter))
+                    }
+                }
+            }
+            return q.withUnsafeBufferPointer { buffer in
+                batchBest(queries: buffer.baseAddress!, count: nq, k: k, filter: filter).map { hits(for: $0) }
+            }
+        }
+    }
+
+    func hits(for top: TopK) -> [SearchHit] {
+        top.sorted().map { SearchHit(id: ids[$0.row], score: metric.reported($0.score)) }
+    }
+
+    /// Rows a narrow filter allows, when the filter lists them and they are few.
+    private func allowedRows(_ filter: SearchFilter?) -> [Int]? {
+        guard let allowed = filter?.allowedIDs, allowed.count < ids.count / 4 else { return nil }
+        return allowed.compactMap { rowOf[$0] }.sorted()
+    }
+
+    /// The exact best `k` rows for one prepared query.
+    func best(query: UnsafePointer<Float>, k: Int, filter: SearchFilter?) -> TopK {
+        if let rows = allowedRows(filter) {
+            var top = TopK(k: k)
+            for row in rows { top.push(exactScore(query, row), row) }
+            return top
+        }
+        guard let codes else { return scan(k: k) { top, range in scanExact(query, range, filter, &top) } }
+        let (weights, offset) = codes.prepare(query)
+        let candidates = scan(k: max(k * rerankFactor, k + 16)) { top, range in
+            weights.withUnsafeBufferPointer { w in
+                for row in range {
+                    if let filter, !filter.isAllowed(ids[row]) { continue }
+                    top.push(codes.score(metric, w.baseAddress!, offset, row), row)
+                }
+            }
+        }
+        var top = TopK(k: k)
+        for row in candidates.rows { top.push(exactScore(query, row), row) }
+        return top
+    }
+
+    @inline(__always) func exactScore(_ query: UnsafePointer<Float>, _ row: Int) -> Float {
+        Kernels.score(metric, query, vectors.row(row), dimension)
+    }
+
+    private func scanExact(
+        _ query: UnsafePointer<Float>, _ range: Range<Int>, _ filter: SearchFilter?, _ top: inout TopK
+    ) {
+        let d = dimension
+        if metric == .l2 {
+            for row in range {
+                if let filter, !filter.isAllowed(ids[row]) { continue }
+                let s = -Kernels.l2Squared(query, vectors.row(row), d)
+                if s > top.threshold { top.push(s, row) }
+            }
+        } else {
+            for row in range {
+                if let filter, !filter.isAllowed(ids[row]) { continue }
+                let s = Kernels.dot(query, vectors.row(row), d)
+                if s > top.threshold { top.push(s, row) }
+            }
+        }
+    }
+
+    /// Splits the rows across threads, each keeping its own heap, and merges the heaps.
+    private func scan(k: Int, _ body: (inout TopK, Range<Int>) -> Void) -> TopK {
+        let total = ids.count
+        // Small scans are not worth waking threads for.
+        let parts = total * dimension < 1 << 16 ? 1 : threads
+        var partial = [TopK](repeating: TopK(k: k), count: max(1, min(parts, total)))
+        partial.withUnsafeMutableBufferPointer { heaps in
+            let heaps = heaps
+            Parallel.split(total, parts: parts) { part, range in
+                body(&heaps[part], range)
+            }
+        }
+        var merged = TopK(k: k)
+        for heap in partial { merged.merge(heap) }
+        return merged
+    }
+
+    /// Scores blocks of rows against all queries with one matrix product each.
+    private func batchBest(queries: UnsafePointer<Float>, count nq: Int, k: Int, filter: SearchFilter?) -> [TopK] {
+        if let rows = allowedRows(filter) {
+            return (0..<nq).map { q in
+                var top = TopK(k: k)
+                for row in rows { top.push(exactScore(queries + q * dimension, row), row) }
+                return top
+            }
+        }
+        let total = ids.count
+        let parts = max(1, min(threads, total / 1024 + 1))
+        let rowBlock = 2048
+        let queryBlock = 256
+        var perPart = [[TopK]](repeating: [], count: parts)
+        perPart.withUnsafeMutableBufferPointer { results in
+            let results = results
+            Parallel.split(total, parts: parts) { part, range in
+                GEMM.limitThreads(1)
+                var heaps = [TopK](repeating: TopK(k: k), count: nq)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(queryBlock, nq) * rowBlock)
+                defer { scratch.deallocate() }
+                for q0 in stride(from: 0, to: nq, by: queryBlock) {
+                    let qn = min(queryBlock, nq - q0)
+                    for r0 in stride(from: range.lowerBound, to: range.upperBound, by: rowBlock) {
+                        let rn = min(rowBlock, range.upperBound - r0)
+                        GEMM.innerProducts(
+                            queries: queries + q0 * dimension, nq: qn, rows: vectors.row(r0), nr: rn,
+                            dimension: dimension, out: scratch)
+                        for q in 0..<qn {
+                            let products = scratch + q * rn
+                            var threshold = heaps[q0 + q].threshold
+                            for j in 0..<rn {
+                                var s = products[j]
+                                if metric == .l2 { s = 2 * s - squaredNorms[r0 + j] }
+                                guard s > threshold else { continue }
+                                if let filter, !filter.isAllowed(ids[r0 + j]) { continue }
+                                heaps[q0 + q].push(s, r0 + j)
+                                threshold = heaps[q0 + q].threshold
+                            }
+                        }
+                    }
+                }
+                results[part] = heaps
+            }
+        }
+        return (0..<nq).map { q in
+            var merged = TopK(k: k)
+            for part in perPart where q < part.count { merged.merge(part[q]) }
+            if metric == .l2 {
+                // The products gave 2q·x − ‖x‖²; report −‖q − x‖² exactly.
+                let qq = Kernels.dot(queries + q * dimension, queries + q * dimension, dimension)
+                var fixed = TopK(k: k)
+                for (score, row) in zip(merged.scores, merged.rows) { fixed.push(score - qq, row) }
+                return fixed
+            }
+            return merged
+        }
+    }
+
+    /// Bytes held in memory per vector for the scan (codes, or float32 rows).
+    public var bytesPerVector: Int { codes?.bytesPerVector ?? dimension * 4 }
+}
