@@ -204,8 +204,7 @@ public final class Featurizer: Sendable {
     }
 
     /// Splits a [N, ...] output into N flat rows, checking the feature size.
-    private func rows(of name: String, in outputs: [String: Tensor], count: Int) throws(FeaturizerError) -> [[Float]]
-    {
+    private func rows(of name: String, in outputs: [String: Tensor], count: Int) throws(FeaturizerError) -> [[Float]] {
         guard let tensor = outputs[name] else { throw .inference(reason: "the model gave no output named '\(name)'") }
         guard count > 0, tensor.count % count == 0 else {
             throw .inference(reason: "output '\(name)' has shape \(tensor.shape) for a batch of \(count)")
@@ -213,7 +212,8 @@ public final class Featurizer: Sendable {
         let width = tensor.count / count
         if name == descriptor.feature.output, width != descriptor.feature.dimension {
             throw .inference(
-                reason: "output '\(name)' has \(width) values per image, model.json says \(descriptor.feature.dimension)"
+                reason:
+                    "output '\(name)' has \(width) values per image, model.json says \(descriptor.feature.dimension)"
             )
         }
         return (0..<count).map { Array(tensor.data[($0 * width)..<(($0 + 1) * width)]) }

@@ -4,7 +4,9 @@ import VSearchCore
 
 /// The options of every command that runs the model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model directory (model.onnx + model.json). Default: $VSEARCH_MODEL, then the prepared default model.")
+    @Option(
+        name: .long,
+        help: "Model directory (model.onnx + model.json). Default: $VSEARCH_MODEL, then the prepared default model.")
     var model: String?
 
     @Option(name: .long, help: "Threads for the network (default: all cores).")
