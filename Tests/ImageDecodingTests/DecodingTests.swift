@@ -157,6 +157,16 @@ import Testing
         #expect(Fixtures.decodingError(path, options: ImageDecodingOptions(maxPixels: 2560 * 1600)) == nil)
     }
 
+    @Test func aFileOverTheSizeLimitIsNotRead() throws {
+        let path = try Fixtures.photo("mate/Wood.jpg")
+        let error = Fixtures.decodingError(path, options: ImageDecodingOptions(maxFileBytes: 1000))
+        guard case .fileTooLarge(path, let bytes, 1000) = error else {
+            Issue.record("expected fileTooLarge, got \(String(describing: error))")
+            return
+        }
+        #expect(bytes == (try Fixtures.bytes(path)).count)
+    }
+
     @Test func errorsAreOneLine() throws {
         let errors: [ImageDecodingError] = [
             .unreadable(name: "a.jpg", reason: "no such file"), .empty(name: "a.jpg"),
