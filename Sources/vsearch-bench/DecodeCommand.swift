@@ -9,8 +9,9 @@ struct DecodeCommand: ParsableCommand {
         commandName: "decode",
         abstract: "Time reading, decoding and preprocessing each image into the model's input tensor.",
         discussion: """
-            Prints a JSON line per image: mean and best milliseconds over --repeat runs after one warm-up, \
-            for the whole step ("ms") and for preprocessing alone ("preprocessMs").
+            Prints a JSON line per image: mean, median and best milliseconds over --repeat runs after one \
+            warm-up for the whole step ("ms", "medianMs", "bestMs"), and the mean for preprocessing alone \
+            ("preprocessMs").
             """
     )
 
@@ -45,6 +46,7 @@ struct DecodeCommand: ParsableCommand {
                 }
                 printJSONLine([
                     "image": path, "ms": total.reduce(0, +) / Double(runs), "bestMs": total.min() ?? 0,
+                    "medianMs": total.sorted()[total.count / 2],
                     "preprocessMs": preprocessing.reduce(0, +) / Double(runs),
                     "width": last?.sourceWidth ?? 0, "height": last?.sourceHeight ?? 0,
                     "decodedWidth": last?.width ?? 0, "decodedHeight": last?.height ?? 0,
