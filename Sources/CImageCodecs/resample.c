@@ -7,6 +7,10 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#endif
+
+// Function multiversioning needs ifunc support, which only ELF platforms have.
+#if defined(__x86_64__) && defined(__linux__)
 #define VS_CLONES __attribute__((target_clones("avx2", "sse4.1", "default")))
 #else
 #define VS_CLONES
