@@ -69,10 +69,4 @@ struct Resampler {
             }
         }
     }
-
-    @inline(__always)
-    static func clip8(_ value: Int32) -> UInt8 {
-        let shifted = value >> ResampleCoefficients.precisionBits
-        return UInt8(truncatingIfNeeded: min(max(shifted, 0), 255))
-    }
 }
