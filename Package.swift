@@ -32,7 +32,8 @@ let package = Package(
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
-        // Our own C: setjmp guards around libjpeg and libpng calls, which Swift cannot make safely.
+        // Our own C: setjmp guards around libjpeg and libpng calls, which Swift cannot make safely,
+        // and resampling kernels built for several CPU levels.
         .target(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
@@ -47,7 +48,7 @@ let package = Package(
             dependencies: ["VSearchCore", "CImageCodecs", "CWebP"]
         ),
         // tensor: RGB pixels → the model's input tensor, as model.json says.
-        .target(name: "ImageTensor", dependencies: ["VSearchCore", "ImageDecoding"]),
+        .target(name: "ImageTensor", dependencies: ["VSearchCore", "ImageDecoding", "CImageCodecs"]),
         // Sets OMP_WAIT_POLICY before libgomp starts (a .preinit_array entry).
         .target(name: "COpenMPEnvironment"),
         // features: an ONNX CNN runtime on oneDNN kernels.

@@ -15,6 +15,8 @@ struct vs_jpeg {
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
     int truncated;
+    /// Set once every scanline is out: a file missing only its end marker is fine.
+    int pixels_complete;
 };
 
 static void vs_jpeg_fail(j_common_ptr cinfo) {
@@ -28,8 +30,8 @@ static void vs_jpeg_fail(j_common_ptr cinfo) {
 // other decoders do.
 static void vs_jpeg_emit(j_common_ptr cinfo, int level) {
     if (level >= 0) return;
-    if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
-        vs_jpeg *jpeg = (vs_jpeg *)cinfo->client_data;
+    vs_jpeg *jpeg = (vs_jpeg *)cinfo->client_data;
+    if (cinfo->err->msg_code == JWRN_JPEG_EOF && !jpeg->pixels_complete) {
         jpeg->truncated = 1;
         vs_jpeg_fail(cinfo);
     }
@@ -110,6 +112,7 @@ int vs_jpeg_read(vs_jpeg *jpeg, unsigned char *pixels, size_t stride, unsigned i
         }
         jpeg_read_scanlines(&jpeg->cinfo, row, (JDIMENSION)count);
     }
+    jpeg->pixels_complete = 1;
     jpeg_finish_decompress(&jpeg->cinfo);
     return 0;
 }

@@ -41,6 +41,51 @@ public enum ExifOrientation: Int, Sendable {
         return .up
     }
 
+    /// The orientation in a PNG's `eXIf` chunk, wherever it sits, `.up` when there is none.
+    public static func read(png bytes: UnsafeRawBufferPointer) -> ExifOrientation {
+        var offset = 8
+        while offset + 12 <= bytes.count {
+            let length =
+                Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8
+                | Int(bytes[offset + 3])
+            let type = Array(bytes[(offset + 4)..<(offset + 8)])
+            let start = offset + 8
+            guard length >= 0, start + length <= bytes.count else { return .up }
+            if type == Array("eXIf".utf8) {
+                return readExifPayload(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]))
+            }
+            if type == Array("IEND".utf8) { return .up }
+            offset = start + length + 4
+        }
+        return .up
+    }
+
+    /// The orientation in a WebP's `EXIF` chunk, `.up` when there is none.
+    public static func read(webp bytes: UnsafeRawBufferPointer) -> ExifOrientation {
+        var offset = 12
+        while offset + 8 <= bytes.count {
+            let size =
+                Int(bytes[offset + 4]) | Int(bytes[offset + 5]) << 8 | Int(bytes[offset + 6]) << 16
+                | Int(bytes[offset + 7]) << 24
+            let start = offset + 8
+            guard start + size <= bytes.count else { return .up }
+            if Array(bytes[offset..<(offset + 4)]) == Array("EXIF".utf8) {
+                return readExifPayload(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + size)]))
+            }
+            offset = start + size + (size & 1)
+        }
+        return .up
+    }
+
+    /// A TIFF structure, with or without the "Exif\0\0" prefix some writers keep.
+    static func readExifPayload(_ payload: UnsafeRawBufferPointer) -> ExifOrientation {
+        let prefix = Array("Exif\0\0".utf8)
+        if payload.count > prefix.count, Array(payload[0..<prefix.count]) == prefix {
+            return readTIFF(UnsafeRawBufferPointer(rebasing: payload[prefix.count...]))
+        }
+        return readTIFF(payload)
+    }
+
     /// The orientation entry of IFD0 in a TIFF structure (the body of an Exif segment).
     static func readTIFF(_ tiff: UnsafeRawBufferPointer) -> ExifOrientation {
         guard tiff.count >= 8 else { return .up }

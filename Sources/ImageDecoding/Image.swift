@@ -43,10 +43,16 @@ public struct ImageDecodingOptions: Sendable, Equatable {
     public var dctScaling: Bool
     /// Rotate and mirror as the EXIF orientation tag says.
     public var exifOrientation: Bool
+    /// Files larger than this are refused before they are read.
+    public var maxFileBytes: Int
 
-    /// 50 megapixels; DCT scaling and EXIF orientation on.
-    public init(maxPixels: Int = 50_000_000, dctScaling: Bool = true, exifOrientation: Bool = true) {
+    /// 50 megapixels, 256 MiB files; DCT scaling and EXIF orientation on.
+    public init(
+        maxPixels: Int = 50_000_000, dctScaling: Bool = true, exifOrientation: Bool = true,
+        maxFileBytes: Int = 256 << 20
+    ) {
         self.maxPixels = maxPixels
+        self.maxFileBytes = maxFileBytes
         self.dctScaling = dctScaling
         self.exifOrientation = exifOrientation
     }

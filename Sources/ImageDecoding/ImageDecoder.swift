@@ -26,7 +26,7 @@ public struct ImageDecoder: Sendable {
     ///   large JPEG may then be decoded at a reduced scale whose short side is
     ///   still at least this long. Nil decodes at full size.
     public func decode(file path: String, targetShortSide: Int? = nil) throws(ImageDecodingError) -> Image {
-        let data = try Self.read(file: path)
+        let data = try Self.read(file: path, limit: options.maxFileBytes)
         return try decode(data: data, name: path, targetShortSide: targetShortSide)
     }
 
@@ -71,7 +71,7 @@ public struct ImageDecoder: Sendable {
 
     /// The picture's size (after EXIF orientation) and format, from the header only.
     public func probe(file path: String) throws(ImageDecodingError) -> (format: ImageFormat, width: Int, height: Int) {
-        let data = try Self.read(file: path)
+        let data = try Self.read(file: path, limit: options.maxFileBytes)
         let result: Result<(ImageFormat, Int, Int), ImageDecodingError> = data.withUnsafeBytes { bytes in
             Result { () throws(ImageDecodingError) -> (ImageFormat, Int, Int) in
                 guard bytes.count > 0 else { throw .empty(name: path) }
@@ -95,7 +95,7 @@ public struct ImageDecoder: Sendable {
         return (format, width, height)
     }
 
-    static func read(file path: String) throws(ImageDecodingError) -> Data {
+    static func read(file path: String, limit: Int) throws(ImageDecodingError) -> Data {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .unreadable(name: path, reason: "no such file")
@@ -103,6 +103,9 @@ public struct ImageDecoder: Sendable {
         if isDirectory.boolValue { throw .unreadable(name: path, reason: "it is a directory") }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw .unreadable(name: path, reason: "permission denied")
+        }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limit {
+            throw .fileTooLarge(name: path, bytes: size, limit: limit)
         }
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path))

@@ -12,6 +12,8 @@ public enum ImageDecodingError: VSearchError, Equatable {
     case corrupt(name: String, format: ImageFormat, reason: String)
     /// A format we recognise but do not decode, or none we know.
     case unsupportedFormat(name: String, format: String)
+    /// A file larger than `ImageDecodingOptions.maxFileBytes`: refused before reading.
+    case fileTooLarge(name: String, bytes: Int, limit: Int)
     /// More pixels than `ImageDecodingOptions.maxPixels`: refused before decoding.
     case tooManyPixels(name: String, width: Int, height: Int, limit: Int)
 
@@ -27,6 +29,8 @@ public enum ImageDecodingError: VSearchError, Equatable {
             return "\(name): corrupt \(format): \(reason)"
         case .unsupportedFormat(let name, let format):
             return "\(name): unsupported image format \(format) (JPEG, PNG and WebP are supported)"
+        case .fileTooLarge(let name, let bytes, let limit):
+            return "\(name): the file has \(bytes) bytes, over the limit of \(limit)"
         case .tooManyPixels(let name, let width, let height, let limit):
             let megapixels = Double(width) * Double(height) / 1e6
             let rounded = (megapixels * 10).rounded() / 10

@@ -26,7 +26,9 @@ enum PNGCodec {
         }
         guard status == 0 else { throw failure(png, context) }
         let pixels = channels == 4 ? Alpha.compositeOverWhite(rgba: decoded) : decoded
-        return Image(width: width, height: height, pixels: pixels)
+        let orientation = context.options.exifOrientation ? ExifOrientation.read(png: bytes) : .up
+        return orientation.apply(
+            to: Image(width: width, height: height, pixels: pixels), sourceWidth: width, sourceHeight: height)
     }
 
     static func size(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext) throws(ImageDecodingError) -> (
@@ -39,7 +41,9 @@ enum PNGCodec {
         defer { vs_png_destroy(png) }
         var header = vs_png_header()
         guard vs_png_read_header(png, &header) == 0 else { throw failure(png, context) }
-        return (Int(header.width), Int(header.height))
+        let orientation = context.options.exifOrientation ? ExifOrientation.read(png: bytes) : .up
+        let (width, height) = (Int(header.width), Int(header.height))
+        return orientation.swapsAxes ? (height, width) : (width, height)
     }
 
     private static func failure(_ png: OpaquePointer, _ context: DecodeContext) -> ImageDecodingError {

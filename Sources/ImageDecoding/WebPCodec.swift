@@ -24,14 +24,18 @@ enum WebPCodec {
             throw .corrupt(name: context.name, format: .webp, reason: "the bitstream does not decode")
         }
         let pixels = channels == 4 ? Alpha.compositeOverWhite(rgba: decoded) : decoded
-        return Image(width: width, height: height, pixels: pixels)
+        let orientation = context.options.exifOrientation ? ExifOrientation.read(webp: bytes) : .up
+        return orientation.apply(
+            to: Image(width: width, height: height, pixels: pixels), sourceWidth: width, sourceHeight: height)
     }
 
     static func size(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext) throws(ImageDecodingError) -> (
         Int, Int
     ) {
         let features = try self.features(bytes, context)
-        return (Int(features.width), Int(features.height))
+        let orientation = context.options.exifOrientation ? ExifOrientation.read(webp: bytes) : .up
+        let (width, height) = (Int(features.width), Int(features.height))
+        return orientation.swapsAxes ? (height, width) : (width, height)
     }
 
     private static func features(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext)

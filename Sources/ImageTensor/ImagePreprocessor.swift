@@ -53,6 +53,13 @@ public struct ImagePreprocessor: Sendable {
         return max(spec.width, spec.height)
     }
 
+    /// Reads and decodes `path` for this preprocessing: a large JPEG is
+    /// decoded straight at a reduced scale whose short side still covers
+    /// `decodeShortSide`.
+    public func image(file path: String, decoder: ImageDecoder = ImageDecoder()) throws(ImageDecodingError) -> Image {
+        try decoder.decode(file: path, targetShortSide: decodeShortSide)
+    }
+
     /// One picture's shape: `[3, height, width]` or `[height, width, 3]`.
     public var sampleShape: [Int] {
         spec.layout == .nchw ? [3, spec.height, spec.width] : [spec.height, spec.width, 3]

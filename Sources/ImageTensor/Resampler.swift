@@ -1,3 +1,5 @@
+import CImageCodecs
+
 /// Resizes a window of an RGB picture in two separable passes, horizontal
 /// then vertical, rounding to 8 bits between them as Pillow does.
 ///
@@ -26,15 +28,26 @@ struct Resampler {
         let outRow = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: tempStride)
         defer { outRow.deallocate() }
 
+        // The horizontal pass reads each pixel as four bytes (RGB plus the
+        // next pixel's red); only the picture's last row needs a spare byte.
+        let rowBytes = width * 3
+        let lastRow = pixels.count / rowBytes - 1
+        let paddedRow = UnsafeMutablePointer<UInt8>.allocate(capacity: rowBytes + 1)
+        defer { paddedRow.deallocate() }
         horizontal.weights.withUnsafeBufferPointer { weights in
             horizontal.first.withUnsafeBufferPointer { first in
                 horizontal.count.withUnsafeBufferPointer { count in
                     for row in 0..<rowCount {
-                        let source = pixels.baseAddress! + (rowFirst + row) * width * 3
+                        var source = UnsafePointer(pixels.baseAddress! + (rowFirst + row) * rowBytes)
+                        if rowFirst + row == lastRow {
+                            paddedRow.update(from: source, count: rowBytes)
+                            paddedRow[rowBytes] = 0
+                            source = UnsafePointer(paddedRow)
+                        }
                         let target = temp.baseAddress! + row * tempStride
-                        Self.horizontalRow(
-                            source: source, target: target, columns: columns, taps: horizontal.tapCount,
-                            weights: weights.baseAddress!, first: first.baseAddress!, count: count.baseAddress!)
+                        vs_resample_row_rgb(
+                            source, target, Int32(columns), Int32(horizontal.tapCount), weights.baseAddress!,
+                            first.baseAddress!, count.baseAddress!)
                     }
                 }
             }
@@ -49,46 +62,11 @@ struct Resampler {
                 for tap in 0..<taps {
                     let w = weights[row * vertical.tapCount + tap]
                     let line = temp.baseAddress! + (top + tap) * tempStride
-                    for i in 0..<tempStride {
-                        accumulator[i] &+= Int32(line[i]) &* w
-                    }
+                    vs_accumulate_row(accumulator.baseAddress!, line, w, Int32(tempStride))
                 }
-                for i in 0..<tempStride {
-                    outRow[i] = Self.clip8(accumulator[i])
-                }
+                vs_clip_row(accumulator.baseAddress!, outRow.baseAddress!, Int32(tempStride))
                 emit(row, UnsafeBufferPointer(outRow))
             }
-        }
-    }
-
-    @inline(__always)
-    static func clip8(_ value: Int32) -> UInt8 {
-        let shifted = value >> ResampleCoefficients.precisionBits
-        return UInt8(truncatingIfNeeded: min(max(shifted, 0), 255))
-    }
-
-    @inline(__always)
-    private static func horizontalRow(
-        source: UnsafePointer<UInt8>, target: UnsafeMutablePointer<UInt8>, columns: Int, taps: Int,
-        weights: UnsafePointer<Int32>, first: UnsafePointer<Int32>, count: UnsafePointer<Int32>
-    ) {
-        let half: Int32 = 1 << (ResampleCoefficients.precisionBits - 1)
-        for column in 0..<columns {
-            var r = half
-            var g = half
-            var b = half
-            let k = weights + column * taps
-            var p = source + Int(first[column]) * 3
-            for tap in 0..<Int(count[column]) {
-                let w = k[tap]
-                r &+= Int32(p[0]) &* w
-                g &+= Int32(p[1]) &* w
-                b &+= Int32(p[2]) &* w
-                p += 3
-            }
-            target[column * 3] = clip8(r)
-            target[column * 3 + 1] = clip8(g)
-            target[column * 3 + 2] = clip8(b)
         }
     }
 }

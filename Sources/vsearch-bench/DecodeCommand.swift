@@ -8,7 +8,11 @@ struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
         abstract: "Time reading, decoding and preprocessing each image into the model's input tensor.",
-        discussion: "Prints a JSON line per image: mean and best milliseconds over --repeat runs, after one warm-up."
+        discussion: """
+            Prints a JSON line per image: mean, median and best milliseconds over --repeat runs after one \
+            warm-up for the whole step ("ms", "medianMs", "bestMs"), and the mean for preprocessing alone \
+            ("preprocessMs").
+            """
     )
 
     @OptionGroup var options: PreprocessOptions
@@ -22,23 +26,28 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         let (decoder, preprocessor) = try options.load()
         var buffer = Tensor(zeros: [1] + preprocessor.sampleShape)
+        let runs = max(self.repeat, 1)
         for path in images {
             do {
-                var times: [Double] = []
+                var total: [Double] = []
+                var preprocessing: [Double] = []
                 var last: Image?
-                for run in 0...max(self.repeat, 1) {
+                for run in 0...runs {
                     let start = ContinuousClock.now
                     let image = try decoder.decode(file: path, targetShortSide: options.targetShortSide(preprocessor))
+                    let decoded = ContinuousClock.now
                     try preprocessor.write(image, into: &buffer, at: 0)
-                    let elapsed = ContinuousClock.now - start
+                    let end = ContinuousClock.now
                     if run > 0 {
-                        times.append(
-                            Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+                        total.append(Self.milliseconds(end - start))
+                        preprocessing.append(Self.milliseconds(end - decoded))
                     }
                     last = image
                 }
                 printJSONLine([
-                    "image": path, "ms": times.reduce(0, +) / Double(times.count), "bestMs": times.min() ?? 0,
+                    "image": path, "ms": total.reduce(0, +) / Double(runs), "bestMs": total.min() ?? 0,
+                    "medianMs": total.sorted()[total.count / 2],
+                    "preprocessMs": preprocessing.reduce(0, +) / Double(runs),
                     "width": last?.sourceWidth ?? 0, "height": last?.sourceHeight ?? 0,
                     "decodedWidth": last?.width ?? 0, "decodedHeight": last?.height ?? 0,
                 ])
@@ -47,5 +56,9 @@ struct DecodeCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
     }
 }

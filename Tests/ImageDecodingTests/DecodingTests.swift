@@ -136,11 +136,35 @@ import Testing
         #expect(error?.description.contains("decompression bomb") == true)
     }
 
+    @Test func aHugePNGHeaderIsRefusedBeforeDecoding() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        var bytes = try Fixtures.bytes(try Fixtures.photo("skimage/chelsea.png"))
+        // IHDR data starts at 16: width and height, then the chunk's CRC at 29.
+        bytes.replaceSubrange(16..<24, with: Fixtures.bigEndian32(40_000) + Fixtures.bigEndian32(30_000))
+        let crc = Fixtures.crc32(Array(bytes[12..<29]))
+        bytes.replaceSubrange(29..<33, with: Fixtures.bigEndian32(Int(crc)))
+        let path = dir + "/bomb.png"
+        try Fixtures.write(bytes, to: path)
+        #expect(
+            Fixtures.decodingError(path) == .tooManyPixels(name: path, width: 40_000, height: 30_000, limit: 50_000_000)
+        )
+    }
+
     @Test func thePixelLimitIsConfigurable() throws {
         let path = try Fixtures.photo("mate/Aqua.jpg")
         let error = Fixtures.decodingError(path, options: ImageDecodingOptions(maxPixels: 1_000_000))
         #expect(error == .tooManyPixels(name: path, width: 2560, height: 1600, limit: 1_000_000))
         #expect(Fixtures.decodingError(path, options: ImageDecodingOptions(maxPixels: 2560 * 1600)) == nil)
+    }
+
+    @Test func aFileOverTheSizeLimitIsNotRead() throws {
+        let path = try Fixtures.photo("mate/Wood.jpg")
+        let error = Fixtures.decodingError(path, options: ImageDecodingOptions(maxFileBytes: 1000))
+        guard case .fileTooLarge(path, let bytes, 1000) = error else {
+            Issue.record("expected fileTooLarge, got \(String(describing: error))")
+            return
+        }
+        #expect(bytes == (try Fixtures.bytes(path)).count)
     }
 
     @Test func errorsAreOneLine() throws {

@@ -38,6 +38,29 @@ import Testing
         #expect(probe.width == turned.width && probe.height == turned.height)
     }
 
+    @Test(arguments: [5, 6])
+    func pngAndWebPCarryOrientationToo(orientation: Int) throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let original = try Fixtures.photo("skimage/chelsea.png")
+        let upright = try ImageDecoder().decode(file: original)
+        let png = dir + "/oriented.png"
+        try Fixtures.write(Fixtures.withPNGExifOrientation(try Fixtures.bytes(original), orientation), to: png)
+        try Fixtures.convert([original, "-define", "webp:lossless=true", dir + "/plain.webp"])
+        let webp = dir + "/oriented.webp"
+        try Fixtures.write(
+            Fixtures.withWebPExifOrientation(
+                try Fixtures.bytes(dir + "/plain.webp"), orientation, width: upright.width, height: upright.height),
+            to: webp)
+        for path in [png, webp] {
+            let turned = try ImageDecoder().decode(file: path)
+            #expect(turned.width == upright.height && turned.height == upright.width, "\(path)")
+            let (sx, sy) = Self.source(orientation, x: 10, y: 400, w: upright.width, h: upright.height)
+            #expect(turned[10, 400] == upright[sx, sy], "\(path)")
+            let probe = try ImageDecoder().probe(file: path)
+            #expect(probe.width == upright.height && probe.height == upright.width)
+        }
+    }
+
     @Test func orientationAppliesAfterDCTScaling() throws {
         let dir = try Fixtures.temporaryDirectory()
         let path = dir + "/aqua-6.jpg"
@@ -101,6 +124,32 @@ import Testing
         let png = try ImageDecoder().decode(file: original)
         #expect(try ImageDecoder().decode(file: dir + "/lossless.webp") == png)
         #expect(Fixtures.meanAbsoluteDifference(png, try ImageDecoder().decode(file: dir + "/lossy.webp")) < 6)
+    }
+
+    @Test func progressiveJPEGAndInterlacedPNGDecodeLikeTheirPlainTwins() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let jpeg = try Fixtures.photo("skimage/rocket.jpg")
+        try Fixtures.convert([jpeg, "-quality", "92", dir + "/baseline.jpg"])
+        try Fixtures.convert([jpeg, "-quality", "92", "-interlace", "JPEG", dir + "/progressive.jpg"])
+        let baseline = try ImageDecoder().decode(file: dir + "/baseline.jpg")
+        #expect(
+            Fixtures.meanAbsoluteDifference(baseline, try ImageDecoder().decode(file: dir + "/progressive.jpg")) < 1)
+        let png = try Fixtures.photo("skimage/chelsea.png")
+        try Fixtures.convert([png, "-interlace", "PNG", dir + "/adam7.png"])
+        #expect(try Fixtures.bytes(dir + "/adam7.png")[28] == 1)  // IHDR interlace method: Adam7
+        #expect(try ImageDecoder().decode(file: dir + "/adam7.png") == (try ImageDecoder().decode(file: png)))
+    }
+
+    /// libjpeg's bit reader runs into the missing marker while decoding the
+    /// last blocks; Pillow also calls this file truncated.
+    @Test func aJPEGMissingItsEndMarkerIsTruncated() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let original = try Fixtures.photo("skimage/rocket.jpg")
+        let bytes = try Fixtures.bytes(original)
+        #expect(bytes.suffix(2) == [0xFF, 0xD9])
+        let path = dir + "/no-eoi.jpg"
+        try Fixtures.write(Array(bytes.dropLast(2)), to: path)
+        #expect(Fixtures.decodingError(path) == .truncated(name: path, format: .jpeg))
     }
 
     @Test func aTruncatedWebPIsAnError() throws {

@@ -11,14 +11,15 @@ resize so the short side is 256 (antialiased bilinear), center crop 224,
   Pillow draft    the same with im.draft("RGB", (256, 256)) first, as Pillow users do for JPEG
 
 Usage: scripts/bench/decode.py [--repeat N] [--rounds R] [--no-build]
-Prints a progress line per case, then a table of ms/image and Pillow/vsearch ratios
-(> 1 means vsearch is faster). Other work on the machine adds noise: the best of
---rounds rounds is kept for every cell.
+Prints a progress line per case, then a table of ms/image (median of --repeat runs)
+and Pillow/vsearch ratios (> 1 means vsearch is faster). Other work on the machine
+adds noise: the best of --rounds rounds is kept for every cell.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,10 +84,12 @@ def pillow_ms(path: Path, repeat: int, draft: bool) -> float:
         return np.ascontiguousarray(array.transpose(2, 0, 1))
 
     once()
-    start = time.perf_counter()
+    times = []
     for _ in range(repeat):
+        start = time.perf_counter()
         once()
-    return (time.perf_counter() - start) * 1000 / repeat
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
 
 
 def vsearch_ms(binary: Path, model: Path, paths, repeat: int, dct: bool):
@@ -96,7 +99,7 @@ def vsearch_ms(binary: Path, model: Path, paths, repeat: int, dct: bool):
     result = subprocess.run(args + [str(p) for p in paths], capture_output=True, text=True)
     if result.returncode != 0:
         fail(f"vsearch-bench decode failed: {result.stderr.strip()} {result.stdout.strip()}")
-    return {json.loads(line)["image"]: json.loads(line)["ms"] for line in result.stdout.splitlines() if line}
+    return {json.loads(line)["image"]: json.loads(line)["medianMs"] for line in result.stdout.splitlines() if line}
 
 
 def main():
@@ -144,7 +147,7 @@ def main():
         print(f"| {label} | " + " | ".join(f"{ms[c]:.2f}" for c in columns)
               + f" | {ms['Pillow'] / ms['vsearch']:.2f}x | {ms['Pillow draft'] / ms['vsearch']:.2f}x"
               + f" | {ms['Pillow'] / ms['vsearch full']:.2f}x |")
-    print(f"\nms per image: mean of {args.repeat} runs after a warm-up, best of {args.rounds} rounds; "
+    print(f"\nms per image: median of {args.repeat} runs after a warm-up, best of {args.rounds} rounds; "
           f"{os.cpu_count()} cores, shared with other work.")
 
 

@@ -1,7 +1,7 @@
 """Shared helpers for the Python oracle tests.
 
-The Swift binaries come from $VSEARCH_BIN_DIR, else .build/release, else
-.build/debug under the repository. A missing prerequisite fails the test with
+The Swift binaries come from $VSEARCH_BIN_DIR, else the newer of
+.build/release and .build/debug under the repository. A missing prerequisite fails the test with
 a message saying how to get it; nothing is skipped silently.
 """
 
@@ -18,19 +18,22 @@ ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
 
 
 def find_binary(name: str) -> Path:
-    """The Swift executable `name`, or a test failure naming how to build it."""
-    candidates = []
+    """The Swift executable `name`, or a test failure naming how to build it.
+
+    $VSEARCH_BIN_DIR wins; otherwise the newer of the release and debug builds,
+    so a stale build left from earlier is not tested by mistake.
+    """
     if os.environ.get("VSEARCH_BIN_DIR"):
-        candidates.append(Path(os.environ["VSEARCH_BIN_DIR"]))
-    candidates += [REPO_ROOT / ".build" / "release", REPO_ROOT / ".build" / "debug"]
-    for directory in candidates:
-        path = directory / name
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-    pytest.fail(
-        f"{name} not found in {', '.join(str(c) for c in candidates)}: "
-        f"run `swift build --product {name}` (or set VSEARCH_BIN_DIR)"
-    )
+        candidates = [Path(os.environ["VSEARCH_BIN_DIR"])]
+    else:
+        candidates = [REPO_ROOT / ".build" / "release", REPO_ROOT / ".build" / "debug"]
+    found = [d / name for d in candidates if (d / name).is_file() and os.access(d / name, os.X_OK)]
+    if not found:
+        pytest.fail(
+            f"{name} not found in {', '.join(str(c) for c in candidates)}: "
+            f"run `swift build --product {name}` (or set VSEARCH_BIN_DIR)"
+        )
+    return max(found, key=lambda path: path.stat().st_mtime)
 
 
 def require_tool(name: str, package: str) -> str:

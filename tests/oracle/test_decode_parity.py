@@ -10,6 +10,7 @@ a small mean absolute difference when JPEGs use libjpeg's DCT scaling.
 
 import json
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -58,12 +59,32 @@ def reference(path):
     return ((crop - 127) / 128).transpose(2, 0, 1), (width, height)
 
 
+def exif_tiff(orientation: int) -> bytes:
+    """Big-endian TIFF with one IFD0 entry: the orientation, as a SHORT."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    return tiff + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+
+
 def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
     """An Exif APP1 segment carrying `orientation`, inserted after SOI."""
-    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
-    tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
-    body = b"Exif\x00\x00" + tiff
+    body = b"Exif\x00\x00" + exif_tiff(orientation)
     return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]
+
+
+def with_png_exif_orientation(png: bytes, orientation: int) -> bytes:
+    """An eXIf chunk carrying `orientation`, after IHDR."""
+    data = exif_tiff(orientation)
+    chunk = struct.pack(">I", len(data)) + b"eXIf" + data + struct.pack(">I", zlib.crc32(b"eXIf" + data))
+    return png[:33] + chunk + png[33:]
+
+
+def with_webp_exif_orientation(webp: bytes, orientation: int, width: int, height: int) -> bytes:
+    """A simple-format WebP rewritten as VP8X with an EXIF chunk carrying `orientation`."""
+    flags = bytes([0x08, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    exif = exif_tiff(orientation)
+    body = b"WEBP" + b"VP8X" + struct.pack("<I", len(flags)) + flags + webp[12:]
+    body += b"EXIF" + struct.pack("<I", len(exif)) + exif
+    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +109,23 @@ def cases(photos_dir, tmp_path_factory):
         ("skimage/chelsea.png", "chelsea-16bit.png", ["-depth", "16", "PNG48:"]),
         ("skimage/chelsea.png", "chelsea-palette.png", ["+dither", "PNG8:"]),
         ("skimage/astronaut.png", "astronaut-lossless.webp", ["-define", "webp:lossless=true"]),
+        ("skimage/coffee.png", "coffee-lossless.webp", ["-define", "webp:lossless=true"]),
+        ("skimage/chelsea.png", "chelsea-lossy.webp", ["-quality", "85"]),
+        ("mate/Garden.jpg", "garden-progressive.jpg", ["-interlace", "JPEG"]),
+        ("skimage/motorcycle_left.png", "motorcycle-adam7.png", ["-interlace", "PNG"]),
     ]:
         prefix = args[-1] if args[-1].endswith(":") else ""
         options = args[:-1] if prefix else args
         target = work / name
         run([convert, photos_dir / source, *options, f"{prefix}{target}"])
         paths.append(target)
+    coffee = photos_dir / "skimage/coffee.png"
+    target = work / "coffee-orientation6.png"
+    target.write_bytes(with_png_exif_orientation(coffee.read_bytes(), 6))
+    paths.append(target)
+    target = work / "coffee-orientation8.webp"
+    target.write_bytes(with_webp_exif_orientation((work / "coffee-lossless.webp").read_bytes(), 8, 600, 400))
+    paths.append(target)
     model = work / "model.json"
     model.write_text(json.dumps(MODEL))
     return model, paths, work

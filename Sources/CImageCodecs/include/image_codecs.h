@@ -9,6 +9,7 @@
 #define VSEARCH_IMAGE_CODECS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,6 +87,21 @@ int vs_png_read(vs_png *png, unsigned char *pixels, size_t stride);
 
 const char *vs_png_message(const vs_png *png);
 int vs_png_truncated(const vs_png *png);
+
+// MARK: Resampling kernels
+
+/// One row of Pillow's horizontal pass over RGB bytes. For output column c,
+/// `count[c]` taps from source pixel `first[c]` with weights
+/// `weights[c * taps ...]` (22 fractional bits), rounded and clamped to bytes.
+/// The source row must have one readable byte after its last pixel.
+void vs_resample_row_rgb(const uint8_t *source, uint8_t *target, int columns, int taps, const int32_t *weights,
+    const int32_t *first, const int32_t *count);
+
+/// `accumulator[i] += line[i] * weight` for `length` bytes: one tap of the vertical pass.
+void vs_accumulate_row(int32_t *accumulator, const uint8_t *line, int32_t weight, int length);
+
+/// `target[i] = clamp(accumulator[i] >> 22, 0, 255)`.
+void vs_clip_row(const int32_t *accumulator, uint8_t *target, int length);
 
 #ifdef __cplusplus
 }
