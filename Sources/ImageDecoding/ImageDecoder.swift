@@ -58,7 +58,7 @@ public struct ImageDecoder: Sendable {
     {
         guard bytes.count > 0 else { throw .empty(name: name) }
         guard let format = ImageFormat.detect(bytes) else {
-            throw .unsupportedFormat(name: name, format: "unknown (not JPEG, PNG or WebP)")
+            throw .unsupportedFormat(name: name, format: "unknown")
         }
         let context = DecodeContext(name: name, options: options, targetShortSide: targetShortSide)
         switch format {
@@ -77,7 +77,7 @@ public struct ImageDecoder: Sendable {
                 guard bytes.count > 0 else { throw .empty(name: path) }
                 guard let format = ImageFormat.detect(bytes), format.isDecodable else {
                     throw .unsupportedFormat(
-                        name: path, format: ImageFormat.detect(bytes)?.rawValue ?? "unknown (not JPEG, PNG or WebP)")
+                        name: path, format: ImageFormat.detect(bytes)?.rawValue ?? "unknown")
                 }
                 var probing = options
                 probing.maxPixels = Int.max
