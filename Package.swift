@@ -27,8 +27,6 @@ let package = Package(
     ],
     targets: [
         // C libraries from Debian's -dev packages.
-        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
-        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
