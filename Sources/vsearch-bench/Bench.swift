@@ -5,6 +5,6 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vsearch-bench",
         abstract: "The Swift side of the benchmarks; scripts/bench runs them beside the competing tools.",
-        subcommands: [RunTensor.self, CNNBench.self]
+        subcommands: [RunTensor.self, CNNBench.self, CNNKernelBench.self]
     )
 }
