@@ -29,7 +29,10 @@ final class ExecutionPlan: @unchecked Sendable {
         var outputs: [(String, Int, Primitive)] = []
         for name in names {
             guard
-                let id = builder.ids[name] ?? (constants[name] != nil ? try? builder.value(name, for: layers[0]) : nil)
+                let id = builder.ids[name]
+                    ?? (constants[name] != nil
+                        ? try? builder.value(name, for: Layer(name: name, kind: .identity, inputs: [], output: name))
+                        : nil)
             else { throw .unknownTensor(path: backend.path, name: name) }
             let md = builder.values[id].md
             let plain = MemoryDesc.plain(PlanBuilder.mdDims(builder.values[id].dims))

@@ -56,6 +56,15 @@ extension VSearchTensor {
         #expect(zip(conv.data, out.data).allSatisfy { max(0, $0) == $1 })
     }
 
+    @Test func constantsAndTheInputCanBeRequested() throws {
+        let model = try CNNModel(
+            data: TestModels.smallConv(), path: "small.onnx", options: .init(threads: 1, outputs: ["w", "input"]))
+        let input = VSearchTensor.ramp([1, 2, 2, 2])
+        let outputs = try model.run(inputName: "input", input: input)
+        #expect(outputs["w"] == VSearchTensor(shape: [2, 2, 1, 1], data: [0, 2, 1, 0]))
+        #expect(outputs["input"] == input)
+    }
+
     @Test func concurrentRunsAgreeWithSequentialOnes() async throws {
         let model = try CNNModel(data: TestModels.smallConv(), path: "small.onnx", options: .init(threads: 1))
         let inputs = (1...8).map { n in VSearchTensor.ramp([n % 3 + 1, 2, 6, 5]) }
