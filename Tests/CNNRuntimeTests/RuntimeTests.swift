@@ -129,3 +129,25 @@ extension VSearchTensor {
         }
     }
 }
+
+@Suite struct MemoryPlanTests {
+    @Test func aChainOfLayersReusesTwoBuffers() throws {
+        let nodes = (0..<6).map { i in
+            TestModels.node("Sigmoid", [i == 0 ? "input" : "t\(i - 1)"], ["t\(i)"], name: "s\(i)")
+        }
+        let data = TestModels.model(nodes: nodes, initializers: [], outputs: ["t5"])
+        let graph = try ONNXGraph(data: data, path: "chain.onnx")
+        let layers = try LayerBuilder(graph: graph, path: "chain.onnx", exposed: ["t5"]).build()
+        let plan = try ExecutionPlan(
+            backend: Backend(path: "chain.onnx"), layers: layers, constants: [:], inputName: "input",
+            inputDims: [1, 2, 8, 8], outputs: ["t5"])
+        let tensorBytes = 2 * 8 * 8 * 4
+        // Six intermediate tensors, but each dies when the next is made: two slots suffice.
+        #expect(plan.arenaBytes == 2 * tensorBytes)
+        let model = try CNNModel(data: data, path: "chain.onnx", options: .init(threads: 1))
+        let out = try #require(try model.run(inputName: "input", input: .ramp([1, 2, 8, 8]))["t5"])
+        var expected = VSearchTensor.ramp([1, 2, 8, 8]).data
+        for _ in 0..<6 { expected = expected.map { 1 / (1 + exp(-$0)) } }
+        #expect(zip(out.data, expected).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+}
