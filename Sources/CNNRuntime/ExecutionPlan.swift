@@ -21,9 +21,10 @@ final class ExecutionPlan: @unchecked Sendable {
 
     init(
         backend: Backend, layers: [Layer], constants: [String: ConstantTensor], inputName: String, inputDims: [Int],
-        outputs names: [String]
+        outputs names: [String], weightCache: WeightCache = WeightCache()
     ) throws(CNNRuntimeError) {
-        var builder = try PlanBuilder(backend: backend, layers: layers, constants: constants, exposed: names)
+        var builder = try PlanBuilder(
+            backend: backend, layers: layers, constants: constants, exposed: names, weightCache: weightCache)
         defer { builder.finish() }
         inputValue = try builder.build(inputName: inputName, inputDims: inputDims)
         var outputs: [(String, Int, Primitive)] = []
