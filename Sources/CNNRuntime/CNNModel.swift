@@ -46,6 +46,7 @@ public final class CNNModel: Sendable {
     private let constants: [String: ConstantTensor]
     private let threads: Int?
     private let plans = Locked<[[Int]: ExecutionPlan]>([:])
+    private let weightCache = WeightCache()
 
     /// Loads an ONNX file.
     public convenience init(contentsOf url: URL, options: Options = Options()) throws(CNNRuntimeError) {
@@ -108,7 +109,7 @@ public final class CNNModel: Sendable {
         OpenMP.setThreads(threads)
         let plan = try ExecutionPlan(
             backend: backend, layers: layers, constants: constants, inputName: inputName, inputDims: shape,
-            outputs: outputNames)
+            outputs: outputNames, weightCache: weightCache)
         return plans.withLock { plans in
             if let existing = plans[shape] { return existing }
             plans[shape] = plan

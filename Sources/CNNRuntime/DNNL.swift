@@ -196,6 +196,12 @@ enum MemoryDesc {
         return md
     }
 
+    static func tagged(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        _ = dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag)
+        return md
+    }
+
     static func bytes(_ md: dnnl_memory_desc_t) -> Int {
         var md = md
         return Int(dnnl_memory_desc_get_size(&md))

@@ -21,15 +21,19 @@ final class ExecutionPlan: @unchecked Sendable {
 
     init(
         backend: Backend, layers: [Layer], constants: [String: ConstantTensor], inputName: String, inputDims: [Int],
-        outputs names: [String]
+        outputs names: [String], weightCache: WeightCache = WeightCache()
     ) throws(CNNRuntimeError) {
-        var builder = try PlanBuilder(backend: backend, layers: layers, constants: constants, exposed: names)
+        var builder = try PlanBuilder(
+            backend: backend, layers: layers, constants: constants, exposed: names, weightCache: weightCache)
         defer { builder.finish() }
         inputValue = try builder.build(inputName: inputName, inputDims: inputDims)
         var outputs: [(String, Int, Primitive)] = []
         for name in names {
             guard
-                let id = builder.ids[name] ?? (constants[name] != nil ? try? builder.value(name, for: layers[0]) : nil)
+                let id = builder.ids[name]
+                    ?? (constants[name] != nil
+                        ? try? builder.value(name, for: Layer(name: name, kind: .identity, inputs: [], output: name))
+                        : nil)
             else { throw .unknownTensor(path: backend.path, name: name) }
             let md = builder.values[id].md
             let plain = MemoryDesc.plain(PlanBuilder.mdDims(builder.values[id].dims))

@@ -60,8 +60,8 @@ struct ONNXGraph: Sendable {
     /// The default-domain opset version.
     var opset: Int
 
-    /// Elements a single tensor may have; protects against hostile sizes.
-    static let maxElements = 1 << 31
+    /// Elements a single tensor may have (1 GiB of floats); protects against hostile sizes.
+    static let maxElements = 1 << 28
 
     /// Operators the runtime implements.
     static let supportedOperators: Set<String> = [

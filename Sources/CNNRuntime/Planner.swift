@@ -40,6 +40,7 @@ struct PlanBuilder {
     let constants: [String: ConstantTensor]
     let exposed: [String]
     let exposedSet: Set<String>
+    let weightCache: WeightCache
     var path: String { backend.path }
 
     var values: [PlanValue] = []
@@ -54,9 +55,11 @@ struct PlanBuilder {
     private let stream: dnnl_stream_t
 
     init(
-        backend: Backend, layers: [Layer], constants: [String: ConstantTensor], exposed: [String]
+        backend: Backend, layers: [Layer], constants: [String: ConstantTensor], exposed: [String],
+        weightCache: WeightCache
     ) throws(CNNRuntimeError) {
         self.backend = backend
+        self.weightCache = weightCache
         self.layers = layers
         self.constants = constants
         self.exposed = exposed
@@ -128,8 +131,12 @@ struct PlanBuilder {
 
     /// A constant in plain layout, or reordered into `target` (e.g. blocked weights).
     mutating func constantValue(
-        _ floats: [Float], dims: [Int], target: dnnl_memory_desc_t? = nil
+        _ floats: [Float], dims: [Int], target: dnnl_memory_desc_t? = nil, cacheKey: String? = nil
     ) throws(CNNRuntimeError) -> Int {
+        if let target, let cacheKey, let shared = weightCache.buffer(cacheKey, target) {
+            constantBuffers.append(shared)
+            return addValue(dims, target, .constant(constantBuffers.count - 1))
+        }
         let plain = MemoryDesc.plain(Self.mdDims(dims))
         let source = AlignedBuffer(bytes: max(floats.count * 4, 4))
         floats.withUnsafeBytes { source.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
@@ -150,6 +157,7 @@ struct PlanBuilder {
         ]
         try backend.check(dnnl_primitive_execute(reorder.primitive, stream, 2, &args), "reordering weights")
         try backend.check(dnnl_stream_wait(stream), "reordering weights")
+        if let cacheKey { weightCache.store(cacheKey, target, destination) }
         constantBuffers.append(destination)
         return addValue(dims, target, .constant(constantBuffers.count - 1))
     }
@@ -194,7 +202,7 @@ struct PlanBuilder {
                 let srcDims = values[try value(layer.inputs[0], for: layer)].dims
                 let outDims = try convOutputDims(layer, params, srcDims)
                 sumLayer = absorbFollowers(&layer, outDims: outDims)
-                try emitConv(layer, params, sumLayer: sumLayer)
+                try emitConv(layer, params, sumLayer: sumLayer, index: index)
             } else {
                 try emit(layer)
             }
@@ -230,7 +238,7 @@ struct PlanBuilder {
 
     private mutating func emit(_ layer: Layer) throws(CNNRuntimeError) {
         switch layer.kind {
-        case .conv(let params): try emitConv(layer, params, sumLayer: nil)
+        case .conv(let params): try emitConv(layer, params, sumLayer: nil, index: nil)
         case .eltwise(let ops): try emitEltwise(layer, ops)
         case .add: try emitBinary(layer, dnnl_binary_add)
         case .mul: try emitBinary(layer, dnnl_binary_mul)
@@ -291,7 +299,9 @@ struct PlanBuilder {
         return [dims[0], p.weightShape[0], h.out, w.out]
     }
 
-    private mutating func emitConv(_ layer: Layer, _ p: ConvParams, sumLayer: Int?) throws(CNNRuntimeError) {
+    private mutating func emitConv(
+        _ layer: Layer, _ p: ConvParams, sumLayer: Int?, index: Int?
+    ) throws(CNNRuntimeError) {
         let src = try value(layer.inputs[0], for: layer)
         let dims = values[src].dims
         let outDims = try convOutputDims(layer, p, dims)
@@ -307,15 +317,15 @@ struct PlanBuilder {
             ? [p.group, o / p.group, p.weightShape[1], p.weightShape[2], p.weightShape[3]] : p.weightShape
         var weightMD = MemoryDesc.any(weightDims)
         var biasMD = MemoryDesc.any([o])
-        var dstMD = MemoryDesc.any(outDims)
         let attr = try Attributes(backend: backend, postOps: layer.postOps)
         let strides = p.strides.map(Int64.init)
         let dilations = p.dilations.map { Int64($0 - 1) }
         let padL = [Int64(h.begin), Int64(w.begin)]
         let padR = [Int64(h.end), Int64(w.end)]
         let srcIsPlain = MemoryDesc.isPlain(values[src].md)
-        func create(_ srcMD: dnnl_memory_desc_t) throws(CNNRuntimeError) -> Primitive {
+        func create(_ srcMD: dnnl_memory_desc_t, _ dstMD: dnnl_memory_desc_t) throws(CNNRuntimeError) -> Primitive {
             var srcMD = srcMD
+            var dstMD = dstMD
             var desc = dnnl_convolution_desc_t()
             let status =
                 p.bias == nil
@@ -328,21 +338,28 @@ struct PlanBuilder {
             try backend.check(status, "Conv '\(layer.name)'")
             return try backend.primitive(&desc, attr: attr, what: "Conv '\(layer.name)'")
         }
-        // Keep the producer's blocked layout; a plain input with few channels (an image) is
-        // read directly by oneDNN's first-layer kernels, anything else may choose.
-        var primitive: Primitive
-        if !srcIsPlain || dims[1] <= 4 {
-            primitive = try create(values[src].md)
-            if primitive.implementation.hasPrefix("ref") { primitive = try create(MemoryDesc.any(dims)) }
-        } else {
-            primitive = try create(MemoryDesc.any(dims))
+        // Activations stay in oneDNN's 16-channel blocked layout (nChw16c) from conv to conv:
+        // measured faster than letting oneDNN choose (it picks NHWC brgemm kernels here) at
+        // batch 8, and equal at batch 1. A plain input with few channels (an image) is read
+        // directly by the first-layer kernels. If that yields only a reference kernel, oneDNN chooses.
+        let srcChoice = !srcIsPlain || dims[1] <= 4 ? values[src].md : MemoryDesc.tagged(dims, dnnl_aBcd16b)
+        var primitive = try? create(srcChoice, MemoryDesc.tagged(outDims, dnnl_aBcd16b))
+        if primitive == nil || primitive!.implementation.hasPrefix("ref") {
+            primitive = try create(MemoryDesc.any(dims), MemoryDesc.any(outDims))
         }
+        guard let primitive else { throw .backend(path: path, operation: "Conv '\(layer.name)'", status: -1) }
         let srcReady = try ensure(src, primitive.md(dnnl_query_src_md), what: "Conv '\(layer.name)' input")
-        let weights = try constantValue(p.weights, dims: weightDims, target: primitive.md(dnnl_query_weights_md))
+        let weights = try constantValue(
+            p.weights, dims: weightDims, target: primitive.md(dnnl_query_weights_md), cacheKey: index.map { "\($0)w" })
         var args: [(Int32, Int)] = [(DNNLArg.src, srcReady), (DNNLArg.weights, weights)]
         if let bias = p.bias {
             args.append(
-                (DNNLArg.bias, try constantValue(bias, dims: [o], target: primitive.md(dnnl_query_weights_md, 1))))
+                (
+                    DNNLArg.bias,
+                    try constantValue(
+                        bias, dims: [o], target: primitive.md(dnnl_query_weights_md, 1),
+                        cacheKey: index.map { "\($0)b" })
+                ))
         }
         let dst = primitive.md(dnnl_query_dst_md)
         let out: Int
@@ -382,6 +399,25 @@ struct PlanBuilder {
             append(primitive, [(DNNLArg.src, index == 0 ? src : out), (DNNLArg.dst, out)])
         }
         ids[layer.output] = out
+    }
+}
+
+/// Weights reordered into oneDNN's layouts, shared by the plans of all input shapes of a
+/// model (the weight layout seldom depends on the batch size), keyed by layer and layout.
+final class WeightCache: @unchecked Sendable {
+    private struct Entry {
+        let md: dnnl_memory_desc_t
+        let buffer: AlignedBuffer
+    }
+
+    private let entries = Locked<[String: [Entry]]>([:])
+
+    func buffer(_ key: String, _ md: dnnl_memory_desc_t) -> AlignedBuffer? {
+        entries.withLock { $0[key]?.first { MemoryDesc.equal($0.md, md) }?.buffer }
+    }
+
+    func store(_ key: String, _ md: dnnl_memory_desc_t, _ buffer: AlignedBuffer) {
+        entries.withLock { $0[key, default: []].append(Entry(md: md, buffer: buffer)) }
     }
 }
 

@@ -10,7 +10,12 @@ enum NumpyFile {
     }
 
     static func read(_ url: URL) throws -> Tensor {
-        let data = try Data(contentsOf: url)
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw Failure(path: url.path, reason: "cannot read the file")
+        }
         let bytes = [UInt8](data)
         func fail(_ reason: String) -> Failure { Failure(path: url.path, reason: reason) }
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {

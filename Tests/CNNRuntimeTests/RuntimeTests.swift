@@ -56,6 +56,15 @@ extension VSearchTensor {
         #expect(zip(conv.data, out.data).allSatisfy { max(0, $0) == $1 })
     }
 
+    @Test func constantsAndTheInputCanBeRequested() throws {
+        let model = try CNNModel(
+            data: TestModels.smallConv(), path: "small.onnx", options: .init(threads: 1, outputs: ["w", "input"]))
+        let input = VSearchTensor.ramp([1, 2, 2, 2])
+        let outputs = try model.run(inputName: "input", input: input)
+        #expect(outputs["w"] == VSearchTensor(shape: [2, 2, 1, 1], data: [0, 2, 1, 0]))
+        #expect(outputs["input"] == input)
+    }
+
     @Test func concurrentRunsAgreeWithSequentialOnes() async throws {
         let model = try CNNModel(data: TestModels.smallConv(), path: "small.onnx", options: .init(threads: 1))
         let inputs = (1...8).map { n in VSearchTensor.ramp([n % 3 + 1, 2, 6, 5]) }
@@ -118,5 +127,27 @@ extension VSearchTensor {
             #expect(abs(out.data[i] - ((c0 - 1) * 2 / (1 + epsilon).squareRoot())) < 1e-4)
             #expect(abs(out.data[4 + i] - (c1 / (4 + epsilon).squareRoot() + 1)) < 1e-4)
         }
+    }
+}
+
+@Suite struct MemoryPlanTests {
+    @Test func aChainOfLayersReusesTwoBuffers() throws {
+        let nodes = (0..<6).map { i in
+            TestModels.node("Sigmoid", [i == 0 ? "input" : "t\(i - 1)"], ["t\(i)"], name: "s\(i)")
+        }
+        let data = TestModels.model(nodes: nodes, initializers: [], outputs: ["t5"])
+        let graph = try ONNXGraph(data: data, path: "chain.onnx")
+        let layers = try LayerBuilder(graph: graph, path: "chain.onnx", exposed: ["t5"]).build()
+        let plan = try ExecutionPlan(
+            backend: Backend(path: "chain.onnx"), layers: layers, constants: [:], inputName: "input",
+            inputDims: [1, 2, 8, 8], outputs: ["t5"])
+        let tensorBytes = 2 * 8 * 8 * 4
+        // Six intermediate tensors, but each dies when the next is made: two slots suffice.
+        #expect(plan.arenaBytes == 2 * tensorBytes)
+        let model = try CNNModel(data: data, path: "chain.onnx", options: .init(threads: 1))
+        let out = try #require(try model.run(inputName: "input", input: .ramp([1, 2, 8, 8]))["t5"])
+        var expected = VSearchTensor.ramp([1, 2, 8, 8]).data
+        for _ in 0..<6 { expected = expected.map { 1 / (1 + exp(-$0)) } }
+        #expect(zip(out.data, expected).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 }
