@@ -79,6 +79,7 @@ let package = Package(
             name: "vsearch-bench",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex",
+                "COpenBLAS",  // only for the measurement that chose oneDNN over OpenBLAS
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
