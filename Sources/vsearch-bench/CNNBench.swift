@@ -30,11 +30,11 @@ struct CNNBench: ParsableCommand {
         let h = descriptor.input.height
         let w = descriptor.input.width
         if let input {
-            let tensor = try NumpyFile.read(URL(fileURLWithPath: input))
-            guard tensor.count == c * h * w else {
+            let tensor = try NumpyArray.read(path: input)
+            guard tensor.values.count == c * h * w else {
                 throw ValidationError("input \(tensor.shape) is not one \(c)×\(h)×\(w) image")
             }
-            image = tensor.data
+            image = tensor.values
         } else {
             image = (0..<(c * h * w)).map { Float(sin(Double($0) * 0.001)) }
         }

@@ -87,7 +87,7 @@ struct PreprocessCommand: ParsableCommand {
         }
         let tensor = preprocessor.tensor(decoded)
         do {
-            try NpyWriter.data(shape: tensor.shape, values: tensor.data).write(to: URL(fileURLWithPath: out))
+            try NumpyArray(tensor).write(path: out)
         } catch {
             throw ValidationError("\(out): cannot write it: \(error.localizedDescription)")
         }

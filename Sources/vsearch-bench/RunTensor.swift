@@ -19,7 +19,9 @@ struct RunTensor: ParsableCommand {
     @Option(help: "Threads.") var threads: Int?
 
     func run() throws {
-        let tensor = try NumpyFile.read(URL(fileURLWithPath: input))
+        guard let tensor = try NumpyArray.read(path: input).tensor else {
+            throw ValidationError("\(input): empty array")
+        }
         let cnn = try CNNModel(
             contentsOf: URL(fileURLWithPath: model), options: .init(threads: threads, outputs: output))
         let results = try cnn.run(inputName: cnn.inputName, input: tensor)
@@ -28,7 +30,7 @@ struct RunTensor: ParsableCommand {
         for name in cnn.outputNames {
             guard let result = results[name] else { continue }
             let file = name.replacingOccurrences(of: "/", with: "_") + ".npy"
-            try NumpyFile.write(result, to: directory.appendingPathComponent(file))
+            try NumpyArray(result).write(path: directory.appendingPathComponent(file).path)
         }
     }
 }
