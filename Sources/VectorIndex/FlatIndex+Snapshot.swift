@@ -45,7 +45,13 @@ extension FlatIndex {
             width: d, count: Int(n), borrowing: vectorBytes.baseAddress ?? UnsafeRawPointer(bitPattern: 64)!,
             mapping: reader.file)
         var codes: CompactCodes?
+        var rerankFile: RowFileReader?
         if storage != .f32 {
+            // Only re-ranking reads these rows, a few per query.
+            reader.file.adviseRandomAccess(vectorBytes)
+            if let start = vectorBytes.baseAddress, let fileStart = reader.file.bytes.baseAddress {
+                rerankFile = RowFileReader(path: reader.path, offset: start - fileStart, dimension: d)
+            }
             let codeNorms = try reader.array(.codeNorms, count: n, of: Float.self)
             if storage == .f16 {
                 let bytes = try reader.section(.codes, count: cells, of: Float16.self)
@@ -67,8 +73,10 @@ extension FlatIndex {
                     squaredNorms: codeNorms)
             }
         }
-        return FlatIndex(
+        let index = FlatIndex(
             dimension: d, metric: metric, storage: storage, vectors: vectors, ids: ids, squaredNorms: norms,
             codes: codes)
+        index.rerankFile = rerankFile
+        return index
     }
 }

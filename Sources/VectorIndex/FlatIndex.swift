@@ -22,6 +22,8 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     /// ‖row‖², for L2 scores from inner products.
     var squaredNorms: [Float] = []
     var codes: CompactCodes?
+    /// Where re-ranking reads exact rows while they are still only in the snapshot file.
+    var rerankFile: RowFileReader?
 
     /// An empty index.
     public init(dimension: Int, metric: Metric = .innerProduct, storage: VectorStorage = .f32) throws(IndexError) {
@@ -184,6 +186,18 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
             }
         }
         var top = TopK(k: k)
+        if let rerankFile, vectors.isBorrowed {
+            var buffer = [Float](repeating: 0, count: dimension)
+            buffer.withUnsafeMutableBufferPointer { row in
+                for candidate in candidates.rows {
+                    let exact =
+                        rerankFile.read(candidate, into: row.baseAddress!)
+                        ? Kernels.score(metric, query, row.baseAddress!, dimension) : exactScore(query, candidate)
+                    top.push(exact, candidate)
+                }
+            }
+            return top
+        }
         for row in candidates.rows { top.push(exactScore(query, row), row) }
         return top
     }

@@ -136,6 +136,33 @@ final class HNSWGraph: @unchecked Sendable {
         return metric == .l2 ? Kernels.l2Squared(query, row, dimension) : -Kernels.dot(query, row, dimension)
     }
 
+    /// Distances from `query` to `count` nodes, four at a time.
+    @inline(__always)
+    func distances4(
+        _ query: UnsafePointer<Float>, _ nodes: UnsafeMutablePointer<Int32>, _ count: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        var i = 0
+        while i + 4 <= count {
+            let a = vectors.row(Int(nodes[i]))
+            let b = vectors.row(Int(nodes[i + 1]))
+            let c = vectors.row(Int(nodes[i + 2]))
+            let d = vectors.row(Int(nodes[i + 3]))
+            let four =
+                metric == .l2
+                ? Kernels.l2Squared4(query, a, b, c, d, dimension) : -Kernels.dot4(query, a, b, c, d, dimension)
+            out[i] = four[0]
+            out[i + 1] = four[1]
+            out[i + 2] = four[2]
+            out[i + 3] = four[3]
+            i += 4
+        }
+        while i < count {
+            out[i] = distance(query, nodes[i])
+            i += 1
+        }
+    }
+
     @inline(__always) func distance(_ a: Int32, _ b: Int32) -> Float {
         distance(UnsafePointer(vectors.row(Int(a))), b)
     }
@@ -326,9 +353,11 @@ final class HNSWGraph: @unchecked Sendable {
             // The next candidate's link list is the following miss; start it now too.
             if !candidates.isEmpty { touched |= UInt32(bitPattern: links(candidates.topNode, level).pointee) }
             visited.sink |= touched
+            let distances = visited.distances
+            distances4(query, scratch, fresh, into: distances)
             for i in 0..<fresh {
                 let neighbour = scratch[i]
-                let nd = distance(query, neighbour)
+                let nd = distances[i]
                 if results.count < ef || nd < bound {
                     candidates.push(nd, neighbour)
                     if keeps(neighbour) {

@@ -35,6 +35,16 @@ final class MappedFile: @unchecked Sendable {
         if let start = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: start), bytes.count) }
     }
 
+    /// Tells the kernel that `region` is read at random: no read-ahead and no mapping of neighbouring
+    /// pages on a fault, so touching a few re-ranked rows keeps only those rows resident.
+    func adviseRandomAccess(_ region: UnsafeRawBufferPointer) {
+        guard let start = region.baseAddress, region.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = Int(bitPattern: start) / page * page
+        let end = Int(bitPattern: start) + region.count
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_RANDOM)
+    }
+
     /// The bytes `offset..<offset+length`, or an error if they are not all inside the file.
     func slice(offset: UInt64, length: UInt64, what: String) throws(IndexError) -> UnsafeRawBufferPointer {
         let (end, overflow) = offset.addingReportingOverflow(length)
@@ -44,6 +54,31 @@ final class MappedFile: @unchecked Sendable {
         }
         guard let start = bytes.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: start + Int(offset), count: Int(length))
+    }
+}
+
+/// Reads single float32 rows of a file with `pread`.
+///
+/// Re-ranking touches a few rows per query; reading them through the mapping would let the kernel map
+/// the pages around each one too ("fault-around"), so the whole float32 section would end up resident.
+final class RowFileReader: @unchecked Sendable {
+    private let fd: Int32
+    private let offset: Int
+    private let rowBytes: Int
+
+    init?(path: String, offset: Int, dimension: Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        self.fd = fd
+        self.offset = offset
+        self.rowBytes = dimension * 4
+    }
+
+    deinit { close(fd) }
+
+    /// Reads row `row` into `buffer`; false if the read came up short.
+    func read(_ row: Int, into buffer: UnsafeMutablePointer<Float>) -> Bool {
+        pread(fd, buffer, rowBytes, off_t(offset + row * rowBytes)) == rowBytes
     }
 }
 

@@ -84,6 +84,9 @@ final class RowStore<Element: BitwiseCopyable>: @unchecked Sendable {
 
     func removeAll() { count = 0 }
 
+    /// Whether the rows are still read from a mapped file.
+    var isBorrowed: Bool { !owned }
+
     /// Bytes held in memory (borrowed rows count as zero until copied).
     var residentBytes: Int { owned ? capacity * width * MemoryLayout<Element>.stride : 0 }
 

@@ -83,6 +83,7 @@ final class VisitedSet {
     var candidates = SearchHeap(maxOnTop: false)
     var results = SearchHeap(maxOnTop: true)
     let links = UnsafeMutablePointer<Int32>.allocate(capacity: 2049)
+    let distances = UnsafeMutablePointer<Float>.allocate(capacity: 2049)
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -93,6 +94,7 @@ final class VisitedSet {
     deinit {
         marks.deallocate()
         links.deallocate()
+        distances.deallocate()
     }
 
     /// Starts a new search.

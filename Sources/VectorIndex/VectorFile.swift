@@ -24,9 +24,17 @@ public struct VectorFile: Sendable {
     public static func read(path: String) throws(IndexError) -> VectorFile {
         let file = try MappedFile(path: path)
         let bytes = file.bytes
-        if path.hasSuffix(".fvecs") { return try fvecs(bytes, path: path) }
-        if path.hasSuffix(".npy") || (bytes.count >= 6 && bytes[0] == 0x93) { return try npy(bytes, path: path) }
-        return try fvecs(bytes, path: path)
+        let result: VectorFile
+        if path.hasSuffix(".fvecs") {
+            result = try fvecs(bytes, path: path)
+        } else if path.hasSuffix(".npy") || (bytes.count >= 6 && bytes[0] == 0x93) {
+            result = try npy(bytes, path: path)
+        } else {
+            result = try fvecs(bytes, path: path)
+        }
+        // Name the file and row of a NaN or infinity here, where the person can still find it.
+        try VectorValidation.finite(result.values, context: path, dimension: result.dimension)
+        return result
     }
 
     static func fvecs(_ bytes: UnsafeRawBufferPointer, path: String) throws(IndexError) -> VectorFile {

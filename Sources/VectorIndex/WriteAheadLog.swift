@@ -128,7 +128,14 @@ final class WriteAheadLog {
             buffer += payload
         }
         let writer = FileWriter(path: path, fd: fd)
-        try writer.write(buffer)
-        try writer.sync()
+        let end = lseek(fd, 0, SEEK_END)
+        do throws(IndexError) {
+            try writer.write(buffer)
+            try writer.sync()
+        } catch {
+            // Cut a partly written batch off (a full disk, say) so later batches follow the last good record.
+            if end >= 0 { _ = ftruncate(fd, end) }
+            throw error
+        }
     }
 }

@@ -164,6 +164,12 @@ import Testing
                 #expect(error.description.contains("t.npy"))
             }
         }
+        var withNaN = values
+        withNaN[2 * 5 + 3] = .nan
+        try VectorFile.writeNPY(path: directory + "/nan.npy", values: withNaN, count: 7, dimension: 5)
+        #expect(throws: IndexError.nonFinite(context: directory + "/nan.npy row 2", position: 3)) {
+            _ = try VectorFile.read(path: directory + "/nan.npy")
+        }
         var wrongType = npy
         wrongType.replaceSubrange(20..<23, with: Array("<i4".utf8))
         try wrongType.write(to: URL(fileURLWithPath: directory + "/i.npy"))
