@@ -46,6 +46,18 @@ public final class ProgressReporter: @unchecked Sendable {
         defer { lock.unlock() }
         done += count
         failed += failures
+        redrawIfDue()
+    }
+
+    /// Sets the number of finished units, for work that counts for itself.
+    public func update(done: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        self.done = done
+        redrawIfDue()
+    }
+
+    private func redrawIfDue() {
         let now = Date()
         let interval = isTerminal ? 0.1 : plainInterval
         if now.timeIntervalSince(lastDraw) >= interval {

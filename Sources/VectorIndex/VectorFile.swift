@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// A matrix of float32 vectors read from a `.npy` or `.fvecs` file.
 ///
@@ -64,92 +65,27 @@ public struct VectorFile: Sendable {
     }
 
     static func npy(_ bytes: UnsafeRawBufferPointer, path: String) throws(IndexError) -> VectorFile {
-        func bad(_ reason: String) -> IndexError { .corrupt(path: path, reason: reason) }
-        let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw bad("no .npy magic number") }
-        let major = bytes[6]
-        let headerLength: Int
-        let headerStart: Int
-        switch major {
-        case 1:
-            headerLength = Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
-            headerStart = 10
-        case 2, 3:
-            guard bytes.count >= 12 else { throw bad("truncated .npy header") }
-            headerLength = Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-            headerStart = 12
+        let array: NumpyArray
+        do {
+            array = try NumpyArray.parse(bytes, path: path)
+        } catch {
+            throw .corrupt(path: path, reason: error.reason)
+        }
+        switch array.shape.count {
+        case 1 where array.shape[0] > 0:
+            return VectorFile(count: 1, dimension: array.shape[0], values: array.values)
+        case 2 where array.shape[1] > 0:
+            return VectorFile(count: array.shape[0], dimension: array.shape[1], values: array.values)
+        case 1, 2:
+            throw .corrupt(path: path, reason: "vectors have dimension 0")
         default:
-            throw bad(".npy version \(major) is not supported")
+            throw .corrupt(path: path, reason: "shape has \(array.shape.count) dimensions; expected (N, d)")
         }
-        guard headerLength <= bytes.count - headerStart else { throw bad("truncated .npy header") }
-        let dataStart = headerStart + headerLength
-        guard let header = String(bytes: bytes[headerStart..<dataStart], encoding: .utf8) else {
-            throw bad(".npy header is not text")
-        }
-        guard let descrText = Self.value(of: "descr", in: header), let quote = descrText.first,
-            quote == "'" || quote == "\"",
-            let end = descrText.dropFirst().firstIndex(of: quote)
-        else { throw bad(".npy header has no descr") }
-        let descr = String(descrText[descrText.index(after: descrText.startIndex)..<end])
-        let elementSize: Int
-        switch descr {
-        case "<f4", "|f4", "=f4": elementSize = 4
-        case "<f8", "=f8": elementSize = 8
-        default: throw bad("dtype \(descr) is not float32 or float64 (little-endian)")
-        }
-        guard let order = Self.value(of: "fortran_order", in: header), order.hasPrefix("False") else {
-            throw bad("Fortran-ordered arrays are not supported; save with C order")
-        }
-        guard let shapeText = Self.value(of: "shape", in: header), shapeText.hasPrefix("("),
-            let close = shapeText.firstIndex(of: ")")
-        else { throw bad(".npy header has no shape") }
-        let parts = shapeText[shapeText.index(after: shapeText.startIndex)..<close].split(separator: ",").map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }.filter { !$0.isEmpty }
-        let dims = parts.compactMap { Int($0) }
-        guard dims.count == parts.count, dims.allSatisfy({ $0 >= 0 }) else {
-            throw bad("shape \(shapeText) is not numeric")
-        }
-        let n: Int
-        let d: Int
-        switch dims.count {
-        case 1: (n, d) = (1, dims[0])
-        case 2: (n, d) = (dims[0], dims[1])
-        default: throw bad("shape has \(dims.count) dimensions; expected (N, d)")
-        }
-        guard d > 0 else { throw bad("vectors have dimension 0") }
-        let (cells, overflow1) = n.multipliedReportingOverflow(by: d)
-        let (dataBytes, overflow2) = cells.multipliedReportingOverflow(by: elementSize)
-        guard !overflow1, !overflow2, dataBytes == bytes.count - dataStart else {
-            throw bad(
-                "shape (\(n), \(d)) needs \(overflow2 ? "too many" : String(dataBytes)) bytes of data, the file has \(bytes.count - dataStart)"
-            )
-        }
-        var values = [Float](repeating: 0, count: cells)
-        let data = bytes.baseAddress! + dataStart
-        if elementSize == 4 {
-            values.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: data, byteCount: dataBytes) }
-        } else {
-            for i in 0..<cells { values[i] = Float(data.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
-        }
-        return VectorFile(count: n, dimension: d, values: values)
-    }
-
-    /// The text after `'key':` in a .npy header dictionary, up to the end.
-    private static func value(of key: String, in header: String) -> String? {
-        guard let range = header.range(of: "'\(key)':") ?? header.range(of: "\"\(key)\":") else { return nil }
-        return header[range.upperBound...].trimmingCharacters(in: .whitespaces)
     }
 
     /// Writes `values` as a float32 `.npy` file of shape `(count, dimension)`, atomically.
     public static func writeNPY(path: String, values: [Float], count: Int, dimension: Int) throws(IndexError) {
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(count), \(dimension)), }"
-        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-        header += "\n"
-        var bytes: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0]
-        bytes += withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { Array($0) }
-        bytes += Array(header.utf8)
-        values.withUnsafeBytes { bytes += $0 }
+        let bytes = [UInt8](NumpyArray(shape: [count, dimension], values: values).encoded())
         try AtomicFile.write(path: path) { (file: FileWriter) throws(IndexError) in try file.write(bytes) }
     }
 }

@@ -40,10 +40,10 @@ struct IndexBuild: ParsableCommand {
                 kind: kind, metric: metric, storage: storage,
                 hnsw: HNSWParameters(m: m, efConstruction: efConstruction, efSearch: efSearch), threads: threads)
             let index = try options.makeIndex(dimension: file.dimension, expectedCount: file.count)
-            let reporter = ProgressReporter(label: "indexing")
+            let reporter = ProgressReporter(label: "indexing", total: file.count)
             let ids = (0..<file.count).map { UInt64($0) }
             if let graph = index as? HNSWIndex {
-                graph.progress = { done, total in reporter.update(done, total) }
+                graph.progress = { done, _ in reporter.update(done: done) }
                 try graph.add(ids: ids, vectors: file.values)
             } else {
                 let chunk = 50_000
@@ -52,9 +52,10 @@ struct IndexBuild: ParsableCommand {
                     try index.add(
                         ids: Array(ids[lower..<upper]),
                         vectors: Array(file.values[(lower * file.dimension)..<(upper * file.dimension)]))
-                    reporter.update(upper, file.count)
+                    reporter.update(done: upper)
                 }
             }
+            reporter.finish()
             let built = Date()
             _ = try IndexStore.create(directory: out, index: index)
             let saved = Date()
