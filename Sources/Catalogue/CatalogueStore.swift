@@ -103,10 +103,13 @@ public final class CatalogueStore: @unchecked Sendable {
     }
 
     /// Makes `model` the store's model. A store without a model takes it; a store with another
-    /// model refuses unless `switching`, which marks every item pending and empties the index.
+    /// model refuses unless `switching`, which marks every item pending and empties the index
+    /// (also for the same model, so that a reindex recomputes every vector).
     public func bind(modelID model: String, dimension: Int, switching: Bool = false) throws(CatalogueError) {
         try requireWriter()
-        if let current = modelID, current == model, self.dimension == dimension, vectors != nil { return }
+        if !switching, let current = modelID, current == model, self.dimension == dimension, vectors != nil {
+            return
+        }
         if let current = modelID, current != model, !switching {
             throw .modelMismatch(store: current, model: model)
         }

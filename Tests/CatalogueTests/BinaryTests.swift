@@ -50,6 +50,12 @@ import Testing
                 let items = try? reader.items()
             {
                 readyBeforeKill = items.filter { $0.state == .ready }.count
+                // A reader searches while the writer ingests.
+                if readyBeforeKill > 0, let model = reader.modelID, let dimension = reader.dimension {
+                    let probe = [Float(1)] + [Float](repeating: 0, count: dimension - 1)
+                    let found = try reader.search([probe], modelID: model, query: CatalogueQuery(k: 1))
+                    #expect(found[0].count == 1)
+                }
                 if readyBeforeKill >= 2 { break }
             }
             try await Task.sleep(for: .milliseconds(10))

@@ -135,6 +135,39 @@ import VSearchCore
         #expect(store.index?.count == 2)
     }
 
+    @Test func anotherModelIsRefusedUntilReindexRecomputesEveryVector() async throws {
+        let photos = Array(Repository.photoFiles().filter { $0.hasSuffix(".jpg") }.prefix(3))
+        try #require(photos.count == 3, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
+        let lite2Path = Repository.root + "/models/efficientnet-lite2"
+        guard FileManager.default.fileExists(atPath: lite2Path + "/model.json") else {
+            throw TestFailure("no model at \(lite2Path): run scripts/prepare-model.sh lite2")
+        }
+        let lite0 = try Self.loadFeaturizer()
+        let lite2 = try Featurizer(model: ModelDirectory(path: lite2Path))
+        let dir = try TemporaryDirectory()
+        let source = dir.path + "/items.jsonl"
+        try photos.enumerated().map {
+            #"{"id": "p\#($0.offset)", "title": "Photo \#($0.offset)", "url": "\#($0.element)"}"#
+        }
+        .joined(separator: "\n").write(toFile: source, atomically: true, encoding: .utf8)
+        let store = try CatalogueStore.open(directory: dir.path + "/store", mode: .write)
+        let first = try await Ingester(store: store, featurizer: lite0).ingest(sources: [source])
+        #expect(first.added == 3)
+        await #expect(throws: CatalogueError.modelMismatch(store: lite0.descriptor.id, model: lite2.descriptor.id)) {
+            _ = try await Ingester(store: store, featurizer: lite2).ingest(sources: [source])
+        }
+        let query = try #require(await lite2.embed(files: [photos[1]]).first).get()
+        #expect(throws: CatalogueError.self) {
+            try store.search([query], modelID: lite2.descriptor.id, query: CatalogueQuery())
+        }
+        let reindexed = try await Ingester(store: store, featurizer: lite2).reindex()
+        #expect(reindexed.updated == 3 && reindexed.failures.isEmpty && reindexed.pending == 0)
+        #expect(store.modelID == lite2.descriptor.id && store.dimension == lite2.dimension)
+        let matches = try store.search([query], modelID: lite2.descriptor.id, query: CatalogueQuery(k: 2))
+        #expect(matches[0].first?.id == "p1")
+        #expect(try store.items().allSatisfy { $0.modelID == lite2.descriptor.id && $0.state == .ready })
+    }
+
     static func size(_ path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
     }
