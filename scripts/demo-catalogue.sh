@@ -48,6 +48,12 @@ title() {
         retina) echo "Human retina" ;;
         rocket) echo "Rocket on the launch pad" ;;
         text) echo "Hand-written text" ;;
+        Aqua) echo "Aqua water surface" ;;
+        Blinds) echo "Window blinds in the light" ;;
+        Dune) echo "Sand dune" ;;
+        Garden) echo "Garden in bloom" ;;
+        Storm) echo "Storm clouds" ;;
+        Wood) echo "Wood grain" ;;
         FreshFlower) echo "Fresh flower, close up" ;;
         GreenMeadow) echo "Green meadow" ;;
         LadyBird) echo "Ladybird on a leaf" ;;
