@@ -22,10 +22,18 @@ public struct StagedItem: Sendable {
 extension CatalogueStore {
     private static let columns = "key, id, title, url, attributes, contentHash, modelId, state, createdAt, updatedAt"
 
-    /// Every item, in insertion order.
+    /// Every item: numeric ids (the seed's line numbers) in numeric order first, then the rest by id,
+    /// so that an export reads in the order of the catalogue rather than of ingestion.
     public func items() throws(CatalogueError) -> [CatalogueItem] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM item ORDER BY key").map(CatalogueItem.init(row:))
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.columns) FROM item
+                    ORDER BY (id GLOB '[0-9]*' AND id NOT GLOB '*[^0-9]*') DESC,
+                        CASE WHEN id NOT GLOB '*[^0-9]*' THEN CAST(id AS INTEGER) END, id
+                    """
+            ).map(CatalogueItem.init(row:))
         }
     }
 

@@ -82,4 +82,13 @@ import VectorIndex
         let results = try store.search([Self.unit([1, 0, 0])], modelID: "test/1", query: CatalogueQuery(k: 4))
         #expect(results[0].isEmpty)
     }
+
+    @Test func itemsListNumericIdsInNumberOrderThenTheRest() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 3)
+        let ids = ["10", "b", "2", "a", "1x"]
+        try store.put(ids.map { Self.staged($0) }, vectors: ids.flatMap { _ in Self.unit([1, 1, 1]) })
+        #expect(try store.items().map(\.id) == ["2", "10", "1x", "a", "b"])
+    }
 }
