@@ -55,7 +55,9 @@ public struct IngestFailure: Sendable, Equatable {
         if let id { object["id"] = id }
         if let url { object["url"] = url }
         if let line { object["line"] = line }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }
