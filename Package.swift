@@ -19,11 +19,14 @@ let package = Package(
         .library(name: "CNNRuntime", targets: ["CNNRuntime"]),
         .library(name: "Featurizer", targets: ["Featurizer"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
+        .library(name: "Catalogue", targets: ["Catalogue"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -65,11 +68,21 @@ let package = Package(
         // index: exact and HNSW vector search, persistent.
         .target(name: "VectorIndex", dependencies: ["VSearchCore", "CDNNL"], swiftSettings: vectorKernelSettings),
 
+        // matches: the catalogue store (SQLite metadata + vectors), ingestion and search.
+        .target(
+            name: "Catalogue",
+            dependencies: [
+                "VSearchCore", "ImageDecoding", "Featurizer", "VectorIndex",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+
         // people and devices: the command-line tool.
         .executableTarget(
             name: "vsearch",
             dependencies: [
-                "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex",
+                "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -88,6 +101,7 @@ let package = Package(
         .testTarget(name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor"]),
         .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"]),
+        .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore"]),
     ]
 )
 

@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import VectorIndex
+
+/// What an ingest writes for one item before its vector exists.
+public struct StagedItem: Sendable {
+    public var id: String
+    public var title: String
+    public var url: String
+    public var attributes: String
+    public var contentHash: String
+
+    public init(id: String, title: String, url: String, attributes: String, contentHash: String) {
+        self.id = id
+        self.title = title
+        self.url = url
+        self.attributes = attributes
+        self.contentHash = contentHash
+    }
+}
+
+extension CatalogueStore {
+    private static let columns = "key, id, title, url, attributes, contentHash, modelId, state, createdAt, updatedAt"
+
+    /// Every item: numeric ids (the seed's line numbers) in numeric order first, then the rest by id,
+    /// so that an export reads in the order of the catalogue rather than of ingestion.
+    public func items() throws(CatalogueError) -> [CatalogueItem] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.columns) FROM item
+                    ORDER BY (id GLOB '[0-9]*' AND id NOT GLOB '*[^0-9]*') DESC,
+                        CASE WHEN id NOT GLOB '*[^0-9]*' THEN CAST(id AS INTEGER) END, id
+                    """
+            ).map(CatalogueItem.init(row:))
+        }
+    }
+
+    /// The item with this id, if any.
+    public func item(id: String) throws(CatalogueError) -> CatalogueItem? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM item WHERE id = ?", arguments: [id])
+                .map(CatalogueItem.init(row:))
+        }
+    }
+
+    /// The items filed under these keys.
+    func items(keys: [Int64]) throws(CatalogueError) -> [Int64: CatalogueItem] {
+        guard !keys.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: keys.count).joined(separator: ",")
+        let rows = try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.columns) FROM item WHERE key IN (\(marks))", arguments: StatementArguments(keys)
+            )
+        }
+        return Dictionary(rows.map { ($0["key"] as Int64, CatalogueItem(row: $0)) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// How many items wait for a vector.
+    public func pendingCount() throws(CatalogueError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE state != 'ready'") ?? 0 }
+    }
+
+    /// How many items the store holds.
+    public func count() throws(CatalogueError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM item") ?? 0 }
+    }
+
+    /// Stores items with their vectors: rows written pending, vectors logged, rows marked ready.
+    ///
+    /// `vectors` is row-major, one vector of the store's dimension per item.
+    public func put(_ staged: [StagedItem], vectors: [Float]) throws(CatalogueError) {
+        guard !staged.isEmpty else { return }
+        guard let model = modelID else { throw .store(path: directory, reason: "no model bound to the store") }
+        let now = Date().timeIntervalSince1970
+        let keys: [Int64] = try write { db in
+            try staged.map { item in
+                try Int64.fetchOne(
+                    db,
+                    sql: """
+                        INSERT INTO item(id, title, url, attributes, contentHash, modelId, state, createdAt, updatedAt)
+                        VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                        ON CONFLICT(id) DO UPDATE SET title = excluded.title, url = excluded.url,
+                            attributes = excluded.attributes, contentHash = excluded.contentHash,
+                            modelId = excluded.modelId, state = 'pending', updatedAt = excluded.updatedAt
+                        RETURNING key
+                        """,
+                    arguments: [item.id, item.title, item.url, item.attributes, item.contentHash, model, now, now]) ?? 0
+            }
+        }
+        try withIndex { store throws(IndexError) in
+            try store.add(ids: keys.map { UInt64(bitPattern: $0) }, vectors: vectors)
+        }
+        try write { db in
+            for key in keys {
+                try db.execute(sql: "UPDATE item SET state = 'ready' WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+
+    /// Changes an item's title, URL or attributes without touching its vector.
+    public func updateMetadata(id: String, title: String, url: String, attributes: String) throws(CatalogueError) {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE item SET title = ?, url = ?, attributes = ?, updatedAt = ? WHERE id = ?",
+                arguments: [title, url, attributes, Date().timeIntervalSince1970, id])
+        }
+    }
+
+    /// Removes items and their vectors; returns the ids that were present.
+    ///
+    /// Rows go first: a crash before the vectors go leaves vectors without rows, which the next
+    /// open drops.
+    @discardableResult
+    public func remove(ids: [String]) throws(CatalogueError) -> [String] {
+        var removed: [(String, Int64)] = []
+        try write { db in
+            for id in ids {
+                if let key = try Int64.fetchOne(db, sql: "SELECT key FROM item WHERE id = ?", arguments: [id]) {
+                    try db.execute(sql: "DELETE FROM item WHERE key = ?", arguments: [key])
+                    removed.append((id, key))
+                }
+            }
+        }
+        if index != nil {
+            try withIndex { store throws(IndexError) in
+                for (_, key) in removed { try store.remove(id: UInt64(bitPattern: key)) }
+            }
+        }
+        return removed.map(\.0)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+import VectorIndex
+
+/// One catalogue item found by a search.
+public struct CatalogueMatch: Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var url: String
+    /// Inner product of the query and the item's vector (cosine similarity for normalised models).
+    public var score: Float
+}
+
+/// What a search asks for besides the query.
+public struct CatalogueQuery: Sendable {
+    /// How many matches per query.
+    public var k: Int
+    /// Matches scoring below this are left out.
+    public var minScore: Float?
+    /// Attribute equalities (`key`, `value`) every match must satisfy; values compare as text.
+    public var filters: [(key: String, value: String)]
+
+    public init(k: Int = 4, minScore: Float? = nil, filters: [(key: String, value: String)] = []) {
+        self.k = k
+        self.minScore = minScore
+        self.filters = filters
+    }
+
+    /// Parses `key=value`.
+    public static func filter(_ text: String) throws(CatalogueError) -> (key: String, value: String) {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+            throw .query("--where \(text): expected key=value")
+        }
+        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+    }
+}
+
+extension CatalogueStore {
+    /// The best matches for each query vector, best first.
+    ///
+    /// `modelID` names the model the queries come from; a store of another model refuses,
+    /// because scores between two models' vectors mean nothing.
+    public func search(_ queries: [[Float]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
+        -> [[CatalogueMatch]]
+    {
+        guard query.k > 0 else { throw .query("k must be at least 1, got \(query.k)") }
+        guard let storeModel = self.modelID, let index else { return queries.map { _ in [] } }
+        guard storeModel == modelID else { throw .modelMismatch(store: storeModel, model: modelID) }
+        let filter = try allowedKeys(query.filters).map { keys in SearchFilter.allowing(Set(keys)) }
+        var flat: [Float] = []
+        flat.reserveCapacity(queries.count * index.dimension)
+        for vector in queries { flat += vector }
+        let hitLists: [[SearchHit]]
+        do {
+            hitLists = try index.search(batch: flat, k: query.k, filter: filter)
+        } catch {
+            throw .query(error.description)
+        }
+        let found = try items(keys: hitLists.flatMap { $0.map { Int64(bitPattern: $0.id) } })
+        return hitLists.map { hits in
+            hits.compactMap { hit -> CatalogueMatch? in
+                guard let item = found[Int64(bitPattern: hit.id)], item.state == .ready else { return nil }
+                if let minScore = query.minScore, hit.score < minScore { return nil }
+                return CatalogueMatch(id: item.id, title: item.title, url: item.url, score: hit.score)
+            }
+        }
+    }
+
+    /// The keys a search may return, or nil when every indexed item may be returned.
+    ///
+    /// Without filters the index is searched as it is unless some items are pending, whose
+    /// vectors (if any) are stale.
+    private func allowedKeys(_ filters: [(key: String, value: String)]) throws(CatalogueError) -> [UInt64]? {
+        if filters.isEmpty, try pendingCount() == 0 { return nil }
+        var sql = "SELECT key FROM item WHERE state = 'ready'"
+        var arguments: [any DatabaseValueConvertible] = []
+        for filter in filters {
+            sql += " AND CAST(json_extract(attributes, ?) AS TEXT) = ?"
+            let quoted = filter.key.replacingOccurrences(of: "\"", with: "\\\"")
+            arguments += ["$.\"\(quoted)\"", filter.value]
+        }
+        let keys = try read { db in try Int64.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) }
+        return keys.map { UInt64(bitPattern: $0) }
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import GRDB
+import VSearchCore
+import VectorIndex
+
+/// A catalogue on disk: item metadata in SQLite and their vectors in a ``VectorIndex/IndexStore``,
+/// all in one directory.
+///
+/// ```
+/// DIR/catalogue.sqlite   items and settings (WAL mode: readers never wait for the writer)
+/// DIR/index/             the vectors, filed under each item's key
+/// DIR/cache/             downloaded images, keyed by URL
+/// DIR/reports/           one JSON Lines file of failures per ingest
+/// ```
+///
+/// One process writes at a time (``Mode/write`` takes an exclusive lock for the store's lifetime);
+/// any number read. Writes follow one order so that a crash at any moment leaves a state that
+/// ``open(directory:mode:)`` repairs: an item's row is written `pending`, then its vector is
+/// logged durably, then the row is marked `ready`. Opening for writing reconciles the two
+/// halves: vectors without a ready row are dropped, ready rows without a vector become pending.
+public final class CatalogueStore: @unchecked Sendable {
+    /// How a store is opened.
+    public enum Mode: Sendable {
+        /// Searching and listing; many processes at once.
+        case read
+        /// Ingesting, removing, reindexing; one process at a time.
+        case write
+    }
+
+    public let directory: String
+    public let mode: Mode
+    let database: DatabasePool
+    private let indexLock: FileLock
+    private let writerLock: FileLock?
+    private let mutex = NSLock()
+    private var vectors: IndexStore?
+
+    var indexDirectory: String { directory + "/index" }
+    /// Where downloaded images are kept.
+    public var cacheDirectory: String { directory + "/cache" }
+    /// Where ingest reports are written.
+    public var reportDirectory: String { directory + "/reports" }
+
+    /// The store directory: `flag`, then `$VSEARCH_STORE`, then `./vsearch-data`.
+    public static func resolveDirectory(
+        _ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
+        if let flag, !flag.isEmpty { return flag }
+        if let path = environment["VSEARCH_STORE"], !path.isEmpty { return path }
+        return "vsearch-data"
+    }
+
+    private init(directory: String, mode: Mode, database: DatabasePool, indexLock: FileLock, writerLock: FileLock?) {
+        self.directory = directory
+        self.mode = mode
+        self.database = database
+        self.indexLock = indexLock
+        self.writerLock = writerLock
+    }
+
+    /// Opens the store in `directory`; for writing it is created if missing and reconciled.
+    public static func open(directory: String, mode: Mode) throws(CatalogueError) -> CatalogueStore {
+        let databasePath = directory + "/catalogue.sqlite"
+        if mode == .read, !FileManager.default.fileExists(atPath: databasePath) {
+            throw .store(path: directory, reason: "no catalogue here; build one with `vsearch ingest`")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .store(path: directory, reason: "cannot create the store directory: \(error.localizedDescription)")
+        }
+        var writerLock: FileLock?
+        if mode == .write {
+            let lock = try FileLock(path: directory + "/writer.lock")
+            guard lock.tryLockExclusive() else { throw .busy(path: directory) }
+            writerLock = lock
+        }
+        let indexLock = try FileLock(path: directory + "/index.lock")
+        let database: DatabasePool
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(30)
+            database = try DatabasePool(path: databasePath, configuration: configuration)
+            if mode == .write { try StoreSchema.migrator.migrate(database) }
+        } catch {
+            throw .store(path: databasePath, reason: "cannot open the database: \(error)")
+        }
+        let store = CatalogueStore(
+            directory: directory, mode: mode, database: database, indexLock: indexLock, writerLock: writerLock)
+        try store.openIndex()
+        return store
+    }
+
+    // MARK: Settings
+
+    /// The id of the model the store's vectors come from; nil until the first ingest.
+    public var modelID: String? { try? setting("model") }
+    /// The length of the store's vectors; nil until the first ingest.
+    public var dimension: Int? { (try? setting("dimension")).flatMap { $0.flatMap(Int.init) } }
+
+    func setting(_ name: String) throws(CatalogueError) -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM setting WHERE name = ?", arguments: [name]) }
+    }
+
+    /// Makes `model` the store's model. A store without a model takes it; a store with another
+    /// model refuses unless `switching`, which marks every item pending and empties the index
+    /// (also for the same model, so that a reindex recomputes every vector).
+    public func bind(modelID model: String, dimension: Int, switching: Bool = false) throws(CatalogueError) {
+        try requireWriter()
+        if !switching, let current = modelID, current == model, self.dimension == dimension, vectors != nil {
+            return
+        }
+        if let current = modelID, current != model, !switching {
+            throw .modelMismatch(store: current, model: model)
+        }
+        // Settings and pending state first: a crash before the index is replaced leaves a
+        // dimension mismatch that the next open repairs the same way.
+        try write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO setting(name, value) VALUES ('model', ?), ('dimension', ?)",
+                arguments: [model, String(dimension)])
+            try db.execute(
+                sql: "UPDATE item SET state = 'pending', modelId = ? WHERE modelId IS NOT ?",
+                arguments: [model, model])
+        }
+        try recreateIndex(dimension: dimension)
+        try reconcile()
+    }
+
+    // MARK: Index lifecycle
+
+    private func openIndex() throws(CatalogueError) {
+        guard let dimension else { return }
+        let path = indexDirectory
+        let opened: IndexStore? = indexLock.withExclusive {
+            guard FileManager.default.fileExists(atPath: path + "/" + IndexStore.snapshotName) else { return nil }
+            return try? IndexStore.open(directory: path, verify: mode == .write)
+        }
+        if let opened, opened.index.dimension == dimension {
+            vectors = opened
+        } else if mode == .write {
+            // Missing, unreadable or of another model's size: start empty; reconcile marks items pending.
+            try recreateIndex(dimension: dimension)
+        }
+        if mode == .write { try reconcile() }
+    }
+
+    private func recreateIndex(dimension: Int) throws(CatalogueError) {
+        let path = indexDirectory
+        let result = indexLock.withExclusive { () -> Result<IndexStore, IndexError> in
+            try? FileManager.default.removeItem(atPath: path)
+            do throws(IndexError) {
+                let index = try FlatIndex(dimension: dimension, metric: .innerProduct)
+                return .success(try IndexStore.create(directory: path, index: index))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let store): vectors = store
+        case .failure(let error): throw .store(path: path, reason: error.description)
+        }
+    }
+
+    /// Makes the index and the table agree; returns how many items are pending afterwards.
+    @discardableResult
+    func reconcile() throws(CatalogueError) -> Int {
+        try requireWriter()
+        guard let vectors, let model = modelID else { return try pendingCount() }
+        let ready = try read { db in
+            try Int64.fetchAll(
+                db, sql: "SELECT key FROM item WHERE state = 'ready' AND modelId = ?", arguments: [model])
+        }
+        let readySet = Set(ready.map { UInt64(bitPattern: $0) })
+        var indexed = Set<UInt64>()
+        vectors.index.forEachItem { id, _ in indexed.insert(id) }
+        let stale = indexed.subtracting(readySet)
+        let missing = readySet.subtracting(indexed)
+        try withIndex { store throws(IndexError) in
+            for id in stale { try store.remove(id: id) }
+        }
+        try write { db in
+            for key in missing {
+                try db.execute(
+                    sql: "UPDATE item SET state = 'pending' WHERE key = ?", arguments: [Int64(bitPattern: key)])
+            }
+            try db.execute(
+                sql: "UPDATE item SET state = 'pending' WHERE state = 'ready' AND modelId IS NOT ?", arguments: [model])
+        }
+        return try pendingCount()
+    }
+
+    /// Folds the index's log into a new snapshot, so the next open is fast.
+    public func checkpoint() throws(CatalogueError) {
+        try withIndex { store throws(IndexError) in try store.checkpoint() }
+    }
+
+    // MARK: Access helpers
+
+    func requireWriter() throws(CatalogueError) {
+        guard mode == .write else { throw .store(path: directory, reason: "the store is open for reading only") }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(CatalogueError) -> T {
+        do {
+            return try database.read(body)
+        } catch {
+            throw .store(path: directory + "/catalogue.sqlite", reason: "\(error)")
+        }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws(CatalogueError) -> T {
+        try requireWriter()
+        do {
+            return try database.write(body)
+        } catch {
+            throw .store(path: directory + "/catalogue.sqlite", reason: "\(error)")
+        }
+    }
+
+    /// Runs `body` on the index store holding the cross-process index lock, so a reader opening
+    /// the index never sees a half-written log record or checkpoint.
+    func withIndex(_ body: (IndexStore) throws(IndexError) -> Void) throws(CatalogueError) {
+        guard let vectors else { throw .store(path: indexDirectory, reason: "the store has no index yet") }
+        let failure = indexLock.withExclusive { () -> IndexError? in
+            do throws(IndexError) {
+                try body(vectors)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw .store(path: indexDirectory, reason: failure.description) }
+    }
+
+    /// The index, for searching.
+    var index: (any VectorIndex)? { vectors?.index }
+}

@@ -1,0 +1,149 @@
+import AsyncHTTPClient
+import Foundation
+
+/// How images are fetched.
+public struct FetchOptions: Sendable {
+    /// Downloads at once.
+    public var concurrency: Int = 8
+    /// Attempts after the first, for 5xx answers and timeouts only.
+    public var retries: Int = 2
+    /// The first retry's delay; each further retry doubles it.
+    public var backoff: Duration = .milliseconds(250)
+    public var connectTimeout: Duration = .seconds(5)
+    /// The longest wait for the next bytes of an answer.
+    public var readTimeout: Duration = .seconds(15)
+    /// Larger images are refused, whether downloaded or local.
+    public var maxBytes: Int = 20 << 20
+    /// Download again even when the cache has the URL.
+    public var refresh = false
+
+    public init() {}
+}
+
+/// Image bytes and where they came from.
+struct FetchedImage: Sendable {
+    var bytes: [UInt8]
+    /// Whether the bytes came from the store's download cache.
+    var cached: Bool
+    var isRemote: Bool
+}
+
+/// Fetches image bytes from local paths, file URLs and http(s) URLs, with a download cache.
+///
+/// Only 5xx answers and timeouts are retried: a 404 or a refused connection will not get better
+/// by asking again, and retrying them would only slow a large ingest down.
+final class ImageFetcher: Sendable {
+    let options: FetchOptions
+    let cacheDirectory: String
+    private let client: HTTPClient
+
+    init(options: FetchOptions, cacheDirectory: String) {
+        self.options = options
+        self.cacheDirectory = cacheDirectory
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(
+            connect: .nanoseconds(Self.nanoseconds(options.connectTimeout)),
+            read: .nanoseconds(Self.nanoseconds(options.readTimeout)))
+        configuration.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func shutdown() async { try? await client.shutdown() }
+
+    static func isRemote(_ url: String) -> Bool { url.hasPrefix("http://") || url.hasPrefix("https://") }
+
+    func fetch(_ url: String) async throws(CatalogueError) -> FetchedImage {
+        guard Self.isRemote(url) else {
+            return FetchedImage(bytes: try readLocal(url), cached: false, isRemote: false)
+        }
+        let cachePath = cacheDirectory + "/" + SHA256.hex(url)
+        if !options.refresh, let data = FileManager.default.contents(atPath: cachePath) {
+            return FetchedImage(bytes: [UInt8](data), cached: true, isRemote: true)
+        }
+        return FetchedImage(bytes: try await download(url), cached: false, isRemote: true)
+    }
+
+    /// Keeps downloaded bytes that proved to be an image.
+    func remember(_ bytes: [UInt8], for url: String) {
+        let path = cacheDirectory + "/" + SHA256.hex(url)
+        try? FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+        let temporary = path + ".tmp-\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else { return }
+        if rename(temporary, path) != 0 { try? FileManager.default.removeItem(atPath: temporary) }
+    }
+
+    private func readLocal(_ url: String) throws(CatalogueError) -> [UInt8] {
+        let path = url.hasPrefix("file://") ? (URL(string: url)?.path ?? String(url.dropFirst(7))) : url
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        guard let size else { throw .fetch(url: url, reason: "no such file") }
+        guard size <= options.maxBytes else {
+            throw .content(url: url, reason: "the file has \(size) bytes, more than the limit of \(options.maxBytes)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .fetch(url: url, reason: "cannot read the file")
+        }
+        return [UInt8](data)
+    }
+
+    private func download(_ url: String) async throws(CatalogueError) -> [UInt8] {
+        var attempt = 0
+        while true {
+            switch await downloadOnce(url) {
+            case .success(let bytes): return bytes
+            case .failure(.permanent(let error)): throw error
+            case .failure(.transient(let error)):
+                guard attempt < options.retries else { throw error }
+                let delay = options.backoff * (1 << attempt)
+                attempt += 1
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    private enum Attempt: Error {
+        case transient(CatalogueError)
+        case permanent(CatalogueError)
+    }
+
+    private func downloadOnce(_ url: String) async -> Result<[UInt8], Attempt> {
+        let request = HTTPClientRequest(url: url)
+        // A whole-request deadline on top of the read timeout, so a server dribbling bytes
+        // cannot hold a download slot for ever.
+        let deadline = Self.nanoseconds(options.readTimeout * 4 + options.connectTimeout)
+        do {
+            let response = try await client.execute(request, timeout: .nanoseconds(deadline))
+            let status = Int(response.status.code)
+            guard status == 200 else {
+                let error = CatalogueError.fetch(url: url, reason: "HTTP \(status)")
+                return .failure(status >= 500 ? .transient(error) : .permanent(error))
+            }
+            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > options.maxBytes
+            {
+                return .failure(
+                    .permanent(
+                        .content(url: url, reason: "\(length) bytes, more than the limit of \(options.maxBytes)")))
+            }
+            var bytes: [UInt8] = []
+            for try await chunk in response.body {
+                bytes += chunk.readableBytesView
+                if bytes.count > options.maxBytes {
+                    return .failure(
+                        .permanent(.content(url: url, reason: "more than the limit of \(options.maxBytes) bytes")))
+                }
+            }
+            return .success(bytes)
+        } catch let error as HTTPClientError {
+            let reason = String(describing: error)
+            let timedOut = [HTTPClientError.readTimeout, .connectTimeout, .deadlineExceeded].contains(error)
+            let failure = CatalogueError.fetch(url: url, reason: timedOut ? "timed out (\(reason))" : reason)
+            return .failure(timedOut ? .transient(failure) : .permanent(failure))
+        } catch {
+            return .failure(.permanent(.fetch(url: url, reason: String(describing: error))))
+        }
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

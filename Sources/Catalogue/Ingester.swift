@@ -1,0 +1,289 @@
+import Featurizer
+import Foundation
+import ImageDecoding
+import VSearchCore
+
+/// How an ingest runs.
+public struct IngestOptions: Sendable {
+    public var fetch = FetchOptions()
+    /// Remove items that are in the store but in none of the sources.
+    public var prune = false
+    /// Where the failure report goes; by default a new file in the store's `reports/`.
+    public var reportPath: String?
+
+    public init() {}
+}
+
+/// What an ingest did.
+public struct IngestSummary: Sendable {
+    public var total = 0
+    public var added = 0
+    public var updated = 0
+    public var unchanged = 0
+    /// Items whose title, URL or attributes changed while the image did not: no new vector.
+    public var relabelled = 0
+    public var pruned = 0
+    public var failures: [IngestFailure] = []
+    /// Items left without a vector (failed now or in an earlier, interrupted run).
+    public var pending = 0
+    public var seconds: Double = 0
+    public var reportPath: String?
+
+    /// Items the network ran on per second.
+    public var embeddedPerSecond: Double { seconds > 0 ? Double(added + updated) / seconds : 0 }
+
+    public var description: String {
+        var text =
+            "\(total) items: \(added) added, \(updated) updated, \(unchanged) unchanged, "
+            + "\(relabelled) relabelled, \(failures.count) failed"
+        if pruned > 0 { text += ", \(pruned) pruned" }
+        text += String(format: " in %.1fs (%.1f embedded/s)", seconds, embeddedPerSecond)
+        if pending > 0 { text += "; \(pending) items pending" }
+        return text
+    }
+}
+
+/// Fills a store from catalogue sources: fetch, decode and featurize, overlapped.
+///
+/// Downloads and decodes run `fetch.concurrency` at a time ahead of the network, which takes
+/// decoded images in batches of the featurizer's `maxBatch`; a semaphore bounds how far ahead
+/// they may run so memory stays flat on large catalogues. Every item's failure is recorded and
+/// the rest carry on.
+public final class Ingester: Sendable {
+    let store: CatalogueStore
+    let featurizer: Featurizer
+    let options: IngestOptions
+
+    public init(store: CatalogueStore, featurizer: Featurizer, options: IngestOptions = IngestOptions()) {
+        self.store = store
+        self.featurizer = featurizer
+        self.options = options
+    }
+
+    /// Ingests the items of `sources`.
+    public func ingest(sources: [String], progress: ((Int) -> ProgressReporter)? = nil) async throws(CatalogueError)
+        -> IngestSummary
+    {
+        try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension)
+        let listing = SourceReader.read(sources)
+        var summary = try await run(listing.records, earlierFailures: listing.failures, progress: progress)
+        if options.prune {
+            if listing.complete {
+                let wanted = Set(listing.records.map(\.id))
+                let unwanted = try store.items().map(\.id).filter { !wanted.contains($0) }
+                summary.pruned = try store.remove(ids: unwanted).count
+            } else {
+                summary.failures.append(
+                    IngestFailure(
+                        id: nil, url: nil, source: sources.joined(separator: " "), line: nil,
+                        reason: "--prune skipped: a source could not be read, so missing items may not be gone"))
+            }
+        }
+        return try finish(summary)
+    }
+
+    /// Recomputes every item's vector with this ingester's model, replacing the store's model.
+    public func reindex(progress: ((Int) -> ProgressReporter)? = nil) async throws(CatalogueError) -> IngestSummary {
+        try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension, switching: true)
+        let records = try store.items().map {
+            CatalogueRecord(
+                id: $0.id, title: $0.title, url: $0.url, attributes: $0.attributes, source: "store", line: Int($0.key))
+        }
+        return try finish(try await run(records, earlierFailures: [], progress: progress))
+    }
+
+    private func finish(_ summary: IngestSummary) throws(CatalogueError) -> IngestSummary {
+        var summary = summary
+        try store.checkpoint()
+        summary.pending = try store.pendingCount()
+        summary.reportPath = writeReport(summary.failures)
+        return summary
+    }
+
+    // MARK: The pipeline
+
+    private enum Outcome: Sendable {
+        case unchanged
+        case relabelled
+        case failed(IngestFailure)
+        case embed(Prepared)
+    }
+
+    private struct Prepared: Sendable {
+        var record: CatalogueRecord
+        var image: Image
+        var contentHash: String
+        var isNew: Bool
+    }
+
+    private func run(
+        _ records: [CatalogueRecord], earlierFailures: [IngestFailure], progress: ((Int) -> ProgressReporter)?
+    ) async throws(CatalogueError) -> IngestSummary {
+        let started = Date()
+        var summary = IngestSummary()
+        summary.failures = earlierFailures
+        let unique = deduplicate(records, failures: &summary.failures)
+        summary.total = unique.count + summary.failures.count
+        let reporter = progress?(unique.count)
+        let existing = Dictionary(try store.items().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: store.cacheDirectory)
+        let batchSize = featurizer.options.maxBatch
+        let concurrency = max(1, options.fetch.concurrency)
+        let permits = AsyncSemaphore(permits: concurrency + 2 * batchSize)
+        let (stream, continuation) = AsyncStream<Outcome>.makeStream()
+        let producer = Task {
+            await withTaskGroup(of: Void.self) { group in
+                var running = 0
+                for record in unique {
+                    await permits.acquire()
+                    if running >= concurrency {
+                        await group.next()
+                        running -= 1
+                    }
+                    running += 1
+                    group.addTask {
+                        continuation.yield(await self.prepare(record, existing: existing[record.id], fetcher: fetcher))
+                    }
+                }
+            }
+            continuation.finish()
+        }
+        var batch: [Prepared] = []
+        var storeError: CatalogueError?
+        for await outcome in stream {
+            switch outcome {
+            case .unchanged:
+                summary.unchanged += 1
+                reporter?.advance()
+            case .relabelled:
+                summary.relabelled += 1
+                reporter?.advance()
+            case .failed(let failure):
+                summary.failures.append(failure)
+                reporter?.advance(failures: 1)
+            case .embed(let prepared):
+                batch.append(prepared)
+                guard batch.count >= batchSize else { continue }
+                // After a store error nothing more is written, but permits still flow so the
+                // producer can drain and stop.
+                if storeError == nil {
+                    storeError = commit(&batch, summary: &summary, reporter: reporter)
+                } else {
+                    batch.removeAll()
+                }
+                await permits.release(batchSize)
+                continue
+            }
+            await permits.release()
+        }
+        if storeError == nil { storeError = commit(&batch, summary: &summary, reporter: reporter) }
+        await producer.value
+        await fetcher.shutdown()
+        reporter?.finish()
+        if let storeError { throw storeError }
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    /// Keeps the first record of each id; later ones are reported.
+    private func deduplicate(_ records: [CatalogueRecord], failures: inout [IngestFailure]) -> [CatalogueRecord] {
+        var first: [String: CatalogueRecord] = [:]
+        var unique: [CatalogueRecord] = []
+        for record in records {
+            if let earlier = first[record.id] {
+                failures.append(
+                    IngestFailure(
+                        id: record.id, url: record.url, source: record.source, line: record.line,
+                        reason: "duplicate id '\(record.id)': \(earlier.source):\(earlier.line) is kept"))
+            } else {
+                first[record.id] = record
+                unique.append(record)
+            }
+        }
+        return unique
+    }
+
+    private func prepare(_ record: CatalogueRecord, existing: CatalogueItem?, fetcher: ImageFetcher) async -> Outcome {
+        let fetched: FetchedImage
+        do {
+            fetched = try await fetcher.fetch(record.url)
+        } catch {
+            return .failed(failure(record, error.description))
+        }
+        let hash = SHA256.hex(fetched.bytes)
+        if let existing, existing.state == .ready, existing.modelID == featurizer.descriptor.id,
+            existing.contentHash == hash, existing.url == record.url
+        {
+            if existing.title == record.title, existing.attributes == record.attributes { return .unchanged }
+            do {
+                try store.updateMetadata(
+                    id: record.id, title: record.title, url: record.url, attributes: record.attributes)
+                return .relabelled
+            } catch {
+                return .failed(failure(record, error.description))
+            }
+        }
+        let image: Image
+        do {
+            image = try featurizer.decode(bytes: fetched.bytes, name: record.url)
+        } catch {
+            return .failed(failure(record, "not a usable image: \(error.description)"))
+        }
+        if fetched.isRemote, !fetched.cached { fetcher.remember(fetched.bytes, for: record.url) }
+        return .embed(Prepared(record: record, image: image, contentHash: hash, isNew: existing == nil))
+    }
+
+    /// Runs the network on a batch and stores it; a batch that fails is retried one image at a
+    /// time so that one bad image fails alone. Returns a store error, which stops the ingest.
+    private func commit(_ batch: inout [Prepared], summary: inout IngestSummary, reporter: ProgressReporter?)
+        -> CatalogueError?
+    {
+        defer { batch.removeAll(keepingCapacity: true) }
+        guard !batch.isEmpty else { return nil }
+        var done: [(Prepared, [Float])] = []
+        if let vectors = try? featurizer.features(batch.map(\.image)) {
+            done = Array(zip(batch, vectors))
+        } else {
+            for prepared in batch {
+                do {
+                    done.append((prepared, try featurizer.features([prepared.image])[0]))
+                } catch {
+                    summary.failures.append(failure(prepared.record, error.description))
+                    reporter?.advance(failures: 1)
+                }
+            }
+        }
+        let staged = done.map { prepared, _ in
+            StagedItem(
+                id: prepared.record.id, title: prepared.record.title, url: prepared.record.url,
+                attributes: prepared.record.attributes, contentHash: prepared.contentHash)
+        }
+        do {
+            try store.put(staged, vectors: done.flatMap(\.1))
+        } catch {
+            return error
+        }
+        for (prepared, _) in done {
+            if prepared.isNew { summary.added += 1 } else { summary.updated += 1 }
+        }
+        reporter?.advance(by: done.count)
+        return nil
+    }
+
+    private func failure(_ record: CatalogueRecord, _ reason: String) -> IngestFailure {
+        IngestFailure(id: record.id, url: record.url, source: record.source, line: record.line, reason: reason)
+    }
+
+    private func writeReport(_ failures: [IngestFailure]) -> String? {
+        let path: String
+        if let explicit = options.reportPath {
+            path = explicit
+        } else {
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            try? FileManager.default.createDirectory(atPath: store.reportDirectory, withIntermediateDirectories: true)
+            path = store.reportDirectory + "/ingest-\(stamp).jsonl"
+        }
+        let text = failures.map { $0.jsonLine + "\n" }.joined()
+        return FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) ? path : nil
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+
+/// One catalogue item as the store keeps it.
+public struct CatalogueItem: Sendable, Equatable {
+    /// The store's own number for the item; the item's vector is filed under it in the index.
+    public var key: Int64
+    /// The catalogue's id for the item, unique in the store.
+    public var id: String
+    public var title: String
+    /// Where the image came from: an http(s) or file URL, or an absolute path.
+    public var url: String
+    /// Free attributes as a JSON object, usable as search filters.
+    public var attributes: String
+    /// SHA-256 of the image bytes the vector was computed from.
+    public var contentHash: String?
+    /// The model whose vector the item has (or will have, while pending).
+    public var modelID: String?
+    public var state: ItemState
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    init(row: Row) {
+        key = row["key"]
+        id = row["id"]
+        title = row["title"]
+        url = row["url"]
+        attributes = row["attributes"]
+        contentHash = row["contentHash"]
+        modelID = row["modelId"]
+        state = ItemState(rawValue: row["state"] ?? "") ?? .pending
+        createdAt = Date(timeIntervalSince1970: row["createdAt"])
+        updatedAt = Date(timeIntervalSince1970: row["updatedAt"])
+    }
+}
+
+/// Whether an item's vector is in the index.
+public enum ItemState: String, Sendable {
+    /// The metadata is written; the vector is not (yet) in the index for the store's model.
+    case pending
+    /// The index holds exactly one vector for the item, computed by the store's model.
+    case ready
+}
+
+/// The SQLite schema, created and upgraded by migrations.
+enum StoreSchema {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            // AUTOINCREMENT: a removed item's key is never reused, so a stale vector can never
+            // be mistaken for a new item's.
+            try db.execute(
+                sql: """
+                    CREATE TABLE item (
+                        key INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        title TEXT NOT NULL,
+                        url TEXT NOT NULL,
+                        attributes TEXT NOT NULL DEFAULT '{}',
+                        contentHash TEXT,
+                        modelId TEXT,
+                        state TEXT NOT NULL,
+                        createdAt DOUBLE NOT NULL,
+                        updatedAt DOUBLE NOT NULL
+                    );
+                    CREATE INDEX item_state ON item(state);
+                    CREATE TABLE setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    """)
+        }
+        return migrator
+    }()
+}

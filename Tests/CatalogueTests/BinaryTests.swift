@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+@testable import Catalogue
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The built `vsearch` binary end to end: an ingest killed midway resumes to a complete,
+/// consistent store, and `search --json` agrees with a brute-force search over `embed` vectors.
+@Suite(.serialized) struct BinaryTests {
+    static func binary() throws -> String {
+        guard let path = Repository.binary else {
+            throw TestFailure("no vsearch binary under \(Repository.root)/.build: run `swift build` first")
+        }
+        return path
+    }
+
+    /// Every ready row has its vector, the index holds nothing else, and nothing is pending.
+    static func checkConsistent(_ store: CatalogueStore) throws -> Int {
+        let items = try store.items()
+        let index = try #require(store.index)
+        let ready = items.filter { $0.state == .ready }
+        for item in ready { #expect(index.contains(id: UInt64(bitPattern: item.key)), "\(item.id) has no vector") }
+        #expect(index.count == ready.count)
+        return ready.count
+    }
+
+    @Test func killedIngestResumesAndSearchAgreesWithBruteForce() async throws {
+        let vsearch = try Self.binary()
+        let photos = Repository.photoFiles()
+        try #require(photos.count >= 20, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
+        let dir = try TemporaryDirectory()
+        let store = dir.path + "/store"
+        let arguments = [
+            "ingest", "--store", store, "--model", Repository.model, "--batch", "1", "--concurrency", "1",
+            Repository.photos + "/skimage", Repository.photos + "/mate",
+        ]
+
+        // Kill the ingest once some items are stored, while it is still writing.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: vsearch)
+        child.arguments = arguments
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        var readyBeforeKill = 0
+        for _ in 0..<2400 where child.isRunning {
+            if let reader = try? CatalogueStore.open(directory: store, mode: .read),
+                let items = try? reader.items()
+            {
+                readyBeforeKill = items.filter { $0.state == .ready }.count
+                // A reader searches while the writer ingests.
+                if readyBeforeKill > 0, let model = reader.modelID, let dimension = reader.dimension {
+                    let probe = [Float(1)] + [Float](repeating: 0, count: dimension - 1)
+                    let found = try reader.search([probe], modelID: model, query: CatalogueQuery(k: 1))
+                    #expect(found[0].count == 1)
+                }
+                if readyBeforeKill >= 2 { break }
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try #require(child.isRunning, "the ingest finished before it could be killed; use more photos")
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        #expect(readyBeforeKill >= 2)
+
+        // Reopening reconciles; every ready item has exactly one vector.
+        do {
+            let reopened = try CatalogueStore.open(directory: store, mode: .write)
+            let ready = try Self.checkConsistent(reopened)
+            #expect(ready >= readyBeforeKill)
+            #expect(ready < photos.count)
+        }
+
+        // The re-run completes the store.
+        let rerun = try runProcess(vsearch, arguments)
+        #expect(rerun.status == 0, "\(rerun.error)")
+        let complete = try CatalogueStore.open(directory: store, mode: .write)
+        #expect(try complete.pendingCount() == 0)
+        let total = try Self.checkConsistent(complete)
+        let ids = Set(try complete.items().map(\.id))
+
+        // Brute force over `vsearch embed` vectors.
+        let embedded = try runProcess(vsearch, ["embed", "--model", Repository.model] + photos)
+        var vectors: [String: [Float]] = [:]
+        for line in embedded.output.split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let path = try #require(object["image"] as? String)
+            let vector = try #require(object["vector"] as? [Double]).map(Float.init)
+            vectors[URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent] = vector
+        }
+        #expect(Set(vectors.keys) == ids)
+        #expect(total == ids.count)
+        let queries = [photos[0], photos[photos.count / 2], photos[photos.count - 1]]
+        let searched = try runProcess(
+            vsearch, ["search", "--store", store, "--model", Repository.model, "--json", "-k", "4"] + queries)
+        #expect(searched.status == 0, "\(searched.error)")
+        let answers = searched.output.split(separator: "\n")
+        #expect(answers.count == queries.count)
+        for (query, answer) in zip(queries, answers) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])
+            #expect(object["query"] as? String == query)
+            let results = try #require(object["results"] as? [[String: Any]])
+            let queryVector = try #require(
+                vectors[URL(fileURLWithPath: query).deletingPathExtension().lastPathComponent])
+            let expected = vectors.map { id, vector in
+                (id, zip(queryVector, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 })
+            }.sorted { $0.1 > $1.1 }.prefix(4)
+            #expect(results.compactMap { $0["id"] as? String } == expected.map(\.0))
+            for (result, (_, score)) in zip(results, expected) {
+                let got = try #require(result["score"] as? Double)
+                #expect(abs(Float(got) - score) < 1e-4)
+                #expect(result["title"] is String && result["url"] is String)
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import VectorIndex
+
+@testable import Catalogue
+
+@Suite struct StoreTests {
+    static func staged(_ id: String, title: String = "item") -> StagedItem {
+        StagedItem(
+            id: id, title: title, url: "/img/\(id).png", attributes: #"{"colour":"\#(id == "a" ? "red" : "blue")"}"#,
+            contentHash: "h-\(id)")
+    }
+
+    static func unit(_ values: [Float]) -> [Float] {
+        let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return values.map { $0 / norm }
+    }
+
+    @Test func putSearchFilterRemoveAndReopen() throws {
+        let dir = try TemporaryDirectory()
+        do {
+            let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+            try store.bind(modelID: "test/1", dimension: 3)
+            try store.put(
+                [Self.staged("a"), Self.staged("b"), Self.staged("c")],
+                vectors: Self.unit([1, 0, 0]) + Self.unit([0.9, 0.1, 0]) + Self.unit([0, 0, 1]))
+            let results = try store.search([Self.unit([1, 0, 0])], modelID: "test/1", query: CatalogueQuery(k: 2))
+            #expect(results[0].map(\.id) == ["a", "b"])
+            let blue = try store.search(
+                [Self.unit([1, 0, 0])], modelID: "test/1",
+                query: CatalogueQuery(k: 4, filters: [(key: "colour", value: "blue")]))
+            #expect(blue[0].map(\.id) == ["b", "c"])
+            let close = try store.search(
+                [Self.unit([1, 0, 0])], modelID: "test/1", query: CatalogueQuery(k: 4, minScore: 0.5))
+            #expect(close[0].map(\.id) == ["a", "b"])
+            #expect(try store.remove(ids: ["b", "zz"]) == ["b"])
+        }
+        let reader = try CatalogueStore.open(directory: dir.path, mode: .read)
+        let after = try reader.search([Self.unit([1, 0, 0])], modelID: "test/1", query: CatalogueQuery(k: 4))
+        #expect(after[0].map(\.id) == ["a", "c"])
+        #expect(throws: CatalogueError.self) {
+            try reader.search([Self.unit([1, 0, 0])], modelID: "other/1", query: CatalogueQuery())
+        }
+    }
+
+    @Test func aSecondWriterIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let first = try CatalogueStore.open(directory: dir.path, mode: .write)
+        #expect(throws: CatalogueError.busy(path: dir.path)) {
+            _ = try CatalogueStore.open(directory: dir.path, mode: .write)
+        }
+        _ = first
+    }
+
+    @Test func anotherModelIsRefusedUntilSwitchingWhichMarksEverythingPending() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 3)
+        try store.put([Self.staged("a")], vectors: Self.unit([1, 0, 0]))
+        #expect(throws: CatalogueError.modelMismatch(store: "test/1", model: "test/2")) {
+            try store.bind(modelID: "test/2", dimension: 5)
+        }
+        try store.bind(modelID: "test/2", dimension: 5, switching: true)
+        #expect(try store.pendingCount() == 1)
+        #expect(store.index?.count == 0)
+        #expect(store.dimension == 5)
+    }
+
+    @Test func reopeningReconcilesPendingRowsAndStrayVectors() throws {
+        let dir = try TemporaryDirectory()
+        do {
+            let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+            try store.bind(modelID: "test/1", dimension: 3)
+            try store.put([Self.staged("a"), Self.staged("b")], vectors: Self.unit([1, 0, 0]) + Self.unit([0, 1, 0]))
+            // As if a crash came between the steps of an update and of a removal.
+            try store.write { db in try db.execute(sql: "UPDATE item SET state = 'pending' WHERE id = 'a'") }
+            try store.write { db in try db.execute(sql: "DELETE FROM item WHERE id = 'b'") }
+        }
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        #expect(try store.pendingCount() == 1)
+        #expect(store.index?.count == 0)
+        let results = try store.search([Self.unit([1, 0, 0])], modelID: "test/1", query: CatalogueQuery(k: 4))
+        #expect(results[0].isEmpty)
+    }
+
+    @Test func itemsListNumericIdsInNumberOrderThenTheRest() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 3)
+        let ids = ["10", "b", "2", "a", "1x"]
+        try store.put(ids.map { Self.staged($0) }, vectors: ids.flatMap { _ in Self.unit([1, 1, 1]) })
+        #expect(try store.items().map(\.id) == ["2", "10", "1x", "a", "b"])
+    }
+}
