@@ -118,23 +118,12 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
 
     // MARK: Search
 
-    /// Validates a query and normalises it for cosine.
-    func prepareQueries(_ values: [Float], context: String) throws(IndexError) -> [Float] {
-        let n = try VectorValidation.rows(values, dimension: dimension, context: context)
-        guard metric == .cosine else { return values }
-        var normalized = values
-        normalized.withUnsafeMutableBufferPointer { buffer in
-            for r in 0..<n { Kernels.normalize(buffer.baseAddress! + r * dimension, dimension) }
-        }
-        return normalized
-    }
-
     public func search(_ query: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [SearchHit] {
         try VectorValidation.k(k)
         guard query.count == dimension else {
             throw .wrongDimension(context: "query", expected: dimension, got: query.count)
         }
-        let q = try prepareQueries(query, context: "query")
+        let q = try VectorValidation.queries(query, dimension: dimension, metric: metric, context: "query")
         return lock.read {
             q.withUnsafeBufferPointer { hits(for: best(query: $0.baseAddress!, k: k, filter: filter)) }
         }
@@ -142,7 +131,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
 
     public func search(batch queries: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [[SearchHit]] {
         try VectorValidation.k(k)
-        let q = try prepareQueries(queries, context: "queries")
+        let q = try VectorValidation.queries(queries, dimension: dimension, metric: metric, context: "queries")
         let nq = q.count / dimension
         return lock.read {
             if codes != nil || nq < 2 || ids.isEmpty {

@@ -74,6 +74,19 @@ enum VectorValidation {
         }
     }
 
+    /// Validates query rows and, for cosine, returns them normalised.
+    static func queries(_ values: [Float], dimension: Int, metric: Metric, context: String) throws(IndexError)
+        -> [Float]
+    {
+        let n = try rows(values, dimension: dimension, context: context)
+        guard metric == .cosine else { return values }
+        var normalized = values
+        normalized.withUnsafeMutableBufferPointer { buffer in
+            for r in 0..<n { Kernels.normalize(buffer.baseAddress! + r * dimension, dimension) }
+        }
+        return normalized
+    }
+
     static func k(_ k: Int) throws(IndexError) {
         guard k > 0 else { throw .invalidArgument("k must be at least 1, got \(k)") }
     }
