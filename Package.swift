@@ -100,6 +100,7 @@ let package = Package(
         .testTarget(name: "VSearchCoreTests", dependencies: ["VSearchCore"]),
         .testTarget(name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor"]),
         .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
+        .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore"]),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"]),
         .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore"]),
     ]
