@@ -27,15 +27,31 @@ import Testing
         return ready.count
     }
 
-    @Test func killedIngestResumesAndSearchAgreesWithBruteForce() async throws {
+    /// Eight copies of every real photo under distinct names, so that even a release build
+    /// takes long enough to ingest that the test can kill it midway.
+    static func copies(of photos: [String], in directory: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var files: [String] = []
+        for copy in 0..<8 {
+            for photo in photos {
+                let file = directory + "/\(copy)-" + URL(fileURLWithPath: photo).lastPathComponent
+                try FileManager.default.copyItem(atPath: photo, toPath: file)
+                files.append(file)
+            }
+        }
+        return files
+    }
+
+    @Test func killedIngestResumesToACompleteConsistentStore() async throws {
         let vsearch = try Self.binary()
         let photos = Repository.photoFiles()
         try #require(photos.count >= 20, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
         let dir = try TemporaryDirectory()
+        let copies = try Self.copies(of: photos, in: dir.path + "/photos")
         let store = dir.path + "/store"
         let arguments = [
             "ingest", "--store", store, "--model", Repository.model, "--batch", "1", "--concurrency", "1",
-            Repository.photos + "/skimage", Repository.photos + "/mate",
+            dir.path + "/photos",
         ]
 
         // Kill the ingest once some items are stored, while it is still writing.
@@ -45,7 +61,7 @@ import Testing
         child.standardError = FileHandle.nullDevice
         try child.run()
         var readyBeforeKill = 0
-        for _ in 0..<2400 where child.isRunning {
+        for _ in 0..<6000 where child.isRunning {
             if let reader = try? CatalogueStore.open(directory: store, mode: .read),
                 let items = try? reader.items()
             {
@@ -60,7 +76,7 @@ import Testing
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        try #require(child.isRunning, "the ingest finished before it could be killed; use more photos")
+        try #require(child.isRunning, "the ingest finished before it could be killed")
         kill(child.processIdentifier, SIGKILL)
         child.waitUntilExit()
         #expect(readyBeforeKill >= 2)
@@ -70,7 +86,7 @@ import Testing
             let reopened = try CatalogueStore.open(directory: store, mode: .write)
             let ready = try Self.checkConsistent(reopened)
             #expect(ready >= readyBeforeKill)
-            #expect(ready < photos.count)
+            #expect(ready < copies.count)
         }
 
         // The re-run completes the store.
@@ -78,6 +94,25 @@ import Testing
         #expect(rerun.status == 0, "\(rerun.error)")
         let complete = try CatalogueStore.open(directory: store, mode: .write)
         #expect(try complete.pendingCount() == 0)
+        #expect(try Self.checkConsistent(complete) == copies.count)
+        let expectedIDs = Set(copies.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent })
+        #expect(Set(try complete.items().map(\.id)) == expectedIDs)
+    }
+
+    @Test func searchAgreesWithBruteForceOverEmbedVectors() async throws {
+        let vsearch = try Self.binary()
+        let photos = Repository.photoFiles()
+        try #require(photos.count >= 20, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
+        let dir = try TemporaryDirectory()
+        let store = dir.path + "/store"
+        let ingest = try runProcess(
+            vsearch,
+            [
+                "ingest", "--store", store, "--model", Repository.model, Repository.photos + "/skimage",
+                Repository.photos + "/mate",
+            ])
+        #expect(ingest.status == 0, "\(ingest.error)")
+        let complete = try CatalogueStore.open(directory: store, mode: .read)
         let total = try Self.checkConsistent(complete)
         let ids = Set(try complete.items().map(\.id))
 
