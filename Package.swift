@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "Catalogue",
             dependencies: [
-                "VSearchCore", "ImageDecoding", "Featurizer", "VectorIndex",
+                "VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "VectorIndex",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

@@ -1,0 +1,143 @@
+import Foundation
+import ImageDecoding
+import Testing
+
+@testable import Catalogue
+
+/// A stand-in for the network: the mean colour of each cell of a 4×4 grid, so tests need no model.
+private struct GridColourEmbedder: ImageEmbedder {
+    func embed(_ images: [Image]) throws -> [[Float]] {
+        images.map { image in
+            var vector = [Float](repeating: 0, count: 48)
+            var counts = [Float](repeating: 0, count: 16)
+            for y in 0..<image.height {
+                for x in 0..<image.width {
+                    let cell = (y * 4 / image.height) * 4 + x * 4 / image.width
+                    let (r, g, b) = image[x, y]
+                    vector[cell * 3] += Float(r)
+                    vector[cell * 3 + 1] += Float(g)
+                    vector[cell * 3 + 2] += Float(b)
+                    counts[cell] += 1
+                }
+            }
+            return vector.enumerated().map { $0.element / max(1, counts[$0.offset / 3]) - 128 }
+        }
+    }
+}
+
+/// Distinct synthetic photos: gradients and stripes in different colours and directions.
+private func syntheticPhotos() -> [Image] {
+    (0..<4).map { n in
+        let (width, height) = (64 + 8 * n, 48)
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                let i = (y * width + x) * 3
+                let stripe = ((x + y * n) / (4 + n)) % 2 == 0
+                pixels[i] = UInt8((x * 255 / width + n * 60) % 256)
+                pixels[i + 1] = stripe ? UInt8(40 * n) : 200
+                pixels[i + 2] = UInt8((y * 255 / height + n * 90) % 256)
+            }
+        }
+        return Image(width: width, height: height, pixels: pixels)
+    }
+}
+
+/// `vsearch eval`: query generation, the evaluation loop and the metrics.
+struct EvalTests {
+    @Test func sameSeedMakesTheSameQueries() throws {
+        var options = RetrievalEvaluation.Options()
+        options.seed = 7
+        let first = RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
+        let second = RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
+        options.seed = 8
+        let other = RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
+        #expect(first.queries(for: 2) == second.queries(for: 2))
+        #expect(first.queries(for: 2) != other.queries(for: 2))
+        #expect(first.queries(for: 2) != first.queries(for: 3))
+        let photo = syntheticPhotos()[1]
+        let rendered = try RetrievalEvaluation.render(first.queries(for: 2), from: photo, name: "a")
+        let again = try RetrievalEvaluation.render(second.queries(for: 2), from: photo, name: "a")
+        #expect(rendered == again)
+        #expect(rendered.count == 3 + DistortionKind.allCases.count)
+        // The full-chain queries (the first three) always change the photo; a blur alone can be too small to.
+        #expect(rendered.prefix(3).allSatisfy { $0 != photo })
+    }
+
+    @Test func distortionsStayWithinTheirRanges() {
+        var generator = SeededGenerator(seed: 3)
+        for _ in 0..<200 {
+            let d = QueryDistortion.random(using: &generator)
+            #expect(d.cropWidth >= 0.57 && d.cropWidth <= 0.945 && d.cropX >= 0 && d.cropX + d.cropWidth <= 1)
+            #expect(abs(d.rotation) <= 10 * Double.pi / 180)
+            #expect(d.jpegQuality.map { (40...70).contains($0) } == true)
+        }
+        let cropOnly = QueryDistortion.random(kinds: [.crop], using: &generator)
+        #expect(
+            cropOnly.rotation == 0 && cropOnly.jpegQuality == nil && cropOnly.contrast == 1 && cropOnly.cropWidth < 1)
+    }
+
+    @Test func unmodifiedQueriesRankTheirPhotoFirst() throws {
+        let photos = syntheticPhotos()
+        #expect(try QueryDistortion.identity.apply(to: photos[0]) == photos[0])
+        var options = RetrievalEvaluation.Options()
+        options.perKind = false
+        options.queriesPerItem = 2
+        options.settings.cropFraction = 1...1
+        options.settings.maxRotationDegrees = 0
+        options.settings.maxPerspective = 0
+        options.settings.maxBrightness = 0
+        options.settings.contrast = 1...1
+        options.settings.saturation = 1...1
+        options.settings.maxWhiteBalance = 0
+        options.settings.blurSigma = 0...0
+        options.settings.jpegQuality = nil
+        let report = try RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
+            .run(images: photos, names: ["a", "b", "c", "d"])
+        #expect(report.overall == RetrievalMetrics(ranks: Array(repeating: 1, count: 8)))
+        #expect(report.overall.recallAt1 == 1 && report.overall.meanReciprocalRank == 1)
+    }
+
+    @Test func theFullChainStillChangesEveryPhoto() throws {
+        let photos = syntheticPhotos()
+        var options = RetrievalEvaluation.Options()
+        options.queriesPerItem = 1
+        let report = try RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
+            .run(images: photos, names: ["a", "b", "c", "d"])
+        #expect(report.overall.queries == 4)
+        #expect(report.byKind.map(\.kind) == DistortionKind.allCases)
+        #expect(report.byKind.allSatisfy { $0.metrics.queries == 4 })
+        #expect(report.ranks.allSatisfy { (1...4).contains($0.rank) })
+    }
+
+    @Test func metricsFollowTheirDefinitions() {
+        let metrics = RetrievalMetrics(ranks: [1, 2, 6, 1])
+        #expect(metrics.queries == 4)
+        #expect(metrics.recallAt1 == 0.5)
+        #expect(metrics.recallAt5 == 0.75)
+        #expect(abs(metrics.meanReciprocalRank - (1 + 0.5 + 1.0 / 6 + 1) / 4) < 1e-12)
+        #expect(RetrievalMetrics(ranks: []).recallAt1 == 0)
+    }
+
+    @Test func ranksCountTiesAgainstTheRightAnswer() {
+        #expect(RetrievalMetrics.rank(of: 2, scores: [0.1, 0.5, 0.9, 0.3]) == 1)
+        #expect(RetrievalMetrics.rank(of: 0, scores: [0.1, 0.5, 0.9, 0.3]) == 4)
+        #expect(RetrievalMetrics.rank(of: 1, scores: [0.5, 0.5, 0.2]) == 2)
+    }
+
+    @Test func jpegRoundTripKeepsTheImage() throws {
+        // A smooth gradient: JPEG keeps it close, where sharp stripes would ring.
+        let (width, height) = (64, 48)
+        let pixels = (0..<width * height).flatMap { i -> [UInt8] in
+            let (x, y) = (i % width, i / width)
+            return [UInt8(x * 3), UInt8(y * 4), UInt8(100 + x + y)]
+        }
+        let photo = Image(width: width, height: height, pixels: pixels)
+        let bytes = try JPEGEncoder.encode(photo, quality: 95, name: "x")
+        #expect(bytes.prefix(2) == [0xFF, 0xD8])
+        let decoded = try ImageDecoder().decode(bytes: bytes, name: "x")
+        #expect(decoded.width == photo.width && decoded.height == photo.height)
+        let error = zip(decoded.pixels, photo.pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +)
+        #expect(Double(error) / Double(photo.pixels.count) < 3)
+    }
+}
