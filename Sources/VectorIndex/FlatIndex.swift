@@ -55,20 +55,8 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     public func contains(id: UInt64) -> Bool { lock.read { rowOf[id] != nil } }
 
     public func add(ids newIDs: [UInt64], vectors values: [Float]) throws(IndexError) {
-        let n = try VectorValidation.rows(values, dimension: dimension, context: "add")
-        guard n == newIDs.count else {
-            throw .invalidArgument("add: \(newIDs.count) ids for \(n) vectors")
-        }
-        if Set(newIDs).count != newIDs.count {
-            var seen = Set<UInt64>()
-            for id in newIDs where !seen.insert(id).inserted { throw .duplicateID(id) }
-        }
-        var rows = values
-        if metric == .cosine {
-            rows.withUnsafeMutableBufferPointer { buffer in
-                for r in 0..<n { Kernels.normalize(buffer.baseAddress! + r * dimension, dimension) }
-            }
-        }
+        let rows = try VectorValidation.additions(ids: newIDs, values: values, dimension: dimension, metric: metric)
+        let n = newIDs.count
         lock.write {
             vectors.reserve(vectors.count + n)
             rows.withUnsafeBufferPointer { buffer in

@@ -82,18 +82,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public func contains(id: UInt64) -> Bool { lock.read { graph.nodeOf[id] != nil } }
 
     public func add(ids newIDs: [UInt64], vectors values: [Float]) throws(IndexError) {
-        let n = try VectorValidation.rows(values, dimension: dimension, context: "add")
-        guard n == newIDs.count else { throw .invalidArgument("add: \(newIDs.count) ids for \(n) vectors") }
-        if Set(newIDs).count != newIDs.count {
-            var seen = Set<UInt64>()
-            for id in newIDs where !seen.insert(id).inserted { throw .duplicateID(id) }
-        }
-        var rows = values
-        if metric == .cosine {
-            rows.withUnsafeMutableBufferPointer { buffer in
-                for r in 0..<n { Kernels.normalize(buffer.baseAddress! + r * dimension, dimension) }
-            }
-        }
+        let rows = try VectorValidation.additions(ids: newIDs, values: values, dimension: dimension, metric: metric)
+        let n = newIDs.count
         lock.write {
             for id in newIDs { graph.markDeleted(id: id) }
             let first = rows.withUnsafeBufferPointer { graph.appendNodes(ids: newIDs, rows: $0.baseAddress!) }

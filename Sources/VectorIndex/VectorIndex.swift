@@ -87,6 +87,21 @@ enum VectorValidation {
         return normalized
     }
 
+    /// Validates a batch to add (whole finite rows, one distinct id each) and returns
+    /// its rows, normalised for cosine.
+    static func additions(ids: [UInt64], values: [Float], dimension: Int, metric: Metric) throws(IndexError)
+        -> [Float]
+    {
+        let rows = try queries(values, dimension: dimension, metric: metric, context: "add")
+        let n = values.count / dimension
+        guard n == ids.count else { throw .invalidArgument("add: \(ids.count) ids for \(n) vectors") }
+        if Set(ids).count != ids.count {
+            var seen = Set<UInt64>()
+            for id in ids where !seen.insert(id).inserted { throw .duplicateID(id) }
+        }
+        return rows
+    }
+
     static func k(_ k: Int) throws(IndexError) {
         guard k > 0 else { throw .invalidArgument("k must be at least 1, got \(k)") }
     }
