@@ -31,6 +31,12 @@ public struct SourceListing: Sendable {
     public var complete = true
 
     public init() {}
+
+    /// Records that the source at `path` could not be read as a whole.
+    mutating func noteUnreadable(_ path: String, _ error: CatalogueError) {
+        complete = false
+        failures.append(IngestFailure(id: nil, url: nil, source: path, line: nil, reason: error.description))
+    }
 }
 
 /// An item that could not be ingested, and why.

@@ -30,10 +30,9 @@ public final class CatalogueStore: @unchecked Sendable {
     public let directory: String
     public let mode: Mode
     let database: DatabasePool
-    private let indexLock: FileLock
+    let indexLock: FileLock
     private let writerLock: FileLock?
-    private let mutex = NSLock()
-    private var vectors: IndexStore?
+    var vectors: IndexStore?
 
     var indexDirectory: String { directory + "/index" }
     /// Where downloaded images are kept.
@@ -80,6 +79,10 @@ public final class CatalogueStore: @unchecked Sendable {
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(30)
+            // In WAL mode NORMAL skips the fsync per commit; commits stay ordered and survive a killed
+            // process. A power cut may lose the last commits, but never reorder them, so a row is only
+            // ever `ready` after its vector's log record (which is fsynced) — what reconciling relies on.
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             database = try DatabasePool(path: databasePath, configuration: configuration)
             if mode == .write { try StoreSchema.migrator.migrate(database) }
         } catch {
@@ -132,9 +135,11 @@ public final class CatalogueStore: @unchecked Sendable {
     private func openIndex() throws(CatalogueError) {
         guard let dimension else { return }
         let path = indexDirectory
+        let writable = mode == .write
         let opened: IndexStore? = indexLock.withExclusive {
-            guard FileManager.default.fileExists(atPath: path + "/" + IndexStore.snapshotName) else { return nil }
-            return try? IndexStore.open(directory: path, verify: mode == .write)
+            let current = Self.settleIndexSwap(path, writable: writable)
+            guard FileManager.default.fileExists(atPath: current + "/" + IndexStore.snapshotName) else { return nil }
+            return try? IndexStore.open(directory: current, verify: writable)
         }
         if let opened, opened.index.dimension == dimension {
             vectors = opened
@@ -147,10 +152,11 @@ public final class CatalogueStore: @unchecked Sendable {
 
     private func recreateIndex(dimension: Int) throws(CatalogueError) {
         let path = indexDirectory
+        let choice = indexChoice
         let result = indexLock.withExclusive { () -> Result<IndexStore, IndexError> in
             try? FileManager.default.removeItem(atPath: path)
             do throws(IndexError) {
-                let index = try FlatIndex(dimension: dimension, metric: .innerProduct)
+                let index = try choice.options.makeIndex(dimension: dimension, expectedCount: 0)
                 return .success(try IndexStore.create(directory: path, index: index))
             } catch {
                 return .failure(error)

@@ -16,6 +16,8 @@ public enum DistortionKind: String, CaseIterable, Sendable {
     case blur
     /// The camera's compression: JPEG re-encoding at low quality.
     case jpeg
+    /// The object in a scene: a masked, scaled-down cut-out on other catalogue photos or a clutter of them.
+    case cutout
 }
 
 /// The ranges the query distortions are drawn from.
@@ -38,6 +40,12 @@ public struct DistortionSettings: Sendable, Equatable {
     public var blurSigma: ClosedRange<Double> = 0...0.005
     /// The JPEG quality, or nil for no re-encoding.
     public var jpegQuality: ClosedRange<Int>? = 40...70
+    /// The share of full-chain queries that show the item as a cut-out in a scene.
+    public var cutoutShare = 0.3
+    /// The cut-out's size as a fraction of the scene's.
+    public var cutoutScale: ClosedRange<Double> = 0.5...0.8
+    /// The share of cut-out scenes whose background is a clutter of patches rather than one photo.
+    public var clutterShare = 0.5
 
     public init() {}
 }
@@ -58,6 +66,8 @@ public struct QueryDistortion: Sendable, Equatable {
     public var blurSigma = 0.0
     /// JPEG quality, or nil for no re-encoding.
     public var jpegQuality: Int?
+    /// The scene the item is pasted into first, or nil to show the photo as it is.
+    public var cutout: CutoutScene?
 
     /// No change at all: the query is the catalogue photo itself.
     public static let identity = QueryDistortion()
@@ -69,6 +79,7 @@ public struct QueryDistortion: Sendable, Equatable {
             && a.rotation == b.rotation && a.perspectiveX == b.perspectiveX && a.perspectiveY == b.perspectiveY
             && a.brightness == b.brightness && a.contrast == b.contrast && a.saturation == b.saturation
             && a.gains == b.gains && a.blurSigma == b.blurSigma && a.jpegQuality == b.jpegQuality
+            && a.cutout == b.cutout
     }
 
     /// Draws a distortion with the given `kinds` switched on (all of them: the full camera chain).
@@ -95,6 +106,9 @@ public struct QueryDistortion: Sendable, Equatable {
         )
         let sigma = Double.random(in: settings.blurSigma, using: &generator)
         let quality = Int.random(in: settings.jpegQuality ?? 100...100, using: &generator)
+        let scene = CutoutScene.random(
+            scales: settings.cutoutScale, clutterShare: settings.clutterShare, using: &generator)
+        let inScene = Double.random(in: 0..<1, using: &generator) < settings.cutoutShare
         if kinds.contains(.crop) {
             d.cropWidth = min(1, side * (1 + aspect))
             d.cropHeight = min(1, side * (1 - aspect))
@@ -108,12 +122,19 @@ public struct QueryDistortion: Sendable, Equatable {
         }
         if kinds.contains(.blur) { d.blurSigma = sigma }
         if kinds.contains(.jpeg), settings.jpegQuality != nil { d.jpegQuality = quality }
+        if kinds.contains(.cutout), inScene { d.cutout = scene }
         return d
     }
 
-    /// The distorted image: geometry, then light and colour, then blur, then JPEG, as in a camera.
-    public func apply(to image: Image, name: String = "query") throws(CatalogueError) -> Image {
-        var result = warp(image)
+    /// The distorted image: the scene (when there is a cut-out), then geometry, light and colour,
+    /// blur, and JPEG, as in a camera. `backgrounds` are the images of the cut-out's
+    /// ``CutoutScene/backgroundItems(item:count:)``.
+    public func apply(to image: Image, name: String = "query", backgrounds: [Image] = []) throws(CatalogueError)
+        -> Image
+    {
+        var result = image
+        if let cutout { result = cutout.render(result, backgrounds: backgrounds) }
+        result = warp(result)
         recolour(&result)
         result = GaussianBlur.apply(to: result, sigma: blurSigma * Double(min(result.width, result.height)))
         if let jpegQuality {
@@ -151,39 +172,15 @@ public struct QueryDistortion: Sendable, Equatable {
                     let py = ny / w * halfHeight
                     let sx = centreX + cosA * px - sinA * py - 0.5
                     let sy = centreY + sinA * px + cosA * py - 0.5
-                    let (r, g, b) = Self.sample(source, width: image.width, height: image.height, x: sx, y: sy)
+                    let (r, g, b) = PixelOps.bilinear(source, width: image.width, height: image.height, x: sx, y: sy)
                     let o = (v * outWidth + u) * 3
-                    pixels[o] = r
-                    pixels[o + 1] = g
-                    pixels[o + 2] = b
+                    pixels[o] = Self.clamp(r)
+                    pixels[o + 1] = Self.clamp(g)
+                    pixels[o + 2] = Self.clamp(b)
                 }
             }
         }
         return Image(width: outWidth, height: outHeight, pixels: pixels)
-    }
-
-    /// Bilinear sampling with the border repeated, as a camera framing past the photo would see more of the same.
-    private static func sample(
-        _ source: UnsafeBufferPointer<UInt8>, width: Int, height: Int, x: Double, y: Double
-    ) -> (UInt8, UInt8, UInt8) {
-        let cx = min(max(x, 0), Double(width - 1))
-        let cy = min(max(y, 0), Double(height - 1))
-        let x0 = Int(cx)
-        let y0 = Int(cy)
-        let x1 = min(x0 + 1, width - 1)
-        let y1 = min(y0 + 1, height - 1)
-        let fx = cx - Double(x0)
-        let fy = cy - Double(y0)
-        func channel(_ c: Int) -> UInt8 {
-            let a = Double(source[(y0 * width + x0) * 3 + c])
-            let b = Double(source[(y0 * width + x1) * 3 + c])
-            let d = Double(source[(y1 * width + x0) * 3 + c])
-            let e = Double(source[(y1 * width + x1) * 3 + c])
-            let top = a + (b - a) * fx
-            let bottom = d + (e - d) * fx
-            return UInt8(min(max((top + (bottom - top) * fy).rounded(), 0), 255))
-        }
-        return (channel(0), channel(1), channel(2))
     }
 
     /// White balance, brightness, contrast and saturation, per pixel.

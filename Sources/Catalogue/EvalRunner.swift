@@ -47,8 +47,10 @@ public struct RetrievalEvaluation: Sendable {
         public var overall: RetrievalMetrics
         /// Queries with a single distortion kind, in `DistortionKind.allCases` order.
         public var byKind: [(kind: DistortionKind, metrics: RetrievalMetrics)]
-        /// Every query with the rank its right answer reached, in order.
+        /// Every query with the rank its right answer reached (0: beyond the ranks searched), in order.
         public var ranks: [(query: EvalQuery, rank: Int)]
+        /// Items left out because their photo could not be read, each with the reason.
+        public var skipped: [String] = []
     }
 
     public let embedder: any ImageEmbedder
@@ -69,27 +71,48 @@ public struct RetrievalEvaluation: Sendable {
         }
         if options.perKind {
             for kind in DistortionKind.allCases {
-                let distortion = QueryDistortion.random(kinds: [kind], settings: options.settings, using: &generator)
+                // The cut-out row shows every query in a scene; the full chain only a share of them.
+                var settings = options.settings
+                if kind == .cutout { settings.cutoutShare = 1 }
+                let distortion = QueryDistortion.random(kinds: [kind], settings: settings, using: &generator)
                 queries.append(EvalQuery(item: item, label: kind.rawValue, distortion: distortion))
             }
         }
         return queries
     }
 
-    /// Runs the benchmark on the catalogue photos `images` (named by `names` in errors).
+    /// Runs the benchmark on the catalogue photos `images` (named by `names` in errors), searched
+    /// exactly against the vectors of the same photos.
     public func run(images: [Image], names: [String], progress: ProgressReporter? = nil) throws -> Report {
         let catalogue = try embedder.embed(images).map(Self.normalised)
+        return try run(
+            photos: PhotosInMemory(images: images, names: names), target: ExactRetrieval(vectors: catalogue),
+            progress: progress)
+    }
+
+    /// Runs the benchmark: queries made from every photo of `photos`, ranked by `target`.
+    public func run(photos: any EvalPhotos, target: any RetrievalTarget, progress: ProgressReporter? = nil) throws
+        -> Report
+    {
         var ranks: [(query: EvalQuery, rank: Int)] = []
-        for (item, image) in images.enumerated() {
+        var skipped: [String] = []
+        for item in 0..<photos.count {
+            defer { progress?.advance() }
             let queries = queries(for: item)
-            let name = item < names.count ? names[item] : "item \(item)"
-            let distorted = try Self.render(queries, from: image, name: name)
-            let vectors = try embedder.embed(distorted).map(Self.normalised)
-            for (query, vector) in zip(queries, vectors) {
-                let scores = catalogue.map { Self.dot($0, vector) }
-                ranks.append((query, RetrievalMetrics.rank(of: item, scores: scores)))
+            let image: Image
+            do {
+                image = try photos.photo(item)
+            } catch {
+                skipped.append("\(photos.name(of: item)): \(error)")
+                continue
             }
-            progress?.advance()
+            let distorted = try Self.render(
+                queries, from: image, name: photos.name(of: item),
+                backgrounds: { try photos.photo($0) }, item: item, count: photos.count)
+            let vectors = try embedder.embed(distorted).map(Self.normalised)
+            for (query, rank) in zip(queries, try target.ranks(of: item, queries: vectors)) {
+                ranks.append((query, rank))
+            }
         }
         progress?.finish()
         let overall = RetrievalMetrics(ranks: ranks.filter { $0.query.label == "all" }.map(\.rank))
@@ -98,15 +121,26 @@ public struct RetrievalEvaluation: Sendable {
             ? DistortionKind.allCases.map { kind in
                 (kind, RetrievalMetrics(ranks: ranks.filter { $0.query.label == kind.rawValue }.map(\.rank)))
             } : []
-        return Report(items: images.count, overall: overall, byKind: byKind, ranks: ranks)
+        return Report(
+            items: photos.count - skipped.count, overall: overall, byKind: byKind, ranks: ranks, skipped: skipped)
     }
 
-    /// The distorted images, rendered in parallel (each query is independent).
-    static func render(_ queries: [EvalQuery], from image: Image, name: String) throws(CatalogueError) -> [Image] {
+    /// The distorted images, rendered in parallel (each query is independent); `backgrounds` loads
+    /// the catalogue photos cut-out scenes are made of.
+    static func render(
+        _ queries: [EvalQuery], from image: Image, name: String,
+        backgrounds: (Int) throws -> Image = { _ in
+            throw CatalogueError.query("no background photos")
+        }, item: Int = 0, count: Int = 1
+    ) throws -> [Image] {
+        let sceneImages = try queries.map { query in
+            let wanted = query.distortion.cutout?.backgroundItems(item: item, count: count) ?? []
+            return try count > 1 ? wanted.map(backgrounds) : []
+        }
         let results = LockedResults<Result<Image, CatalogueError>>(count: queries.count)
         DispatchQueue.concurrentPerform(iterations: queries.count) { index in
             let result = Result { () throws(CatalogueError) -> Image in
-                try queries[index].distortion.apply(to: image, name: name)
+                try queries[index].distortion.apply(to: image, name: name, backgrounds: sceneImages[index])
             }
             results.set(index, result)
         }
@@ -115,21 +149,15 @@ public struct RetrievalEvaluation: Sendable {
             switch result {
             case .success(let image)?: images.append(image)
             case .failure(let error)?: throw error
-            case nil: throw .content(url: name, reason: "a query was not rendered")
+            case nil: throw CatalogueError.content(url: name, reason: "a query was not rendered")
             }
         }
         return images
     }
 
-    private static func normalised(_ vector: [Float]) -> [Float] {
+    static func normalised(_ vector: [Float]) -> [Float] {
         let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return norm > 0 ? vector.map { $0 / norm } : vector
-    }
-
-    private static func dot(_ a: [Float], _ b: [Float]) -> Float {
-        var sum: Float = 0
-        for i in 0..<min(a.count, b.count) { sum += a[i] * b[i] }
-        return sum
     }
 }
 
@@ -150,5 +178,54 @@ private final class LockedResults<Value>: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return slots
+    }
+}
+
+/// The catalogue photos an evaluation makes its queries from.
+public protocol EvalPhotos: Sendable {
+    /// How many items the catalogue has; items are numbered from 0.
+    var count: Int { get }
+    /// The item's name, for errors.
+    func name(of item: Int) -> String
+    /// The item's photo, decoded at the size queries are made at.
+    func photo(_ item: Int) throws -> Image
+}
+
+/// Photos already decoded.
+public struct PhotosInMemory: EvalPhotos {
+    public let images: [Image]
+    public let names: [String]
+
+    public init(images: [Image], names: [String]) {
+        self.images = images
+        self.names = names
+    }
+
+    public var count: Int { images.count }
+    public func name(of item: Int) -> String { item < names.count ? names[item] : "item \(item)" }
+    public func photo(_ item: Int) throws -> Image { images[item] }
+}
+
+/// Where an evaluation's queries are searched.
+public protocol RetrievalTarget: Sendable {
+    /// For each query of catalogue item `item`, the rank (1 = first) the item reached; 0 when it is
+    /// beyond the ranks the target looks at. An item scoring the same as the right one ranks ahead of it.
+    func ranks(of item: Int, queries: [[Float]]) throws -> [Int]
+}
+
+/// Exact search over the catalogue's vectors (unit length), every rank counted.
+public struct ExactRetrieval: RetrievalTarget {
+    public let vectors: [[Float]]
+
+    public init(vectors: [[Float]]) { self.vectors = vectors }
+
+    public func ranks(of item: Int, queries: [[Float]]) throws -> [Int] {
+        queries.map { query in RetrievalMetrics.rank(of: item, scores: vectors.map { Self.dot($0, query) }) }
+    }
+
+    private static func dot(_ a: [Float], _ b: [Float]) -> Float {
+        var sum: Float = 0
+        for i in 0..<min(a.count, b.count) { sum += a[i] * b[i] }
+        return sum
     }
 }

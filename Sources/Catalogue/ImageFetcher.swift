@@ -14,6 +14,8 @@ public struct FetchOptions: Sendable {
     public var readTimeout: Duration = .seconds(15)
     /// Larger images are refused, whether downloaded or local.
     public var maxBytes: Int = 20 << 20
+    /// Larger source files (a remote metadata.json, CSV, JSON Lines or seed text) are refused.
+    public var maxSourceBytes: Int = 512 << 20
     /// Download again even when the cache has the URL.
     public var refresh = false
 
@@ -52,20 +54,36 @@ final class ImageFetcher: Sendable {
 
     static func isRemote(_ url: String) -> Bool { url.hasPrefix("http://") || url.hasPrefix("https://") }
 
+    /// Where the download cache in `cacheDirectory` keeps the bytes of `url`.
+    static func cachePath(for url: String, in cacheDirectory: String) -> String {
+        cacheDirectory + "/" + ContentHash.hex(url)
+    }
+
+    /// The file a local item URL (a path or `file://`) names.
+    static func localPath(_ url: String) -> String {
+        url.hasPrefix("file://") ? (URL(string: url)?.path ?? String(url.dropFirst(7))) : url
+    }
+
     func fetch(_ url: String) async throws(CatalogueError) -> FetchedImage {
         guard Self.isRemote(url) else {
             return FetchedImage(bytes: try readLocal(url), cached: false, isRemote: false)
         }
-        let cachePath = cacheDirectory + "/" + SHA256.hex(url)
+        let cachePath = Self.cachePath(for: url, in: cacheDirectory)
         if !options.refresh, let data = FileManager.default.contents(atPath: cachePath) {
             return FetchedImage(bytes: [UInt8](data), cached: true, isRemote: true)
         }
-        return FetchedImage(bytes: try await download(url), cached: false, isRemote: true)
+        return FetchedImage(bytes: try await download(url, limit: options.maxBytes), cached: false, isRemote: true)
+    }
+
+    /// Downloads a catalogue source file: the same timeouts and retries as images, the source size
+    /// limit, and no cache, so that a changed catalogue is always read as it is now.
+    func fetchSource(_ url: String) async throws(CatalogueError) -> [UInt8] {
+        try await download(url, limit: options.maxSourceBytes)
     }
 
     /// Keeps downloaded bytes that proved to be an image.
     func remember(_ bytes: [UInt8], for url: String) {
-        let path = cacheDirectory + "/" + SHA256.hex(url)
+        let path = Self.cachePath(for: url, in: cacheDirectory)
         try? FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         let temporary = path + ".tmp-\(UUID().uuidString)"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else { return }
@@ -73,7 +91,7 @@ final class ImageFetcher: Sendable {
     }
 
     private func readLocal(_ url: String) throws(CatalogueError) -> [UInt8] {
-        let path = url.hasPrefix("file://") ? (URL(string: url)?.path ?? String(url.dropFirst(7))) : url
+        let path = Self.localPath(url)
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         guard let size else { throw .fetch(url: url, reason: "no such file") }
         guard size <= options.maxBytes else {
@@ -85,10 +103,10 @@ final class ImageFetcher: Sendable {
         return [UInt8](data)
     }
 
-    private func download(_ url: String) async throws(CatalogueError) -> [UInt8] {
+    private func download(_ url: String, limit: Int) async throws(CatalogueError) -> [UInt8] {
         var attempt = 0
         while true {
-            switch await downloadOnce(url) {
+            switch await downloadOnce(url, limit: limit) {
             case .success(let bytes): return bytes
             case .failure(.permanent(let error)): throw error
             case .failure(.transient(let error)):
@@ -105,7 +123,7 @@ final class ImageFetcher: Sendable {
         case permanent(CatalogueError)
     }
 
-    private func downloadOnce(_ url: String) async -> Result<[UInt8], Attempt> {
+    private func downloadOnce(_ url: String, limit: Int) async -> Result<[UInt8], Attempt> {
         let request = HTTPClientRequest(url: url)
         // A whole-request deadline on top of the read timeout, so a server dribbling bytes
         // cannot hold a download slot for ever.
@@ -117,18 +135,15 @@ final class ImageFetcher: Sendable {
                 let error = CatalogueError.fetch(url: url, reason: "HTTP \(status)")
                 return .failure(status >= 500 ? .transient(error) : .permanent(error))
             }
-            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > options.maxBytes
-            {
+            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > limit {
                 return .failure(
-                    .permanent(
-                        .content(url: url, reason: "\(length) bytes, more than the limit of \(options.maxBytes)")))
+                    .permanent(.content(url: url, reason: "\(length) bytes, more than the limit of \(limit)")))
             }
             var bytes: [UInt8] = []
             for try await chunk in response.body {
                 bytes += chunk.readableBytesView
-                if bytes.count > options.maxBytes {
-                    return .failure(
-                        .permanent(.content(url: url, reason: "more than the limit of \(options.maxBytes) bytes")))
+                if bytes.count > limit {
+                    return .failure(.permanent(.content(url: url, reason: "more than the limit of \(limit) bytes")))
                 }
             }
             return .success(bytes)

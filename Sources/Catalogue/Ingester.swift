@@ -10,6 +10,8 @@ public struct IngestOptions: Sendable {
     public var prune = false
     /// Where the failure report goes; by default a new file in the store's `reports/`.
     public var reportPath: String?
+    /// The index the store should keep from now on; nil keeps the store's choice (`.auto` at first).
+    public var index: IndexChoice?
 
     public init() {}
 }
@@ -64,9 +66,13 @@ public final class Ingester: Sendable {
     public func ingest(sources: [String], progress: ((Int) -> ProgressReporter)? = nil) async throws(CatalogueError)
         -> IngestSummary
     {
+        if let choice = options.index { try store.setIndexChoice(choice) }
         try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension)
-        let listing = SourceReader.read(sources)
-        var summary = try await run(listing.records, earlierFailures: listing.failures, progress: progress)
+        try store.conformIndex()
+        let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: store.cacheDirectory)
+        let listing = await SourceReader.read(sources, fetcher: fetcher)
+        var summary = try await run(
+            listing.records, earlierFailures: listing.failures, fetcher: fetcher, progress: progress)
         if options.prune {
             if listing.complete {
                 let wanted = Set(listing.records.map(\.id))
@@ -89,12 +95,14 @@ public final class Ingester: Sendable {
             CatalogueRecord(
                 id: $0.id, title: $0.title, url: $0.url, attributes: $0.attributes, source: "store", line: Int($0.key))
         }
-        return try finish(try await run(records, earlierFailures: [], progress: progress))
+        let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: store.cacheDirectory)
+        return try finish(try await run(records, earlierFailures: [], fetcher: fetcher, progress: progress))
     }
 
     private func finish(_ summary: IngestSummary) throws(CatalogueError) -> IngestSummary {
         var summary = summary
-        try store.checkpoint()
+        // A rebuilt index is saved whole; otherwise fold this run's log into the snapshot.
+        if try !store.conformIndex() { try store.checkpoint() }
         summary.pending = try store.pendingCount()
         summary.reportPath = writeReport(summary.failures)
         return summary
@@ -116,8 +124,10 @@ public final class Ingester: Sendable {
         var isNew: Bool
     }
 
+    /// Runs the pipeline on `records`; `fetcher` is shut down when it ends.
     private func run(
-        _ records: [CatalogueRecord], earlierFailures: [IngestFailure], progress: ((Int) -> ProgressReporter)?
+        _ records: [CatalogueRecord], earlierFailures: [IngestFailure], fetcher: ImageFetcher,
+        progress: ((Int) -> ProgressReporter)?
     ) async throws(CatalogueError) -> IngestSummary {
         let started = Date()
         var summary = IngestSummary()
@@ -125,8 +135,13 @@ public final class Ingester: Sendable {
         let unique = deduplicate(records, failures: &summary.failures)
         summary.total = unique.count + summary.failures.count
         let reporter = progress?(unique.count)
-        let existing = Dictionary(try store.items().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: store.cacheDirectory)
+        let existing: [String: CatalogueItem]
+        do {
+            existing = Dictionary(try store.items().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        } catch {
+            await fetcher.shutdown()
+            throw error
+        }
         let batchSize = featurizer.options.maxBatch
         let concurrency = max(1, options.fetch.concurrency)
         let permits = AsyncSemaphore(permits: concurrency + 2 * batchSize)
@@ -148,8 +163,9 @@ public final class Ingester: Sendable {
             }
             continuation.finish()
         }
+        // Storage writes go to their own thread, a few batches deep, so the network never waits for them.
+        let writer = BatchWriter(store: store, depth: 3) { reporter?.advance(by: $0) }
         var batch: [Prepared] = []
-        var storeError: CatalogueError?
         for await outcome in stream {
             switch outcome {
             case .unchanged:
@@ -164,23 +180,24 @@ public final class Ingester: Sendable {
             case .embed(let prepared):
                 batch.append(prepared)
                 guard batch.count >= batchSize else { continue }
-                // After a store error nothing more is written, but permits still flow so the
-                // producer can drain and stop.
-                if storeError == nil {
-                    storeError = commit(&batch, summary: &summary, reporter: reporter)
-                } else {
-                    batch.removeAll()
-                }
+                await embed(&batch, into: writer, summary: &summary, reporter: reporter)
                 await permits.release(batchSize)
                 continue
             }
             await permits.release()
         }
-        if storeError == nil { storeError = commit(&batch, summary: &summary, reporter: reporter) }
+        await embed(&batch, into: writer, summary: &summary, reporter: reporter)
         await producer.value
         await fetcher.shutdown()
+        let written = await writer.finish()
         reporter?.finish()
-        if let storeError { throw storeError }
+        switch written {
+        case .success(let totals):
+            summary.added += totals.added
+            summary.updated += totals.updated
+        case .failure(let error):
+            throw error
+        }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
     }
@@ -210,7 +227,7 @@ public final class Ingester: Sendable {
         } catch {
             return .failed(failure(record, error.description))
         }
-        let hash = SHA256.hex(fetched.bytes)
+        let hash = ContentHash.hex(fetched.bytes)
         if let existing, existing.state == .ready, existing.modelID == featurizer.descriptor.id,
             existing.contentHash == hash, existing.url == record.url
         {
@@ -233,13 +250,14 @@ public final class Ingester: Sendable {
         return .embed(Prepared(record: record, image: image, contentHash: hash, isNew: existing == nil))
     }
 
-    /// Runs the network on a batch and stores it; a batch that fails is retried one image at a
-    /// time so that one bad image fails alone. Returns a store error, which stops the ingest.
-    private func commit(_ batch: inout [Prepared], summary: inout IngestSummary, reporter: ProgressReporter?)
-        -> CatalogueError?
-    {
+    /// Runs the network on a batch and queues it for storing; a batch that fails is retried one
+    /// image at a time so that one bad image fails alone. After a store error nothing more is
+    /// computed: the batch is dropped, and the writer reports the error at the end.
+    private func embed(
+        _ batch: inout [Prepared], into writer: BatchWriter, summary: inout IngestSummary, reporter: ProgressReporter?
+    ) async {
         defer { batch.removeAll(keepingCapacity: true) }
-        guard !batch.isEmpty else { return nil }
+        guard !batch.isEmpty, writer.firstFailure == nil else { return }
         var done: [(Prepared, [Float])] = []
         if let vectors = try? featurizer.features(batch.map(\.image)) {
             done = Array(zip(batch, vectors))
@@ -258,16 +276,7 @@ public final class Ingester: Sendable {
                 id: prepared.record.id, title: prepared.record.title, url: prepared.record.url,
                 attributes: prepared.record.attributes, contentHash: prepared.contentHash)
         }
-        do {
-            try store.put(staged, vectors: done.flatMap(\.1))
-        } catch {
-            return error
-        }
-        for (prepared, _) in done {
-            if prepared.isNew { summary.added += 1 } else { summary.updated += 1 }
-        }
-        reporter?.advance(by: done.count)
-        return nil
+        await writer.submit(staged, vectors: done.flatMap(\.1), isNew: done.map(\.0.isNew))
     }
 
     private func failure(_ record: CatalogueRecord, _ reason: String) -> IngestFailure {

@@ -11,16 +11,36 @@ import Foundation
 public enum SourceReader {
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
 
-    /// Reads every source in order; records keep their source's order.
+    /// Reads every local source in order; records keep their source's order.
     public static func read(_ paths: [String]) -> SourceListing {
         var listing = SourceListing()
         for path in paths {
             do {
                 try read(path, into: &listing)
             } catch {
-                listing.complete = false
-                listing.failures.append(
-                    IngestFailure(id: nil, url: nil, source: path, line: nil, reason: error.description))
+                listing.noteUnreadable(path, error)
+            }
+        }
+        return listing
+    }
+
+    /// Reads every source in order, downloading `http(s)://` ones with `fetcher` (its timeouts,
+    /// retries and source size limit); records keep their source's order.
+    static func read(_ paths: [String], fetcher: ImageFetcher) async -> SourceListing {
+        var listing = SourceListing()
+        for path in paths {
+            do {
+                if ImageFetcher.isRemote(path) {
+                    let bytes = try await fetcher.fetchSource(path)
+                    let format = URL(string: path).map { $0.pathExtension } ?? ""
+                    try parse(
+                        String(decoding: bytes, as: UTF8.self), source: path, format: format, base: path, into: &listing
+                    )
+                } else {
+                    try read(path, into: &listing)
+                }
+            } catch {
+                listing.noteUnreadable(path, error)
             }
         }
         return listing
@@ -38,13 +58,22 @@ public enum SourceReader {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .source(path: path, reason: "cannot read the file")
         }
-        let text = String(decoding: data, as: UTF8.self)
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
-        case "json": try metadataJSON(text, source: path, base: base, into: &listing)
-        case "jsonl", "ndjson": jsonLines(text, source: path, base: base, into: &listing)
-        case "csv": try csv(text, source: path, base: base, into: &listing)
-        default: seedText(text, source: path, base: base, into: &listing)
+        try parse(
+            String(decoding: data, as: UTF8.self), source: path, format: URL(fileURLWithPath: path).pathExtension,
+            base: base, into: &listing)
+    }
+
+    /// Parses a source's text; `format` is its file extension, `base` the folder or URL its
+    /// relative item URLs are relative to.
+    static func parse(_ text: String, source: String, format: String, base: String, into listing: inout SourceListing)
+        throws(CatalogueError)
+    {
+        switch format.lowercased() {
+        case "json": try metadataJSON(text, source: source, base: base, into: &listing)
+        case "jsonl", "ndjson": jsonLines(text, source: source, base: base, into: &listing)
+        case "csv": try csv(text, source: source, base: base, into: &listing)
+        default: seedText(text, source: source, base: base, into: &listing)
         }
     }
 
@@ -177,12 +206,17 @@ public enum SourceReader {
         }
     }
 
-    /// URLs stay as they are; relative paths become absolute, relative to the source's folder,
-    /// so that the store can fetch them again later (reindex) from anywhere.
+    /// URLs stay as they are; relative paths become absolute, relative to the source's folder (or,
+    /// for a downloaded source, to its URL), so that the store can fetch them again later (reindex)
+    /// from anywhere.
     static func resolve(_ url: String, base: String) -> String {
-        if url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("file://") || url.hasPrefix("/") {
+        if url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("file://") {
             return url
         }
+        if ImageFetcher.isRemote(base) {
+            return URL(string: url, relativeTo: URL(string: base))?.absoluteURL.absoluteString ?? url
+        }
+        if url.hasPrefix("/") { return url }
         return URL(fileURLWithPath: url, relativeTo: URL(fileURLWithPath: base, isDirectory: true))
             .standardizedFileURL.path
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalogue
+import Featurizer
 import Foundation
 import ImageDecoding
 import VSearchCore
@@ -10,18 +11,27 @@ struct EvalCommand: AsyncParsableCommand {
         commandName: "eval",
         abstract: "Measure retrieval: search camera-like distortions of catalogue photos against the catalogue.",
         discussion: """
-            Every image under --photos (searched recursively; .jpg .jpeg .png .webp) is a catalogue item. From each,
-            queries are made with a fixed seed as a camera would see the item: a crop of 60–90 %, a rotation of up to
-            ±10°, a perspective change, brightness/contrast/saturation/white-balance changes, a blur, and JPEG
-            re-encoding at quality 40–70. Each query is searched against the whole catalogue (exact cosine
-            similarity); the report gives recall@1, recall@5 and MRR for the full chain and for each distortion alone.
+            The catalogue is every image under --photos (searched recursively; .jpg .jpeg .png .webp), or the items \
+            of an existing store (--store), whose images come from the store's cache or their files. From each item, \
+            queries are made with a fixed seed as a camera would see it: a crop of 60–90 %, a rotation of up to \
+            ±10°, a perspective change, brightness/contrast/saturation/white-balance changes, a blur, and JPEG \
+            re-encoding at quality 40–70; 30 % of them first put the item, cut out and scaled to 50–80 %, on \
+            another catalogue photo or a clutter of patches of several. --photos searches exactly; --store \
+            searches through the store's own index (ranks beyond 100 count as misses). The report gives recall@1, \
+            recall@5 and MRR for the full chain and for each distortion alone.
             """
     )
 
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "A folder of catalogue photos.")
-    var photos: String
+    var photos: String?
+
+    @Option(name: .long, help: "Evaluate this store instead of a folder of photos.")
+    var store: String?
+
+    @Option(name: .long, help: "With --store, make queries from this many items spread over the catalogue.")
+    var items: Int?
 
     @Option(name: .long, help: "Full-chain queries per catalogue photo.")
     var queriesPerItem = 3
@@ -39,14 +49,45 @@ struct EvalCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
+        guard (photos == nil) != (store == nil) else {
+            throw ValidationError("give exactly one of --photos and --store")
+        }
+        if let items, items < 1 { throw ValidationError("--items must be at least 1") }
         guard queriesPerItem >= 0 else { throw ValidationError("--queries-per-item must not be negative") }
         guard shortSide >= 32 else { throw ValidationError("--short-side must be at least 32") }
     }
 
     func run() async throws {
-        let files = try Self.imageFiles(under: photos)
-        guard files.count >= 2 else { throw CommandError("\(photos): need at least two images to evaluate retrieval") }
         let featurizer = try modelOptions.loadFeaturizer()
+        var options = RetrievalEvaluation.Options()
+        options.seed = seed
+        options.queriesPerItem = queriesPerItem
+        options.perKind = !noBreakdown
+        let evaluation = RetrievalEvaluation(embedder: featurizer, options: options)
+        let report: RetrievalEvaluation.Report
+        if let store {
+            let opened = try CatalogueStore.open(directory: store, mode: .read)
+            let photos = try StorePhotos(store: opened, shortSide: shortSide, limit: items)
+            guard photos.count >= 1 else { throw CommandError("\(store): no ready items to evaluate") }
+            let target = StoreRetrieval(
+                store: opened, ids: photos.items.map(\.id), modelID: featurizer.descriptor.id)
+            let progress = ProgressReporter(label: "eval", total: photos.count)
+            report = try evaluation.run(photos: photos, target: target, progress: progress)
+            for line in report.skipped { printError(line) }
+        } else {
+            report = try runOnPhotos(evaluation, featurizer: featurizer)
+        }
+        let output = StandardOutput()
+        output.write(json ? Self.json(report, options: options) : Self.table(report, options: options))
+        output.flush()
+    }
+
+    private func runOnPhotos(_ evaluation: RetrievalEvaluation, featurizer: Featurizer) throws
+        -> RetrievalEvaluation.Report
+    {
+        let folder = photos ?? "."
+        let files = try Self.imageFiles(under: folder)
+        guard files.count >= 2 else { throw CommandError("\(folder): need at least two images to evaluate retrieval") }
         let decoder = ImageDecoder()
         var images: [Image] = []
         var names: [String] = []
@@ -58,16 +99,8 @@ struct EvalCommand: AsyncParsableCommand {
                 printError(error)
             }
         }
-        var options = RetrievalEvaluation.Options()
-        options.seed = seed
-        options.queriesPerItem = queriesPerItem
-        options.perKind = !noBreakdown
-        let evaluation = RetrievalEvaluation(embedder: featurizer, options: options)
         let progress = ProgressReporter(label: "eval", total: images.count)
-        let report = try evaluation.run(images: images, names: names, progress: progress)
-        let output = StandardOutput()
-        output.write(json ? Self.json(report, options: options) : Self.table(report, options: options))
-        output.flush()
+        return try evaluation.run(images: images, names: names, progress: progress)
     }
 
     /// Image files under `directory`, sorted, so that item numbers (and so the queries) are stable.
@@ -90,7 +123,8 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     static func table(_ report: RetrievalEvaluation.Report, options: RetrievalEvaluation.Options) -> String {
-        var text = "\(report.items) catalogue photos, seed \(options.seed)\n"
+        var text = "\(report.items) catalogue photos, seed \(options.seed)"
+        text += report.skipped.isEmpty ? "\n" : ", \(report.skipped.count) without a readable photo\n"
         text += "distortion    queries  recall@1  recall@5     MRR\n"
         for (label, metrics) in rows(report) where metrics.queries > 0 {
             text += label.padding(toLength: 12, withPad: " ", startingAt: 0)

@@ -23,7 +23,7 @@ func runIndexCommand(_ body: () throws -> Void) throws {
     } catch let error as ExitCode {
         throw error
     } catch {
-        FileHandle.standardError.write(Data(("vsearch index: " + describe(error) + "\n").utf8))
+        printError(error)
         throw ExitCode.failure
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalogue
 import Foundation
 import VSearchCore
+import VectorIndex
 
 /// `vsearch ingest SOURCE...`: fetch, decode and featurize catalogue items into a store.
 struct IngestCommand: AsyncParsableCommand {
@@ -10,7 +11,8 @@ struct IngestCommand: AsyncParsableCommand {
         abstract: "Add catalogue items to a store: seed `title, url` text, metadata.json, CSV, JSON Lines or a folder.",
         discussion: """
             Unchanged items (same URL, image bytes and model) are skipped, changed ones re-embedded. \
-            Failed items are listed, one JSON object per line, in a report file under the store's reports/.
+            Failed items are listed, one JSON object per line, in a report file under the store's reports/. \
+            The store searches exactly (flat) below 20,000 items and switches to HNSW from there (--index).
             """
     )
 
@@ -41,8 +43,25 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the failure report (JSON Lines) here instead of the store's reports/.")
     var report: String?
 
-    @Argument(help: "Sources: .txt (seed `title, url`), .json (metadata.json), .csv, .jsonl, or a folder of images.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The store's index from now on: flat (exact), hnsw, or auto (flat below --hnsw-threshold items). "
+                + "Default: keep the store's choice, auto for a new store."))
+    var index: IndexKind?
+
+    @Option(name: .long, help: "With --index auto, the item count from which the store uses HNSW.")
+    var hnswThreshold: Int?
+
+    @Argument(
+        help: ArgumentHelp(
+            "Sources: .txt (seed `title, url`), .json (metadata.json), .csv, .jsonl (local or http(s) URLs), "
+                + "or a folder of images."))
     var sources: [String]
+
+    func validate() throws {
+        if let hnswThreshold, hnswThreshold < 1 { throw ValidationError("--hnsw-threshold must be at least 1") }
+    }
 
     func run() async throws {
         let featurizer = try modelOptions.loadFeaturizer()
@@ -56,9 +75,18 @@ struct IngestCommand: AsyncParsableCommand {
         options.fetch.refresh = refresh
         options.prune = prune
         options.reportPath = report
+        if index != nil || hnswThreshold != nil {
+            let current = store.indexChoice
+            options.index = IndexChoice(
+                kind: index ?? current.kind, autoThreshold: hnswThreshold ?? current.autoThreshold)
+        }
         let summary = try await Ingester(store: store, featurizer: featurizer, options: options)
             .ingest(sources: sources) { VSearchCore.ProgressReporter(label: "ingest", total: $0) }
-        printStatus("ingest: \(summary.description)")
+        var status = "ingest: \(summary.description)"
+        if let kind = store.indexKind {
+            status += "; the store holds \(try store.count()) items, \(kind.rawValue) index"
+        }
+        printStatus(status)
         if let path = summary.reportPath, !summary.failures.isEmpty {
             printStatus("ingest: \(summary.failures.count) failures listed in \(path)")
         }

@@ -20,7 +20,12 @@ final class StandardOutput {
 
 /// Prints an error as one line on standard error: `vsearch: <what went wrong>`.
 func printError(_ error: any Error) {
-    FileHandle.standardError.write(Data("vsearch: \(describe(error))\n".utf8))
+    printError(describe(error))
+}
+
+/// Prints `message` as one line on standard error, after the `vsearch: ` every error line starts with.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("vsearch: \(message)\n".utf8))
 }
 
 /// A command-line misuse or refusal, printed as one line.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import VSearchCore
 
 @main
 struct VSearch: AsyncParsableCommand {
@@ -10,4 +12,30 @@ struct VSearch: AsyncParsableCommand {
             RemoveCommand.self, ReindexCommand.self, ExportCommand.self, EvalCommand.self,
         ]
     )
+
+    /// Parses and runs a command like ArgumentParser's own `main`, but every error, a usage error
+    /// included, ends as one `vsearch: …` line on standard error and a non-zero exit status.
+    static func main() async {
+        do {
+            var command = try await asyncParseAsRoot(nil)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            // Help, --version and an ExitCode thrown after the command printed its own lines.
+            if code == .success || error is ExitCode { exit(withError: error) }
+            let text = error is any VSearchError ? describe(error) : message(for: error)
+            printError(oneLine(text))
+            Foundation.exit(code.rawValue)
+        }
+    }
+
+    /// `text` on one line: line breaks become "; ".
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: "; ")
+    }
 }

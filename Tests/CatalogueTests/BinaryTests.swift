@@ -150,4 +150,25 @@ import Testing
             }
         }
     }
+
+    @Test func everyErrorIsOneLineStartingWithVsearch() throws {
+        let vsearch = try Self.binary()
+        let dir = try TemporaryDirectory()
+        let cases: [[String]] = [
+            ["search"],
+            ["search", "-k", "0", "x.jpg"],
+            ["frobnicate"],
+            ["search", "--store", dir.path + "/none", "--model", Repository.model, "x.jpg"],
+            ["index", "build", "--vectors", dir.path + "/missing.npy", "--out", dir.path + "/idx"],
+            ["ingest", "--store", dir.path + "/s", "--model", dir.path + "/no-model", dir.path],
+            ["eval", "--photos", dir.path, "--store", dir.path],
+        ]
+        for arguments in cases {
+            let result = try runProcess(vsearch, arguments)
+            #expect(result.status != 0, "\(arguments)")
+            let lines = result.error.split(separator: "\n")
+            #expect(lines.count == 1, "\(arguments): \(result.error)")
+            #expect(lines.first?.hasPrefix("vsearch: ") == true, "\(arguments): \(result.error)")
+        }
+    }
 }

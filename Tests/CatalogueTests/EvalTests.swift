@@ -5,7 +5,7 @@ import Testing
 @testable import Catalogue
 
 /// A stand-in for the network: the mean colour of each cell of a 4×4 grid, so tests need no model.
-private struct GridColourEmbedder: ImageEmbedder {
+struct GridColourEmbedder: ImageEmbedder {
     func embed(_ images: [Image]) throws -> [[Float]] {
         images.map { image in
             var vector = [Float](repeating: 0, count: 48)
@@ -26,7 +26,7 @@ private struct GridColourEmbedder: ImageEmbedder {
 }
 
 /// Distinct synthetic photos: gradients and stripes in different colours and directions.
-private func syntheticPhotos() -> [Image] {
+func syntheticPhotos() -> [Image] {
     (0..<4).map { n in
         let (width, height) = (64 + 8 * n, 48)
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
@@ -139,5 +139,107 @@ struct EvalTests {
         #expect(decoded.width == photo.width && decoded.height == photo.height)
         let error = zip(decoded.pixels, photo.pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +)
         #expect(Double(error) / Double(photo.pixels.count) < 3)
+    }
+}
+
+/// Product cut-outs on a cluttered background, and evaluating an existing store.
+struct CutoutEvalTests {
+    /// A red square product on a white studio backdrop.
+    static func productShot() -> Image {
+        let (width, height) = (60, 40)
+        var pixels = [UInt8](repeating: 255, count: width * height * 3)
+        for y in 10..<30 {
+            for x in 20..<40 {
+                let i = (y * width + x) * 3
+                (pixels[i], pixels[i + 1], pixels[i + 2]) = (200, 20, 20)
+            }
+        }
+        return Image(width: width, height: height, pixels: pixels)
+    }
+
+    @Test func backgroundsAreOtherItemsAndTheSceneFollowsTheSeed() {
+        var generator = SeededGenerator(seed: 5)
+        for _ in 0..<100 {
+            let scene = CutoutScene.random(scales: 0.5...0.8, clutterShare: 0.5, using: &generator)
+            #expect(scene.scale >= 0.5 && scene.scale <= 0.8)
+            let items = scene.backgroundItems(item: 3, count: 7)
+            #expect(items.count == (scene.grid == 0 ? 1 : scene.grid * scene.grid))
+            #expect(items.allSatisfy { $0 != 3 && (0..<7).contains($0) })
+        }
+        var first = SeededGenerator(seed: 9)
+        var second = SeededGenerator(seed: 9)
+        #expect(
+            CutoutScene.random(scales: 0.5...0.8, clutterShare: 0.5, using: &first)
+                == CutoutScene.random(scales: 0.5...0.8, clutterShare: 0.5, using: &second))
+    }
+
+    @Test func aProductOnWhiteIsKeyedOutOntoTheBackground() {
+        let product = Self.productShot()
+        let green = Image(
+            width: 60, height: 40,
+            pixels: [UInt8](repeating: 0, count: 60 * 40 * 3).enumerated().map {
+                $0.offset % 3 == 1 ? 180 : 30
+            })
+        let scene = CutoutScene(
+            scale: 0.8, x: 0.5, y: 0.5, ellipse: false, cornerRadius: 0.1, picks: [0.2], grid: 0)
+        let composite = scene.render(product, backgrounds: [green])
+        #expect(composite.width == product.width && composite.height == product.height)
+        // The scene's corners are background; its centre is the product; no white backdrop is left.
+        #expect(composite[0, 0] == green[0, 0])
+        #expect(composite[30, 20] == (200, 20, 20))
+        let white = (0..<(60 * 40)).count { composite[$0 % 60, $0 / 60] == (255, 255, 255) }
+        #expect(white == 0)
+    }
+
+    @Test func theCutoutRowAlwaysShowsAScene() throws {
+        let photos = syntheticPhotos()
+        let evaluation = RetrievalEvaluation(embedder: GridColourEmbedder())
+        let queries = evaluation.queries(for: 1)
+        let cutout = try #require(queries.first { $0.label == "cutout" })
+        #expect(cutout.distortion.cutout != nil && cutout.distortion.jpegQuality == nil)
+        let rendered = try RetrievalEvaluation.render(
+            [cutout], from: photos[1], name: "b", backgrounds: { photos[$0] }, item: 1, count: photos.count)
+        #expect(rendered[0] != photos[1])
+        #expect(rendered[0].width == photos[1].width)
+        // Over many items about the configured share of full-chain queries are scenes.
+        let all = (0..<200).flatMap { evaluation.queries(for: $0).filter { $0.label == "all" } }
+        let share = Double(all.count { $0.distortion.cutout != nil }) / Double(all.count)
+        #expect(share > 0.2 && share < 0.4)
+    }
+
+    @Test func aStoreIsEvaluatedThroughItsIndexFromItsImages() throws {
+        let dir = try TemporaryDirectory()
+        let photos = syntheticPhotos()
+        let embedder = GridColourEmbedder()
+        let store = try CatalogueStore.open(directory: dir.path + "/store", mode: .write)
+        try store.bind(modelID: "grid/1", dimension: 48)
+        var staged: [StagedItem] = []
+        for (n, photo) in photos.enumerated() {
+            let path = dir.path + "/p\(n).jpg"
+            try Data(try JPEGEncoder.encode(photo, quality: 95, name: path)).write(to: URL(fileURLWithPath: path))
+            staged.append(StagedItem(id: "p\(n)", title: "", url: path, attributes: "{}", contentHash: "h\(n)"))
+        }
+        staged.append(
+            StagedItem(id: "gone", title: "", url: dir.path + "/gone.jpg", attributes: "{}", contentHash: "g"))
+        let vectors = try embedder.embed(photos + [photos[0]]).map(RetrievalEvaluation.normalised)
+        try store.put(staged, vectors: vectors.flatMap { $0 })
+
+        var options = RetrievalEvaluation.Options()
+        options.perKind = false
+        options.queriesPerItem = 1
+        options.settings.jpegQuality = nil
+        options.settings.cutoutShare = 0
+        options.settings.maxRotationDegrees = 0
+        options.settings.maxPerspective = 0
+        options.settings.cropFraction = 0.95...0.95
+        let source = try StorePhotos(store: store, shortSide: 32)
+        #expect(source.items.map(\.id) == ["gone", "p0", "p1", "p2", "p3"])
+        let target = StoreRetrieval(store: store, ids: source.items.map(\.id), modelID: "grid/1")
+        let report = try RetrievalEvaluation(embedder: embedder, options: options).run(photos: source, target: target)
+        #expect(report.skipped.count == 1 && report.skipped[0].hasPrefix("gone"))
+        #expect(report.items == 4)
+        #expect(report.overall.queries == 4)
+        #expect(report.ranks.allSatisfy { $0.rank >= 1 })
+        #expect(report.overall.recallAt5 == 1)
     }
 }

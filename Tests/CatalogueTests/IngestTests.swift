@@ -1,5 +1,6 @@
 import Featurizer
 import Foundation
+import ImageDecoding
 import Testing
 import VSearchCore
 
@@ -166,6 +167,121 @@ import VSearchCore
         let matches = try store.search([query], modelID: lite2.descriptor.id, query: CatalogueQuery(k: 2))
         #expect(matches[0].first?.id == "p1")
         #expect(try store.items().allSatisfy { $0.modelID == lite2.descriptor.id && $0.state == .ready })
+    }
+
+    @Test func aSourceGivenAsAURLIsDownloadedAndItsRelativeURLsFollowIt() async throws {
+        let photos = Repository.photoFiles().filter { $0.hasSuffix(".jpg") }
+        try #require(photos.count >= 3, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
+        let featurizer = try Self.loadFeaturizer()
+        let dir = try TemporaryDirectory()
+        let metadata = dir.path + "/metadata.json"
+        try #"[{"id": "a", "title": "A", "url": "img/a.jpg"}, {"id": "b", "title": "B", "url": "/shop/b.jpg"}]"#
+            .write(toFile: metadata, atomically: true, encoding: .utf8)
+        let csv = dir.path + "/items.csv"
+        try "id,title,url,shelf\nc,\"C, with a comma\",\(photos[2]),3\n".write(
+            toFile: csv, atomically: true, encoding: .utf8)
+        let big = dir.path + "/big.jsonl"
+        try String(repeating: #"{"id": "x", "url": "x.jpg"}"# + "\n", count: 200)
+            .write(toFile: big, atomically: true, encoding: .utf8)
+        let server = try TestServer(
+            routes: [
+                "/cat/metadata.json": metadata, "/cat/img/a.jpg": photos[0], "/shop/b.jpg": photos[1],
+                "/cat/items.csv": csv, "/cat/big.jsonl": big,
+            ], slowSeconds: 0, directory: dir.path)
+        var options = IngestOptions()
+        options.fetch.maxSourceBytes = 4096
+        let store = try CatalogueStore.open(directory: dir.path + "/store", mode: .write)
+        let sources = ["metadata.json", "items.csv", "missing.json", "big.jsonl"].map { server.base + "/cat/" + $0 }
+        let summary = try await Ingester(store: store, featurizer: featurizer, options: options)
+            .ingest(sources: sources)
+        #expect(summary.added == 3)
+        #expect(try store.item(id: "a")?.url == server.base + "/cat/img/a.jpg")
+        #expect(try store.item(id: "b")?.url == server.base + "/shop/b.jpg")
+        #expect(try store.item(id: "c")?.title == "C, with a comma")
+        #expect(try store.item(id: "c")?.attributes == #"{"shelf":"3"}"#)
+        let reasons = summary.failures.map { "\($0.source): \($0.reason)" }
+        #expect(reasons.count == 2)
+        #expect(reasons.contains { $0.contains("missing.json") && $0.contains("HTTP 404") })
+        #expect(reasons.contains { $0.contains("big.jsonl") && $0.contains("limit") })
+    }
+
+    @Test func anHNSWStoreFindsTheSameFirstMatchAsAFlatOneOnRealPhotos() async throws {
+        let photos = Repository.photoFiles()
+        try #require(photos.count >= 20, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
+        let featurizer = try Self.loadFeaturizer()
+        let vectors = try await featurizer.embed(files: photos).map { try $0.get() }
+        let staged = photos.enumerated().map { n, path in
+            StagedItem(id: "p\(n)", title: path, url: path, attributes: "{}", contentHash: "h\(n)")
+        }
+        // Queries: camera-like distortions of every photo, so that the first match is not trivially exact.
+        var generator = SeededGenerator(seed: 11)
+        let decoder = ImageDecoder()
+        var queryImages: [Image] = []
+        for path in photos {
+            let image = try decoder.decode(file: path, targetShortSide: 256)
+            queryImages.append(
+                try QueryDistortion.random(kinds: [.crop, .rotate, .colour], using: &generator).apply(to: image))
+        }
+        let queries = try featurizer.features(queryImages)
+
+        let dir = try TemporaryDirectory()
+        let flat = try CatalogueStore.open(directory: dir.path + "/flat", mode: .write)
+        try flat.setIndexChoice(IndexChoice(kind: .flat))
+        try flat.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension)
+        try flat.put(staged, vectors: vectors.flatMap { $0 })
+        #expect(try !flat.conformIndex() && flat.indexKind == .flat)
+
+        let automatic = dir.path + "/auto"
+        do {
+            let store = try CatalogueStore.open(directory: automatic, mode: .write)
+            try store.setIndexChoice(IndexChoice(kind: .auto, autoThreshold: 10))
+            try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension)
+            try store.put(Array(staged.prefix(5)), vectors: vectors.prefix(5).flatMap { $0 })
+            #expect(try !store.conformIndex() && store.indexKind == .flat)
+            try store.put(Array(staged.dropFirst(5)), vectors: vectors.dropFirst(5).flatMap { $0 })
+            #expect(try store.conformIndex() && store.indexKind == .hnsw)
+        }
+        let hnsw = try CatalogueStore.open(directory: automatic, mode: .read)
+        #expect(hnsw.indexKind == .hnsw && hnsw.index?.count == photos.count)
+        let query = CatalogueQuery(k: 3)
+        let exact = try flat.search(queries, modelID: featurizer.descriptor.id, query: query)
+        let approximate = try hnsw.search(queries, modelID: featurizer.descriptor.id, query: query)
+        #expect(exact.map { $0.first?.id } == approximate.map { $0.first?.id })
+        let selfMatches = exact.enumerated().count { n, matches in matches.first?.id == "p\(n)" }
+        #expect(selfMatches >= photos.count - 4)
+    }
+
+    @Test func anInterruptedIndexSwapIsFinishedOrDiscardedOnOpening() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path + "/store"
+        let vectors: [Float] = [1, 0, 0, 0, 1, 0]
+        let staged = ["a", "b"].map {
+            StagedItem(id: $0, title: $0, url: "/\($0).png", attributes: "{}", contentHash: $0)
+        }
+        do {
+            let store = try CatalogueStore.open(directory: path, mode: .write)
+            try store.setIndexChoice(IndexChoice(kind: .hnsw))
+            try store.bind(modelID: "test/1", dimension: 3)
+            try store.put(staged, vectors: vectors)
+            #expect(store.indexKind == .hnsw)
+        }
+        // A crash between the swap's two renames: only index.next/ is there.
+        try FileManager.default.moveItem(atPath: path + "/index", toPath: path + "/index.next")
+        do {
+            let store = try CatalogueStore.open(directory: path, mode: .write)
+            #expect(store.indexKind == .hnsw && store.index?.count == 2 && (try store.pendingCount()) == 0)
+        }
+        // A crash while building: a half-written index.next/ beside the index is dropped.
+        try FileManager.default.createDirectory(atPath: path + "/index.next", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path + "/index.next/index.vsi", contents: Data([1, 2, 3]))
+        let store = try CatalogueStore.open(directory: path, mode: .write)
+        #expect(!FileManager.default.fileExists(atPath: path + "/index.next"))
+        #expect(store.index?.count == 2)
+        // Back to flat on request, with the same vectors.
+        try store.setIndexChoice(IndexChoice(kind: .flat))
+        #expect(try store.conformIndex() && store.indexKind == .flat && store.index?.count == 2)
+        let found = try store.search([[1, 0, 0]], modelID: "test/1", query: CatalogueQuery(k: 1))
+        #expect(found[0].first?.id == "a")
     }
 
     static func size(_ path: String) -> Int {

@@ -1,0 +1,66 @@
+import Foundation
+import ImageDecoding
+
+/// The photos of a store's items, read from the store's download cache (remote items) or from
+/// their files (local items), without the network: an evaluation measures the catalogue as ingested.
+public struct StorePhotos: EvalPhotos {
+    /// The items evaluated, in catalogue order.
+    public let items: [CatalogueItem]
+    let cacheDirectory: String
+    let decoder: ImageDecoder
+    let shortSide: Int
+
+    /// The ready items of `store`, or `limit` of them spread evenly over the catalogue.
+    public init(store: CatalogueStore, shortSide: Int, limit: Int? = nil) throws(CatalogueError) {
+        let ready = try store.items().filter { $0.state == .ready }
+        if let limit, limit > 0, limit < ready.count {
+            items = (0..<limit).map { ready[$0 * ready.count / limit] }
+        } else {
+            items = ready
+        }
+        cacheDirectory = store.cacheDirectory
+        decoder = ImageDecoder()
+        self.shortSide = shortSide
+    }
+
+    public var count: Int { items.count }
+
+    public func name(of item: Int) -> String { items[item].id }
+
+    public func photo(_ item: Int) throws -> Image {
+        let url = items[item].url
+        let path =
+            ImageFetcher.isRemote(url)
+            ? ImageFetcher.cachePath(for: url, in: cacheDirectory) : ImageFetcher.localPath(url)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CatalogueError.content(url: url, reason: "the image is not in the store's cache")
+        }
+        return try decoder.decode(file: path, targetShortSide: shortSide)
+    }
+}
+
+/// Searches a store through its own index (flat or HNSW), as `vsearch search` does, and ranks the
+/// right item among the first `depth` matches.
+public struct StoreRetrieval: RetrievalTarget {
+    let store: CatalogueStore
+    let ids: [String]
+    let modelID: String
+    let depth: Int
+
+    /// `ids[item]` is the store id of evaluation item `item`; `modelID` is the queries' model.
+    public init(store: CatalogueStore, ids: [String], modelID: String, depth: Int = 100) {
+        self.store = store
+        self.ids = ids
+        self.modelID = modelID
+        self.depth = max(1, depth)
+    }
+
+    public func ranks(of item: Int, queries: [[Float]]) throws -> [Int] {
+        let results = try store.search(queries, modelID: modelID, query: CatalogueQuery(k: depth))
+        return results.map { matches in
+            guard let position = matches.firstIndex(where: { $0.id == ids[item] }) else { return 0 }
+            let score = matches[position].score
+            return 1 + matches.indices.count { $0 != position && matches[$0].score >= score }
+        }
+    }
+}
