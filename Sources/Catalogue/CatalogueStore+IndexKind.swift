@@ -66,7 +66,9 @@ extension CatalogueStore {
         guard wanted != kind else { return false }
         let next = indexDirectory + ".next"
         do throws(IndexError) {
-            let fresh = try indexChoice.options.makeIndex(dimension: current.index.dimension, expectedCount: 0)
+            var options = indexChoice.options
+            options.kind = wanted
+            let fresh = try options.makeIndex(dimension: current.index.dimension, expectedCount: current.index.count)
             var ids: [UInt64] = []
             var values: [Float] = []
             ids.reserveCapacity(current.index.count)

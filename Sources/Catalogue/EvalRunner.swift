@@ -35,6 +35,8 @@ public struct RetrievalEvaluation: Sendable {
         public var perKind = true
         /// The ranges distortions are drawn from.
         public var settings = DistortionSettings()
+        /// A folder to write every query image to (JPEG, quality 90), to see what the benchmark searches.
+        public var queryFolder: String?
 
         public init() {}
     }
@@ -109,6 +111,7 @@ public struct RetrievalEvaluation: Sendable {
             let distorted = try Self.render(
                 queries, from: image, name: photos.name(of: item),
                 backgrounds: { try photos.photo($0) }, item: item, count: photos.count)
+            if let folder = options.queryFolder { try Self.save(distorted, of: queries, item: item, in: folder) }
             let vectors = try embedder.embed(distorted).map(Self.normalised)
             for (query, rank) in zip(queries, try target.ranks(of: item, queries: vectors)) {
                 ranks.append((query, rank))
@@ -153,6 +156,18 @@ public struct RetrievalEvaluation: Sendable {
             }
         }
         return images
+    }
+
+    /// Writes query images as `<item>-<label>-<n>.jpg`.
+    static func save(_ images: [Image], of queries: [EvalQuery], item: Int, in folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (n, (image, query)) in zip(images, queries).enumerated() {
+            let path = folder + "/" + String(format: "%05d-%@-%d.jpg", item, query.label, n)
+            let bytes = try JPEGEncoder.encode(image, quality: 90, name: path)
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                throw CatalogueError.store(path: path, reason: "cannot write the query image")
+            }
+        }
     }
 
     static func normalised(_ vector: [Float]) -> [Float] {

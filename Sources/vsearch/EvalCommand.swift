@@ -45,6 +45,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Decode catalogue photos with at least this short side before distorting them.")
     var shortSide = 448
 
+    @Option(name: .long, help: "Write every query image to this folder (JPEG), to see what is searched.")
+    var saveQueries: String?
+
     @Flag(help: "Print the figures as one JSON object.")
     var json = false
 
@@ -63,6 +66,7 @@ struct EvalCommand: AsyncParsableCommand {
         options.seed = seed
         options.queriesPerItem = queriesPerItem
         options.perKind = !noBreakdown
+        options.queryFolder = saveQueries
         let evaluation = RetrievalEvaluation(embedder: featurizer, options: options)
         let report: RetrievalEvaluation.Report
         if let store {

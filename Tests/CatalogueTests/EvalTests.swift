@@ -92,6 +92,7 @@ struct EvalTests {
         options.settings.maxWhiteBalance = 0
         options.settings.blurSigma = 0...0
         options.settings.jpegQuality = nil
+        options.settings.cutoutShare = 0
         let report = try RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
             .run(images: photos, names: ["a", "b", "c", "d"])
         #expect(report.overall == RetrievalMetrics(ranks: Array(repeating: 1, count: 8)))
