@@ -29,6 +29,8 @@ public struct IngestSummary: Sendable {
     /// Items left without a vector (failed now or in an earlier, interrupted run).
     public var pending = 0
     public var seconds: Double = 0
+    /// Time the network spent on batches: the rest of `seconds` it waited for images or for the store.
+    public var networkSeconds: Double = 0
     public var reportPath: String?
 
     /// Items the network ran on per second.
@@ -39,7 +41,11 @@ public struct IngestSummary: Sendable {
             "\(total) items: \(added) added, \(updated) updated, \(unchanged) unchanged, "
             + "\(relabelled) relabelled, \(failures.count) failed"
         if pruned > 0 { text += ", \(pruned) pruned" }
-        text += String(format: " in %.1fs (%.1f embedded/s)", seconds, embeddedPerSecond)
+        text += String(format: " in %.1fs (%.1f embedded/s", seconds, embeddedPerSecond)
+        if seconds > 0, added + updated > 0 {
+            text += String(format: ", network busy %.0f%%", 100 * networkSeconds / seconds)
+        }
+        text += ")"
         if pending > 0 { text += "; \(pending) items pending" }
         return text
     }
@@ -259,6 +265,8 @@ public final class Ingester: Sendable {
         defer { batch.removeAll(keepingCapacity: true) }
         guard !batch.isEmpty, writer.firstFailure == nil else { return }
         var done: [(Prepared, [Float])] = []
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { summary.networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         if let vectors = try? featurizer.features(batch.map(\.image)) {
             done = Array(zip(batch, vectors))
         } else {
