@@ -91,4 +91,37 @@ import VectorIndex
         try store.put(ids.map { Self.staged($0) }, vectors: ids.flatMap { _ in Self.unit([1, 1, 1]) })
         #expect(try store.items().map(\.id) == ["2", "10", "1x", "a", "b"])
     }
+
+    @Test func theBatchWriterStoresInOrderAndStopsAtTheFirstFailure() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 3)
+        let counter = WrittenCounter()
+        let writer = BatchWriter(store: store, depth: 1) { counter.add($0) }
+        // The same id twice: the later batch must win, as it came later.
+        await writer.submit([Self.staged("a", title: "first")], vectors: Self.unit([1, 0, 0]), isNew: [true])
+        await writer.submit([Self.staged("a", title: "second")], vectors: Self.unit([0, 1, 0]), isNew: [false])
+        await writer.submit([Self.staged("b")], vectors: [1, 0], isNew: [true])  // a wrong vector size
+        await writer.submit([Self.staged("c")], vectors: Self.unit([0, 0, 1]), isNew: [true])
+        let result = await writer.finish()
+        guard case .failure(let error) = result else {
+            Issue.record("the writer did not report the failure")
+            return
+        }
+        #expect(error.description.contains("index"))
+        #expect(counter.total == 2)
+        #expect(try store.item(id: "a")?.title == "second")
+        #expect(try store.item(id: "c") == nil)
+        let found = try store.search([Self.unit([0, 1, 0])], modelID: "test/1", query: CatalogueQuery(k: 1))
+        #expect(found[0].first?.id == "a")
+    }
+}
+
+/// Counts what a writer reports stored, from its thread.
+private final class WrittenCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func add(_ n: Int) { lock.withLock { count += n } }
+    var total: Int { lock.withLock { count } }
 }
