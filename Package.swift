@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Only the browser test uses it: a WebSocket client for Chromium's DevTools protocol.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -103,6 +105,11 @@ let package = Package(
         .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore"]),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"]),
         .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore"]),
+        // Drives headless Chromium over the DevTools protocol against the built `vsearch serve`.
+        .testTarget(
+            name: "BrowserTests",
+            dependencies: [.product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
+        ),
     ]
 )
 

@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+
+/// The web UI in a real browser: headless Chromium, driven over the DevTools protocol, against the built
+/// `vsearch serve` on a catalogue of real photos. Screenshots at desktop and phone sizes are saved as artefacts.
+@Suite(.serialized) struct WebUITests {
+    static let catalogue: [CatalogueEntry] = [
+        ("coffee", "Cup of coffee on a saucer", "skimage/coffee.png"),
+        ("chelsea", "Chelsea the cat", "skimage/chelsea.png"),
+        ("rocket", "Rocket on the launch pad", "skimage/rocket.jpg"),
+        ("astronaut", "Astronaut Eileen Collins", "skimage/astronaut.png"),
+        ("horse", "Horse silhouette", "skimage/horse.png"),
+        ("motorcycle", "Motorcycle, left view", "skimage/motorcycle_left.png"),
+        ("camera", "Cameraman on a tripod", "skimage/camera.png"),
+        ("coins", "Greek coins", "skimage/coins.png"),
+        ("aqua", "Water drop", "mate/Aqua.jpg"),
+        ("garden", "Marigold in the garden", "mate/Garden.jpg"),
+        ("ladybird", "Ladybird on a stem", "mate/LadyBird.jpg"),
+        ("storm", "Storm over the plain", "mate/Storm.jpg"),
+        ("yellow-flower", "Yellow flower", "mate/YellowFlower.jpg"),
+        ("raindrops", "Raindrops on a leaf", "mate/RainDrops.jpg"),
+    ].map { CatalogueEntry(id: $0.0, title: $0.1, photo: Repository.photos + "/" + $0.2) }
+
+    static func title(of id: String) -> String? { catalogue.first { $0.id == id }?.title }
+
+    @Test func aPersonSearchesByPhotoWatchesLiveMatchesAndBrowsesTheCatalogue() async throws {
+        let server = try await VSearchServer.start(entries: Self.catalogue)
+        defer { server.stop() }
+        let browser = try await Chromium.launch()
+        do {
+            let page = try await browser.newPage()
+            let artifacts = try Repository.artifacts()
+            for screen in Screen.all {
+                try await page.setViewport(
+                    width: screen.width, height: screen.height, scale: screen.scale, mobile: screen.mobile)
+                try await searchByUploading(
+                    on: page, server: server, photo: screen.mobile ? "rocket" : "coffee", screen: screen,
+                    artifacts: artifacts)
+                try await liveShowsAnAPISearch(
+                    on: page, server: server, photo: screen.mobile ? "ladybird" : "chelsea", screen: screen,
+                    artifacts: artifacts)
+                try await browseAndOpenAnItem(on: page, server: server, screen: screen, artifacts: artifacts)
+            }
+            try await aBadUploadShowsTheServersMessage(on: page, server: server)
+        } catch {
+            await browser.close()
+            throw BrowserTestFailure("\(error)\nserver log: \(server.serverLog())")
+        }
+        await browser.close()
+    }
+
+    /// Search page: a real photo set on the file input, as a person picking it; its own item comes first.
+    func searchByUploading(
+        on page: BrowserPage, server: VSearchServer, photo id: String, screen: Screen, artifacts: String
+    ) async throws {
+        let photo = try #require(Self.catalogue.first { $0.id == id })
+        try await page.navigate(to: server.baseURL + "/#/search")
+        try await page.waitUntil("the search page shows", "document.querySelector('#search-file') !== null")
+        try await page.setFile(photo.photo, on: "#search-file")
+        try await page.waitUntil(
+            "search results appear", "document.querySelector('#search-results .card, #search-results .notice') !== null"
+        )
+        let titles = try await page.texts("#search-results .card-title")
+        #expect(
+            titles.first == photo.title,
+            "results: \(titles), notice: \(try await page.texts("#search-results .notice"))")
+        #expect(titles.count == 8)  // the page asks for k = 8 and the catalogue has more items
+        let timing = try await page.texts(".preview-timing")
+        #expect(timing.first?.hasPrefix("8 results in") == true)
+        try await page.screenshot(to: "\(artifacts)/search-\(screen.name).png")
+    }
+
+    /// Live page: open it, search through the API from outside the browser, and see that event arrive over SSE.
+    func liveShowsAnAPISearch(
+        on page: BrowserPage, server: VSearchServer, photo id: String, screen: Screen, artifacts: String
+    ) async throws {
+        let photo = try #require(Self.catalogue.first { $0.id == id })
+        try await page.navigate(to: server.baseURL + "/#/live")
+        try await page.waitUntil(
+            "the live stream connects", "document.querySelector('#live-status.pill-live') !== null")
+        let answer = try await server.search(photo: photo.photo)
+        let eventID = try #require(answer["event_id"] as? String)
+        try await page.waitUntil(
+            "event \(eventID) shows on the Live page",
+            "document.querySelector('#live-current .event')?.dataset.eventId === \(quoted(eventID))"
+        )
+        let titles = try await page.texts("#live-current .event-matches .card-title")
+        #expect(titles.first == photo.title)
+        #expect(try await page.texts("#live-current .event-source") == ["API search"])
+        // The earlier search (from the Search page) is in the history strip beside this one.
+        #expect(try await page.texts("#live-history .history-item").count >= 2)
+        try await page.screenshot(to: "\(artifacts)/live-\(screen.name).png")
+    }
+
+    /// Catalogue page: every item listed; opening one shows its title, attributes and similar items.
+    func browseAndOpenAnItem(on page: BrowserPage, server: VSearchServer, screen: Screen, artifacts: String)
+        async throws
+    {
+        try await page.navigate(to: server.baseURL + "/#/catalogue")
+        try await page.waitUntil("catalogue items show", "document.querySelector('#catalogue-grid .card') !== null")
+        let titles = try await page.texts("#catalogue-grid .card-title")
+        #expect(Set(titles) == Set(Self.catalogue.map(\.title)))
+        #expect(try await page.texts("#catalogue-summary").first?.hasPrefix("\(Self.catalogue.count) items") == true)
+        try await page.screenshot(to: "\(artifacts)/catalogue-\(screen.name).png")
+
+        let opened = try #require(
+            try await page.evaluate(
+                "(() => { const card = document.querySelector('#catalogue-grid .card[data-id=\"garden\"] a'); card.click(); return card.closest('.card').dataset.id; })()"
+            ) as? String)
+        try await page.waitUntil(
+            "the item's similar items show",
+            "document.querySelector('#item-similar .card, #item-similar .empty, #item-similar .notice') !== null")
+        #expect(try await page.texts("#item-title") == [Self.title(of: opened)].compactMap { $0 })
+        #expect(try await page.texts(".facts-item dd").contains("mate"))
+        let similar =
+            try await page.evaluate(
+                "[...document.querySelectorAll('#item-similar .card')].map((card) => card.dataset.id)") as? [String]
+            ?? []
+        #expect(!similar.isEmpty)
+        #expect(!similar.contains(opened))  // the item itself is left out of its similar items
+        try await page.screenshot(to: "\(artifacts)/item-\(screen.name).png")
+    }
+
+    /// A file that is not an image: the page shows the server's one-line JSON error message, not a blank grid.
+    func aBadUploadShowsTheServersMessage(on page: BrowserPage, server: VSearchServer) async throws {
+        let file = NSTemporaryDirectory() + "vsearch-not-an-image-\(UUID().uuidString).jpg"
+        try Data("this is plain text, not a photo".utf8).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try await page.navigate(to: server.baseURL + "/#/search")
+        try await page.setFile(file, on: "#search-file")
+        try await page.waitUntil("an error shows", "document.querySelector('#search-results .notice-error') !== null")
+        let message = try await page.texts("#search-results .notice-error p").first ?? ""
+        #expect(!message.isEmpty)
+        #expect(!message.hasPrefix("The server answered"))  // the server's own message, from its JSON error body
+        #expect(try await page.texts("#search-results .card").isEmpty)
+    }
+}
+
+/// A screen size the UI is checked and photographed at.
+struct Screen: Sendable {
+    let name: String
+    let width: Int
+    let height: Int
+    let scale: Double
+    let mobile: Bool
+
+    static let all = [
+        Screen(name: "desktop", width: 1280, height: 900, scale: 1, mobile: false),
+        Screen(name: "phone", width: 390, height: 844, scale: 2, mobile: true),
+    ]
+}
