@@ -73,6 +73,13 @@ struct BrowserPage: Sendable {
         try await send("Emulation.setTouchEmulationEnabled", ["enabled": mobile])
     }
 
+    /// Emulates the person's light or dark colour-scheme preference.
+    func setColorScheme(_ scheme: String) async throws {
+        try await send(
+            "Emulation.setEmulatedMedia", ["features": [["name": "prefers-color-scheme", "value": scheme]]]
+        )
+    }
+
     /// Waits for the visible images to finish loading (or 5 s), then saves a PNG of the viewport.
     func screenshot(to path: String) async throws {
         _ = try await evaluate(

@@ -17,10 +17,13 @@ final class Chromium {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
             "--headless=new", "--remote-debugging-port=0", "--user-data-dir=\(profile)",
+            // The WebSocket client sends `Origin: ws://127.0.0.1`; DevTools refuses origins it was not told of.
+            "--remote-allow-origins=ws://127.0.0.1",
             // Root in a container has no user namespace sandbox; the test loads only its own loopback server.
             "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
             "--disable-extensions", "--disable-background-networking", "--disable-sync", "--hide-scrollbars",
-            "--mute-audio", "--use-fake-ui-for-media-stream", "about:blank",
+            // A synthetic camera that needs no permission prompt, so the page's webcam snapshot can be tested.
+            "--mute-audio", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "about:blank",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")

@@ -23,20 +23,20 @@ actor DevToolsClient {
     private func start(url: String) {
         // Screenshots arrive as one large base64 message.
         let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 27)
-        connection = Task { [weak self] in
+        connection = Task { [self] in
             var logger = Logger(label: "vsearch.browser-test.devtools")
             logger.logLevel = .warning
             do {
                 try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) {
                     inbound, outbound, _ in
-                    await self?.attach(outbound)
+                    await self.attach(outbound)
                     for try await message in inbound.messages(maxSize: 1 << 28) {
-                        if case .text(let text) = message { await self?.receive(text) }
+                        if case .text(let text) = message { await self.receive(text) }
                     }
                 }
-                await self?.close(with: BrowserTestFailure("the DevTools connection closed"))
+                await self.close(with: BrowserTestFailure("the DevTools connection closed"))
             } catch {
-                await self?.close(with: BrowserTestFailure("the DevTools connection failed: \(error)"))
+                await self.close(with: BrowserTestFailure("the DevTools connection failed: \(error)"))
             }
         }
     }

@@ -42,6 +42,12 @@ import Testing
                 try await browseAndOpenAnItem(on: page, server: server, screen: screen, artifacts: artifacts)
             }
             try await aBadUploadShowsTheServersMessage(on: page, server: server)
+            try await aWebcamSnapshotSearches(on: page, server: server)
+            try await page.setColorScheme("dark")
+            try await page.navigate(to: server.baseURL + "/#/live")
+            try await page.waitUntil(
+                "the live page shows an event", "document.querySelector('#live-current .event') !== null")
+            try await page.screenshot(to: "\(artifacts)/live-phone-dark.png")
         } catch {
             await browser.close()
             throw BrowserTestFailure("\(error)\nserver log: \(server.serverLog())")
@@ -61,9 +67,8 @@ import Testing
             "search results appear", "document.querySelector('#search-results .card, #search-results .notice') !== null"
         )
         let titles = try await page.texts("#search-results .card-title")
-        #expect(
-            titles.first == photo.title,
-            "results: \(titles), notice: \(try await page.texts("#search-results .notice"))")
+        let notice = try await page.texts("#search-results .notice")
+        #expect(titles.first == photo.title, "results: \(titles), notice: \(notice)")
         #expect(titles.count == 8)  // the page asks for k = 8 and the catalogue has more items
         let timing = try await page.texts(".preview-timing")
         #expect(timing.first?.hasPrefix("8 results in") == true)
@@ -133,6 +138,23 @@ import Testing
         #expect(!message.isEmpty)
         #expect(!message.hasPrefix("The server answered"))  // the server's own message, from its JSON error body
         #expect(try await page.texts("#search-results .card").isEmpty)
+    }
+}
+
+extension WebUITests {
+    /// The camera button, with Chromium's synthetic camera: the snapshot is searched and results show.
+    func aWebcamSnapshotSearches(on page: BrowserPage, server: VSearchServer) async throws {
+        try await page.navigate(to: server.baseURL + "/#/search")
+        _ = try await page.evaluate("document.querySelector('#search-camera').click()")
+        try await page.waitUntil(
+            "the camera preview plays", "document.querySelector('#camera-panel video')?.videoWidth > 0")
+        _ = try await page.evaluate("document.querySelector('#camera-capture').click()")
+        try await page.waitUntil(
+            "camera search results appear",
+            "document.querySelector('#search-results .card, #search-results .notice') !== null")
+        #expect(try await page.texts("#search-results .card-title").count == 8)
+        #expect(try await page.texts(".preview-name") == ["camera.jpg"])
+        #expect(try await page.evaluate("document.querySelector('#camera-panel').hidden") as? Bool == true)
     }
 }
 

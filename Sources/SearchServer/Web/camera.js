@@ -9,7 +9,7 @@ export class CameraCapture {
         this.stream = null;
         this.video = h('video', { playsinline: true, muted: true, autoplay: true, 'aria-label': 'Camera preview' });
         this.body = h('div', { class: 'camera-body' });
-        this.captureButton = h('button', { type: 'button', class: 'button button-primary', onclick: () => this.capture() }, icon(icons.camera), 'Take photo and search');
+        this.captureButton = h('button', { type: 'button', id: 'camera-capture', class: 'button button-primary', onclick: () => this.capture() }, icon(icons.camera), 'Take photo and search');
         this.element = h(
             'section',
             { class: 'camera', id: 'camera-panel', hidden: true, 'aria-label': 'Camera' },

@@ -105,11 +105,11 @@ export class LivePage {
                     h('div', {}, h('dt', {}, 'Source'), h('dd', { class: 'event-source' }, source)),
                     h('div', {}, h('dt', {}, 'When'), h('dd', {}, h('time', { datetime: event.created_at, title: new Date(event.created_at).toLocaleString() }, formatTime(event.created_at)))),
                     h('div', {}, h('dt', {}, event.latency_ms != null ? 'Pipeline latency' : 'Search time'), h('dd', {}, formatMilliseconds(latency))),
-                    event.timing ? h('div', {}, h('dt', {}, 'Breakdown'), h('dd', { class: 'timing' }, timingText(event.timing))) : null,
+                    event.timing ? h('div', { class: 'facts-stacked' }, h('dt', {}, 'Breakdown'), h('dd', { class: 'timing' }, timingParts(event.timing))) : null,
                 ),
                 isLatest ? null : h('button', { class: 'button button-quiet', type: 'button', onclick: () => this.select(this.events[0].event_id) }, 'Back to latest'),
             ),
-            h('div', { class: 'event-matches' }, h('h2', { class: 'section-title' }, isLatest ? 'Top matches' : 'Top matches (earlier event)'), matchGrid(event.matches?.slice(0, 6), { large: true, size: 512, eager: true, label: 'Top matches', emptyTitle: 'No match', emptyText: 'Nothing in the catalogue was close enough to this query.' })),
+            h('div', { class: 'event-matches' }, h('h2', { class: 'section-title' }, isLatest ? 'Top matches' : 'Top matches (earlier event)'), matchGrid(event.matches?.slice(0, 8), { large: true, size: 384, eager: true, label: 'Top matches', emptyTitle: 'No match', emptyText: 'Nothing in the catalogue was close enough to this query.' })),
         );
     }
 
@@ -142,7 +142,10 @@ export class LivePage {
     }
 }
 
-function timingText(timing) {
+/** The stages of a search as "decode 2.1 ms · features 9.8 ms · index 0.4 ms", each kept on one line. */
+function timingParts(timing) {
     const parts = [['decode', timing.decode_ms], ['features', timing.featurize_ms], ['index', timing.search_ms]];
-    return parts.filter(([, ms]) => Number.isFinite(ms)).map(([name, ms]) => `${name} ${formatMilliseconds(ms)}`).join(' · ');
+    return parts
+        .filter(([, ms]) => Number.isFinite(ms))
+        .flatMap(([name, ms], index) => [index ? ' · ' : '', h('span', {}, `${name} ${formatMilliseconds(ms)}`)]);
 }

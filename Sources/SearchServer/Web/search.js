@@ -27,13 +27,13 @@ export class SearchPage {
             'div',
             { class: 'dropzone', id: 'dropzone' },
             h('div', { class: 'dropzone-icon' }, icon(icons.upload)),
-            h('p', { class: 'dropzone-title' }, 'Drop a photo here'),
-            h('p', { class: 'dropzone-text' }, 'or paste one with ', h('kbd', {}, 'Ctrl'), '+', h('kbd', {}, 'V')),
+            h('p', { class: 'dropzone-title' }, h('span', { class: 'for-pointer' }, 'Drop a photo here'), h('span', { class: 'for-touch' }, 'Show vsearch an object')),
+            h('p', { class: 'dropzone-text' }, h('span', { class: 'for-pointer' }, 'or paste one with ', h('kbd', {}, 'Ctrl'), '+', h('kbd', {}, 'V')), h('span', { class: 'for-touch' }, 'Take a picture of it, or pick one you have')),
             h(
                 'div',
                 { class: 'dropzone-actions' },
-                h('label', { class: 'button button-primary', for: 'search-file' }, icon(icons.image), 'Choose a photo'),
-                h('button', { type: 'button', class: 'button', id: 'search-camera', onclick: () => this.camera.open() }, icon(icons.camera), 'Use the camera'),
+                h('label', { class: 'button button-primary', for: 'search-file' }, icon(icons.image), 'Choose photo'),
+                h('button', { type: 'button', class: 'button', id: 'search-camera', onclick: () => this.camera.open() }, icon(icons.camera), 'Camera'),
             ),
             this.fileInput,
         );
@@ -145,6 +145,11 @@ export class SearchPage {
         this.preview.hidden = false;
         show(this.preview, h('img', { src: previewSource, alt: 'Your query photo' }), h('div', { class: 'preview-caption' }, h('span', { class: 'preview-name' }, caption), h('span', { class: 'preview-timing' }, 'Searching…')));
         show(this.results, spinner('Searching'));
+        // On a phone the results are below the inputs: bring them into view.
+        if (this.preview.getBoundingClientRect().top > window.innerHeight * 0.6) {
+            const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+            this.preview.scrollIntoView({ behavior: smooth ? 'smooth' : 'auto', block: 'start' });
+        }
         try {
             const answer = await search(options);
             if (generation !== this.generation) return;
