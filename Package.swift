@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Featurizer", targets: ["Featurizer"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "Catalogue", targets: ["Catalogue"]),
+        .library(name: "SearchServer", targets: ["SearchServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Only the browser test uses it: a WebSocket client for Chromium's DevTools protocol.
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
@@ -80,11 +85,27 @@ let package = Package(
             ]
         ),
 
+        // people and devices: the HTTP API, the live match stream and the web UI.
+        .target(
+            name: "SearchServer",
+            dependencies: [
+                "VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "Catalogue",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Web"), .copy("openapi.yaml")]
+        ),
+
         // people and devices: the command-line tool.
         .executableTarget(
             name: "vsearch",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
+                "SearchServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -105,6 +126,14 @@ let package = Package(
         .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore"]),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"]),
         .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore"]),
+        .testTarget(
+            name: "SearchServerTests",
+            dependencies: [
+                "SearchServer", "Catalogue", "Featurizer", "ImageDecoding", "VSearchCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         // Drives headless Chromium over the DevTools protocol against the built `vsearch serve`.
         .testTarget(
             name: "BrowserTests",

@@ -10,6 +10,7 @@ packages=(
     libdnnl-dev libopenblas-dev                  # CNN and GEMM kernels
     imagemagick mate-backgrounds                 # test images and demo photos
     chromium                                     # the web UI's real-browser test (Tests/BrowserTests)
+    wrk                                          # the server load benchmark (scripts/bench/serve.py)
     python3 python3-venv python3-pip unzip curl
 )
 missing=()
