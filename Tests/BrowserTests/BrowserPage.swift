@@ -88,7 +88,14 @@ struct BrowserPage: Sendable {
                 Promise.all([...document.images].filter((image) => !image.complete && image.loading !== 'lazy')
                     .map((image) => new Promise((done) => { image.onload = image.onerror = done; }))),
                 new Promise((done) => setTimeout(done, 5000)),
-            ]).then(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))))
+            ]).then(() => Promise.race([
+                // Finite animations (a new event sliding in, smooth scrolling) end before the picture is taken.
+                Promise.all(document.getAnimations()
+                    .filter((animation) => animation.effect?.getComputedTiming().iterations !== Infinity)
+                    .map((animation) => animation.finished.catch(() => null))),
+                new Promise((done) => setTimeout(done, 3000)),
+            ])).then(() => new Promise((done) => setTimeout(done, 600)))
+            .then(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))))
             """
         )
         let data = try await send("Page.captureScreenshot", ["format": "png"])

@@ -43,6 +43,8 @@ import Testing
             }
             try await aBadUploadShowsTheServersMessage(on: page, server: server)
             try await aWebcamSnapshotSearches(on: page, server: server)
+            // The dark scheme, on the phone, with a real photo as the latest event.
+            _ = try await server.search(photo: Repository.photos + "/skimage/coffee.png")
             try await page.setColorScheme("dark")
             try await page.navigate(to: server.baseURL + "/#/live")
             try await page.waitUntil(

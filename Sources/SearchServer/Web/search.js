@@ -145,23 +145,28 @@ export class SearchPage {
         this.preview.hidden = false;
         show(this.preview, h('img', { src: previewSource, alt: 'Your query photo' }), h('div', { class: 'preview-caption' }, h('span', { class: 'preview-name' }, caption), h('span', { class: 'preview-timing' }, 'Searching…')));
         show(this.results, spinner('Searching'));
-        // On a phone the results are below the inputs: bring them into view.
-        if (this.preview.getBoundingClientRect().top > window.innerHeight * 0.6) {
-            const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
-            this.preview.scrollIntoView({ behavior: smooth ? 'smooth' : 'auto', block: 'start' });
-        }
+        this.revealResults();
         try {
             const answer = await search(options);
             if (generation !== this.generation) return;
             const timing = this.preview.querySelector('.preview-timing');
             if (timing) timing.textContent = `${answer.matches.length} result${answer.matches.length === 1 ? '' : 's'} in ${formatMilliseconds(answer.timing?.total_ms)}`;
             show(this.results, matchGrid(answer.matches, { label: 'Search results', size: 384, eager: true, emptyTitle: 'No matches', emptyText: options.filters.length || options.minScore > 0 ? 'Nothing passed the minimum score and filters. Loosen them in Search options.' : 'The catalogue has nothing close to this photo.' }));
+            this.revealResults();
         } catch (error) {
             if (generation !== this.generation) return;
             const timing = this.preview.querySelector('.preview-timing');
             if (timing) timing.textContent = 'Search failed';
             this.showError(error, 'The search failed');
+            this.revealResults();
         }
+    }
+
+    /** On a phone the results are below the inputs: bring the query and its results into view. */
+    revealResults() {
+        if (this.preview.getBoundingClientRect().top <= window.innerHeight * 0.6) return;
+        const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+        this.preview.scrollIntoView({ behavior: smooth ? 'smooth' : 'auto', block: 'start' });
     }
 
     showError(error, title) {
