@@ -43,6 +43,7 @@ import Testing
             }
             try await aBadUploadShowsTheServersMessage(on: page, server: server)
             try await aWebcamSnapshotSearches(on: page, server: server)
+            try await aURLSearchWithAFilterKeepsMatchingItems(on: page, server: server)
             // The dark scheme, on the phone, with a real photo as the latest event.
             _ = try await server.search(photo: Repository.photos + "/skimage/coffee.png")
             try await page.setColorScheme("dark")
@@ -157,6 +158,45 @@ extension WebUITests {
         #expect(try await page.texts("#search-results .card-title").count == 8)
         #expect(try await page.texts(".preview-name") == ["camera.jpg"])
         #expect(try await page.evaluate("document.querySelector('#camera-panel').hidden") as? Bool == true)
+    }
+}
+
+extension WebUITests {
+    /// The URL field with an attribute filter: the server fetches the picture, and only `collection=mate` items
+    /// come back. A filter without `=` is refused on the page before anything is sent.
+    func aURLSearchWithAFilterKeepsMatchingItems(on page: BrowserPage, server: VSearchServer) async throws {
+        try await page.navigate(to: server.baseURL + "/#/search")
+        let pictureURL = server.baseURL + "/api/v1/items/garden/thumbnail?size=512"
+        try await page.fillAndSubmitURLSearch(url: pictureURL, filter: "collection")
+        try await page.waitUntil(
+            "a filter error shows", "document.querySelector('#search-results .notice-error') !== null")
+        #expect(try await page.texts("#search-results .notice-error p").first?.contains("key=value") == true)
+
+        try await page.fillAndSubmitURLSearch(url: pictureURL, filter: "collection=mate")
+        try await page.waitUntil(
+            "URL search results appear", "document.querySelector('#search-results .card') !== null")
+        let ids =
+            try await page.evaluate(
+                "[...document.querySelectorAll('#search-results .card')].map((card) => card.dataset.id)") as? [String]
+        let mate = Self.catalogue.filter { $0.photo.contains("/mate/") }.map(\.id)
+        #expect(ids?.first == "garden")
+        #expect(Set(ids ?? []) == Set(mate))  // k = 8, but only the six mate items pass the filter
+    }
+}
+
+extension BrowserPage {
+    /// Types a URL and a filter into the search page's fields and submits the URL form, as a person would.
+    func fillAndSubmitURLSearch(url: String, filter: String) async throws {
+        _ = try await evaluate(
+            """
+            (() => {
+                document.querySelector('#search-filter').value = \(quoted(filter));
+                const field = document.querySelector('#search-url');
+                field.value = \(quoted(url));
+                field.form.requestSubmit();
+            })()
+            """
+        )
     }
 }
 
