@@ -62,7 +62,7 @@ export class SearchPage {
 
         root.append(
             h('div', { class: 'page-head' }, h('div', {}, h('h1', { id: 'search-title' }, 'Search by photo'), h('p', { class: 'lede' }, 'Show vsearch an object; get the most similar catalogue items.'))),
-            h('div', { class: 'search-layout' }, h('div', { class: 'search-input' }, this.dropzone, urlForm, options, this.camera.element), h('div', { class: 'search-output' }, this.preview, this.results)),
+            h('div', { class: 'search-layout' }, h('div', { class: 'search-input' }, this.dropzone, this.camera.element, urlForm, options), h('div', { class: 'search-output' }, this.preview, this.results)),
         );
         this.showIdle();
         this.wireDragAndDrop();
