@@ -80,14 +80,14 @@ struct BrowserPage: Sendable {
         )
     }
 
-    /// Waits for the visible images to finish loading (or 5 s), then saves a PNG of the viewport.
+    /// Waits for the images in view to finish loading (or 10 s), then saves a PNG of the viewport.
     func screenshot(to path: String) async throws {
         _ = try await evaluate(
             """
             Promise.race([
-                Promise.all([...document.images].filter((image) => !image.complete && image.loading !== 'lazy')
+                Promise.all([...document.images].filter((image) => !image.complete && image.getBoundingClientRect().top < innerHeight)
                     .map((image) => new Promise((done) => { image.onload = image.onerror = done; }))),
-                new Promise((done) => setTimeout(done, 5000)),
+                new Promise((done) => setTimeout(done, 10000)),
             ]).then(() => Promise.race([
                 // Finite animations (a new event sliding in, smooth scrolling) end before the picture is taken.
                 Promise.all(document.getAnimations()
