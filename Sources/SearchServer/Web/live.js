@@ -16,11 +16,9 @@ export class LivePage {
         this.status = h('span', { class: 'pill pill-wait', id: 'live-status' }, 'Connecting…');
         this.current = h('div', { class: 'live-current', 'aria-live': 'polite', id: 'live-current' });
         this.strip = h('ol', { class: 'history-strip', id: 'live-history', 'aria-label': 'Recent match events' });
-        root.append(
-            h('div', { class: 'page-head' }, h('div', {}, h('h1', { id: 'live-title' }, 'Live matches'), h('p', { class: 'lede' }, 'What devices and people are searching for, the moment it happens.')), this.status),
-            this.current,
-            h('section', { class: 'history', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title' }, 'Recent events'), this.strip),
-        );
+        // The strip sits inside the event card, under the matches, so a short list of matches leaves no gap.
+        this.history = h('section', { class: 'history', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title', class: 'section-title' }, 'Recent events'), this.strip);
+        root.append(h('div', { class: 'page-head' }, h('div', {}, h('h1', { id: 'live-title' }, 'Live matches'), h('p', { class: 'lede' }, 'What devices and people are searching for, the moment it happens.')), this.status), this.current);
         // Relative times ("12 s ago") age while the page is open; this touches only the DOM, never the server.
         setInterval(() => this.refreshTimes(), 5000);
     }
@@ -80,6 +78,7 @@ export class LivePage {
             show(this.current, emptyState(icons.radar, 'No matches yet', 'Search from the Search page, or point a device at something: its matches appear here instantly.', h('a', { class: 'button', href: '#/search' }, 'Search by photo')));
         } else {
             const view = this.eventView(shown, shown === this.events[0]);
+            view.append(this.history);
             if (animate && shown.fresh && !this.pinned) view.classList.add('arrived');
             show(this.current, view);
         }
