@@ -75,6 +75,7 @@ import Testing
         #expect(titles.count == 8)  // the page asks for k = 8 and the catalogue has more items
         let timing = try await page.texts(".preview-timing")
         #expect(timing.first?.hasPrefix("8 results in") == true)
+        try await expectAccessibleBasics(on: page, "search")
         try await page.screenshot(to: "\(artifacts)/search-\(screen.name).png")
     }
 
@@ -97,6 +98,7 @@ import Testing
         #expect(try await page.texts("#live-current .event-source") == ["API search"])
         // The earlier search (from the Search page) is in the history strip beside this one.
         #expect(try await page.texts("#live-history .history-item").count >= 2)
+        try await expectAccessibleBasics(on: page, "live")
         try await page.screenshot(to: "\(artifacts)/live-\(screen.name).png")
     }
 
@@ -109,6 +111,7 @@ import Testing
         let titles = try await page.texts("#catalogue-grid .card-title")
         #expect(Set(titles) == Set(Self.catalogue.map(\.title)))
         #expect(try await page.texts("#catalogue-summary").first?.hasPrefix("\(Self.catalogue.count) items") == true)
+        try await expectAccessibleBasics(on: page, "catalogue")
         try await page.screenshot(to: "\(artifacts)/catalogue-\(screen.name).png")
 
         let opened = try #require(
@@ -126,6 +129,7 @@ import Testing
             ?? []
         #expect(!similar.isEmpty)
         #expect(!similar.contains(opened))  // the item itself is left out of its similar items
+        try await expectAccessibleBasics(on: page, "item")
         try await page.screenshot(to: "\(artifacts)/item-\(screen.name).png")
     }
 
@@ -181,6 +185,30 @@ extension WebUITests {
         let mate = Self.catalogue.filter { $0.photo.contains("/mate/") }.map(\.id)
         #expect(ids?.first == "garden")
         #expect(Set(ids ?? []) == Set(mate))  // k = 8, but only the six mate items pass the filter
+    }
+}
+
+extension WebUITests {
+    /// What assistive technology needs from every page: images with alt text (empty when decorative), form fields
+    /// with labels, buttons and links with names, and exactly one current tab.
+    func expectAccessibleBasics(on page: BrowserPage, _ pageName: String) async throws {
+        let problems =
+            try await page.evaluate(
+                """
+                [
+                    ...[...document.querySelectorAll('main img:not([alt])')].map((image) => `image without alt: ${image.src}`),
+                    ...[...document.querySelectorAll('main input')]
+                        .filter((input) => !input.labels?.length && !input.getAttribute('aria-label'))
+                        .map((input) => `input without label: ${input.id || input.name}`),
+                    ...[...document.querySelectorAll('main button, main a[href]')]
+                        .filter((control) => !control.textContent.trim() && !control.getAttribute('aria-label')
+                            && !control.querySelector('img[alt]:not([alt=""])'))
+                        .map((control) => `control without a name: ${control.outerHTML.slice(0, 80)}`),
+                    ...(document.querySelectorAll('.tabs [aria-current="page"]').length === 1 ? [] : ['not one current tab']),
+                ]
+                """
+            ) as? [String]
+        #expect(problems == [], "\(pageName) page")
     }
 }
 

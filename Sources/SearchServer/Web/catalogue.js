@@ -100,7 +100,7 @@ function itemDetail(item) {
     return h(
         'article',
         { class: 'item', dataset: { id: item.id } },
-        h('a', { class: 'media media-hero', href: thumbnailURL(item, 1024), target: '_blank', rel: 'noopener' }, thumbnail(item, 768, { eager: true })),
+        h('a', { class: 'media media-hero', href: thumbnailURL(item, 1024), target: '_blank', rel: 'noopener', 'aria-label': `Open the full-size picture of ${item.title || `item ${item.id}`}` }, thumbnail(item, 768, { eager: true })),
         h(
             'div',
             { class: 'item-info' },
