@@ -44,6 +44,7 @@ import Testing
             try await aBadUploadShowsTheServersMessage(on: page, server: server)
             try await aWebcamSnapshotSearches(on: page, server: server)
             try await aURLSearchWithAFilterKeepsMatchingItems(on: page, server: server)
+            try await pastingOrDroppingAPhotoSearches(on: page, server: server)
             // The dark scheme, on the phone, with a real photo as the latest event.
             _ = try await server.search(photo: Repository.photos + "/skimage/coffee.png")
             try await page.setColorScheme("dark")
@@ -212,7 +213,52 @@ extension WebUITests {
     }
 }
 
+extension WebUITests {
+    /// Ctrl+V of a picture on another page opens Search with it; a picture dropped on the drop zone is searched.
+    /// The browser's own clipboard and drag events carry the file, as they do when a person pastes or drops.
+    func pastingOrDroppingAPhotoSearches(on page: BrowserPage, server: VSearchServer) async throws {
+        try await page.navigate(to: server.baseURL + "/#/live")
+        try await page.dispatchPictureEvent(
+            item: "horse", fileName: "pasted-horse.jpg",
+            script: """
+                document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
+                """)
+        try await page.waitUntil(
+            "the pasted picture's results show",
+            "location.hash === '#/search' && document.querySelector('.preview-name')?.textContent === 'pasted-horse.jpg'"
+                + " && document.querySelector('#search-results .card') !== null")
+        #expect(try await page.texts("#search-results .card-title").first == Self.title(of: "horse"))
+
+        try await page.dispatchPictureEvent(
+            item: "coins", fileName: "dropped-coins.jpg",
+            script: """
+                const zone = document.querySelector('#dropzone');
+                for (const type of ['dragenter', 'dragover', 'drop'])
+                    zone.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+                """)
+        try await page.waitUntil(
+            "the dropped picture's results show",
+            "document.querySelector('.preview-name')?.textContent === 'dropped-coins.jpg'"
+                + " && document.querySelector('#search-results .card') !== null")
+        #expect(try await page.texts("#search-results .card-title").first == Self.title(of: "coins"))
+    }
+}
+
 extension BrowserPage {
+    /// Fetches an item's picture into a `File` named `fileName`, puts it in a DataTransfer `data`, and runs `script`.
+    func dispatchPictureEvent(item: String, fileName: String, script: String) async throws {
+        _ = try await evaluate(
+            """
+            (async () => {
+                const blob = await (await fetch('/api/v1/items/\(item)/thumbnail?size=512')).blob();
+                const data = new DataTransfer();
+                data.items.add(new File([blob], \(quoted(fileName)), { type: 'image/jpeg' }));
+                \(script)
+            })()
+            """
+        )
+    }
+
     /// Types a URL and a filter into the search page's fields and submits the URL form, as a person would.
     func fillAndSubmitURLSearch(url: String, filter: String) async throws {
         _ = try await evaluate(

@@ -47,6 +47,18 @@ async function showHealth() {
     }
 }
 
+// A pasted image is a search from any page: the Search page opens with it.
+document.addEventListener('paste', (event) => {
+    const file = [...(event.clipboardData?.files ?? [])].find((candidate) => candidate.type.startsWith('image/'));
+    if (!file) return;
+    event.preventDefault();
+    if (current !== 'search') {
+        history.pushState(null, '', '#/search');
+        route();
+    }
+    pages.get('search').searchBlob(file);
+});
+
 window.addEventListener('hashchange', route);
 route();
 showHealth();

@@ -1,7 +1,7 @@
 // Live: the latest match event, pushed by the server over Server-Sent Events (no polling), with a strip of
 // recent events. Selecting an older event pins it until "Back to latest".
 
-import { api, streamURL } from './api.js';
+import { api, streamURL, thumbnailURL } from './api.js';
 import { h, icon, icons, formatMilliseconds, formatTime, matchGrid, emptyState, errorNotice, show } from './ui.js';
 
 const HISTORY_LIMIT = 16;
@@ -121,7 +121,7 @@ export class LivePage {
             this.strip,
             this.events.map((event) => {
                 const top = event.matches?.[0];
-                const picture = event.query_image ?? (top ? `${top.thumbnail ?? `/api/v1/items/${encodeURIComponent(top.id)}/thumbnail`}?size=128` : null);
+                const picture = event.query_image ?? (top ? thumbnailURL(top, 128) : null);
                 return h(
                     'li',
                     {},

@@ -66,17 +66,12 @@ export class SearchPage {
         );
         this.showIdle();
         this.wireDragAndDrop();
-        document.addEventListener('paste', (event) => this.onPaste(event));
     }
 
     enter() {}
 
     leave() {
         this.camera.close();
-    }
-
-    get active() {
-        return !this.root.hidden;
     }
 
     showIdle() {
@@ -102,15 +97,6 @@ export class SearchPage {
             }
             this.showError(new Error('That was not an image file. Drop a JPEG, PNG or WebP photo.'), 'Nothing to search with');
         });
-    }
-
-    onPaste(event) {
-        if (!this.active) return;
-        const file = [...(event.clipboardData?.files ?? [])].find((candidate) => candidate.type.startsWith('image/'));
-        if (file) {
-            event.preventDefault();
-            this.searchBlob(file);
-        }
     }
 
     options() {
