@@ -30,6 +30,7 @@ import Testing
         do {
             let page = try await browser.newPage()
             let artifacts = try Repository.artifacts()
+            try await emptyAndMissingThingsAreExplained(on: page, server: server, artifacts: artifacts)
             for screen in Screen.all {
                 try await page.setViewport(
                     width: screen.width, height: screen.height, scale: screen.scale, mobile: screen.mobile)
@@ -241,6 +242,30 @@ extension WebUITests {
             "document.querySelector('.preview-name')?.textContent === 'dropped-coins.jpg'"
                 + " && document.querySelector('#search-results .card') !== null")
         #expect(try await page.texts("#search-results .card-title").first == Self.title(of: "coins"))
+    }
+}
+
+extension WebUITests {
+    /// Before any search the Live page says so; a page past the end and an unknown item say what is wrong.
+    func emptyAndMissingThingsAreExplained(on page: BrowserPage, server: VSearchServer, artifacts: String) async throws
+    {
+        try await page.setViewport(width: 1280, height: 900, scale: 1, mobile: false)
+        try await page.navigate(to: server.baseURL + "/#/live")
+        try await page.waitUntil(
+            "the live page settles",
+            "document.querySelector('#live-current .empty, #live-current .event, #live-current .notice') !== null")
+        #expect(try await page.texts("#live-current .empty-title") == ["No matches yet"])
+        try await page.screenshot(to: "\(artifacts)/live-empty-desktop.png")
+
+        try await page.navigate(to: server.baseURL + "/#/catalogue/2")
+        try await page.waitUntil("the empty page shows", "document.querySelector('.catalogue-body .empty') !== null")
+        #expect(try await page.texts(".catalogue-body .empty-title") == ["No items on this page"])
+
+        try await page.navigate(to: server.baseURL + "/#/item/no-such-item")
+        try await page.waitUntil(
+            "the missing item is reported", "document.querySelector('.item-body .notice-error') !== null")
+        #expect(try await page.texts(".item-body .notice-error strong") == ["No such item"])
+        #expect(try await page.texts(".item-body .notice-error p").first?.contains("no-such-item") == true)
     }
 }
 
