@@ -133,13 +133,13 @@ final class VSearchServer {
     }
 
     func get(_ path: String) async throws -> (Data, Int) {
-        let (data, response) = try await URLSession.shared.data(from: URL(string: baseURL + path)!)
+        let (data, response) = try await URLSession.shared.data(from: try url(path))
         return (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
     }
 
     /// Searches with a photo as a raw `image/*` body, as an API client would; returns the answer's JSON.
     func search(photo: String) async throws -> [String: Any] {
-        var request = URLRequest(url: URL(string: baseURL + "/api/v1/search?k=4")!)
+        var request = URLRequest(url: try url("/api/v1/search?k=4"))
         request.httpMethod = "POST"
         request.setValue(photo.hasSuffix(".png") ? "image/png" : "image/jpeg", forHTTPHeaderField: "Content-Type")
         request.httpBody = try Data(contentsOf: URL(fileURLWithPath: photo))
@@ -149,6 +149,11 @@ final class VSearchServer {
             throw BrowserTestFailure("POST /api/v1/search answered \(status): \(String(decoding: data, as: UTF8.self))")
         }
         return answer
+    }
+
+    private func url(_ path: String) throws -> URL {
+        guard let url = URL(string: baseURL + path) else { throw BrowserTestFailure("not a URL: \(baseURL + path)") }
+        return url
     }
 
     /// Stops the server (SIGTERM, so it shuts down gracefully) and removes its store.
