@@ -128,7 +128,8 @@ public actor MatchHub {
     /// Writes the events published since the last call to the archive.
     public func flush() async {
         guard let archive, !unsaved.isEmpty else { return }
-        let batch = unsaved
+        // Only the newest `capacity` survive the archive's pruning, so older ones are not written.
+        let batch = unsaved.suffix(capacity)
         unsaved.removeAll()
         var records: [StoredMatchEvent] = []
         for event in batch {

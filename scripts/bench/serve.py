@@ -9,15 +9,15 @@
 3. Runs wrk with a Lua script for (a) vector searches (JSON, real vectors of held-out query
    photos) and (b) 640x480 JPEG uploads (raw image/jpeg), at 1 connection (single-request
    latency) and at --connections (throughput), and reports requests/s, p50 and p99.
-4. Measures the featurizer's batch rate in the same run: `vsearch embed --batch 8` on the
-   same 640x480 JPEGs (decode + network, whole process, model load amortised over the files),
-   and prints upload throughput / featurizer rate (target >= 0.80) and the idle upload p50
+4. Measures the featurizer's rate in the same run: `vsearch embed --batch 1` and `--batch 8` on
+   the same 640x480 JPEGs (decode + network, whole process, model load amortised over the files),
+   and prints upload throughput / the better of the two (target >= 0.80) and the idle upload p50
    (target < 30 ms).
 
 The machine is shared, so each measurement is repeated --rounds times and the best is kept.
 
 Usage: scripts/bench/serve.py [--items 10000] [--rounds 2] [--seconds 10] [--connections 16]
-                              [--work DIR] [--no-build] [--port 18080]
+                              [--work DIR] [--no-build] [--port 18080] [--max-batch 1]
 """
 
 import argparse
@@ -68,11 +68,12 @@ def variant(image, rng, size):
     out = image.crop((x, y, x + cw, y + ch))
     if rng.random() < 0.5:
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    # Resize first: the rest is per pixel, and only the output's pixels matter.
+    out = out.resize(size, Image.Resampling.BILINEAR)
     out = out.rotate(rng.uniform(-12, 12), resample=Image.Resampling.BILINEAR, expand=False)
     out = ImageEnhance.Brightness(out).enhance(rng.uniform(0.7, 1.3))
     out = ImageEnhance.Color(out).enhance(rng.uniform(0.6, 1.4))
-    out = ImageEnhance.Contrast(out).enhance(rng.uniform(0.8, 1.2))
-    return out.resize(size, Image.Resampling.BILINEAR)
+    return ImageEnhance.Contrast(out).enhance(rng.uniform(0.8, 1.2))
 
 
 def build_catalogue(work, vsearch, count):
@@ -87,6 +88,8 @@ def build_catalogue(work, vsearch, count):
     sources = photos()
     rng = random.Random(7)
     opened = [Image.open(p).convert("RGB") for p in sources]
+    for picture in opened:
+        picture.thumbnail((960, 960))  # variants are 320x240; full-size bases only slow Pillow down
     print(f"catalogue: writing {count} item images (real photos + seeded variants) to {images}", flush=True)
     for i in range(count):
         path = images / f"item{i:05d}.jpg"
@@ -94,9 +97,6 @@ def build_catalogue(work, vsearch, count):
             continue
         base = opened[i % len(opened)]
         picture = base if i < len(opened) else variant(base, rng, (320, 240))
-        if picture is base:
-            picture = base.copy()
-            picture.thumbnail((640, 640))
         picture.save(path, quality=rng.randint(70, 90))
     print(f"catalogue: vsearch ingest of {count} items (one network pass per item)", flush=True)
     started = time.perf_counter()
@@ -119,6 +119,7 @@ def query_files(work, n=32):
         path = folder / f"q{i:02d}.jpg"
         if not path.exists():
             base = Image.open(sources[rng.randrange(len(sources))]).convert("RGB")
+            base.thumbnail((1280, 1280))
             variant(base, rng, (640, 480)).save(path, quality=85)
         files.append(path)
     return files
@@ -133,13 +134,13 @@ def vector_bodies(work, vsearch, queries):
     return path
 
 
-def featurizer_rate(vsearch, queries, repeat):
-    """Images/s of `vsearch embed --batch 8` (decode + network) on the query JPEGs, best of 2."""
+def featurizer_rate(vsearch, queries, repeat, batch):
+    """Images/s of `vsearch embed --batch B` (decode + network) on the query JPEGs, best of 2."""
     files = [str(q) for q in queries] * repeat
     best = 0.0
     for _ in range(2):
         started = time.perf_counter()
-        subprocess.run([str(vsearch), "embed", "--batch", "8", *files], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([str(vsearch), "embed", "--batch", str(batch), *files], check=True, stdout=subprocess.DEVNULL)
         best = max(best, len(files) / (time.perf_counter() - started))
     return best
 
@@ -196,6 +197,7 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "vsearch-bench-serve"))
+    parser.add_argument("--max-batch", type=int, default=1, help="the server's --max-batch")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
@@ -213,7 +215,8 @@ def main():
     jpeg_list.write_text("".join(f"{q}\n" for q in queries))
     vectors = vector_bodies(work, vsearch, queries)
 
-    server = subprocess.Popen([str(vsearch), "serve", "--store", str(store), "--port", str(args.port)],
+    server = subprocess.Popen([str(vsearch), "serve", "--store", str(store), "--port", str(args.port),
+                               "--max-batch", str(args.max_batch)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         health = wait_healthy(args.port, server)
@@ -245,10 +248,12 @@ def main():
     if server.returncode not in (0, -15):
         print(f"note: vsearch serve exited with {server.returncode}: {server.stderr.read()[-500:]}", file=sys.stderr)
 
-    rate = featurizer_rate(vsearch, queries, repeat=8)
+    rates = {batch: featurizer_rate(vsearch, queries, repeat=8, batch=batch) for batch in (1, 8)}
+    rate = max(rates.values())
     load = open("/proc/loadavg").read().split()[:3]
     print()
-    print(f"{health['items']} items, {os.cpu_count()} cores, load average {' '.join(load)}, best of {args.rounds}")
+    print(f"{health['items']} items, {os.cpu_count()} cores, load average {' '.join(load)}, best of {args.rounds}, "
+          f"server --max-batch {args.max_batch}")
     print()
     print("| request | connections | requests/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
@@ -257,8 +262,9 @@ def main():
     upload = results[("640x480 JPEG upload", args.connections)]["rps"]
     idle = results[("640x480 JPEG upload", 1)]["p50"]
     print()
-    print(f"featurizer alone (vsearch embed --batch 8, same JPEGs): {rate:.1f} images/s")
-    print(f"upload throughput / featurizer rate: {upload / rate:.2f} (target >= 0.80)")
+    for batch, value in rates.items():
+        print(f"featurizer alone (vsearch embed --batch {batch}, same JPEGs): {value:.1f} images/s")
+    print(f"upload throughput / best featurizer rate: {upload / rate:.2f} (target >= 0.80)")
     print(f"idle JPEG upload p50: {idle:.1f} ms (target < 30 ms)")
 
 
