@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Only the browser test uses it: a WebSocket client for Chromium's DevTools protocol.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -134,6 +136,11 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
+        ),
+        // Drives headless Chromium over the DevTools protocol against the built `vsearch serve`.
+        .testTarget(
+            name: "BrowserTests",
+            dependencies: [.product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
         ),
     ]
 )

@@ -9,6 +9,7 @@ packages=(
     libjpeg62-turbo-dev libpng-dev libwebp-dev   # image decoding
     libdnnl-dev libopenblas-dev                  # CNN and GEMM kernels
     imagemagick mate-backgrounds                 # test images and demo photos
+    chromium                                     # the web UI's real-browser test (Tests/BrowserTests)
     wrk                                          # the server load benchmark (scripts/bench/serve.py)
     python3 python3-venv python3-pip unzip curl
 )

@@ -200,7 +200,8 @@ extension SearchServer {
     }
 
     func multipartParts(_ request: Request, contentType: String) async throws -> [MultipartPart] {
-        guard let boundary = MultipartParser.boundary(contentType: contentType) else {
+        // The boundary is case-sensitive (RFC 2046): read it from the header as sent, not the lowercased copy.
+        guard let boundary = MultipartParser.boundary(contentType: request.headers[.contentType] ?? contentType) else {
             throw APIError.badRequest("bad_multipart", "Content-Type multipart/form-data without a boundary")
         }
         let buffer = try await readBody(request)
