@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
     libjpeg62-turbo-dev libpng-dev libwebp-dev   # image decoding
     libdnnl-dev libopenblas-dev                  # CNN and GEMM kernels
+    libmosquitto-dev mosquitto mosquitto-clients # MQTT: the client library, and the broker tests run
+    ffmpeg                                       # vsearch edge's frame sources
     imagemagick mate-backgrounds                 # test images and demo photos
     python3 python3-venv python3-pip unzip curl
 )
