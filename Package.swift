@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Featurizer", targets: ["Featurizer"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "Catalogue", targets: ["Catalogue"]),
+        .library(name: "SearchServer", targets: ["SearchServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -89,12 +94,28 @@ let package = Package(
         // Tests' real Mosquitto broker on a free loopback port and ffmpeg test videos (test targets only).
         .target(name: "DeviceTestSupport", dependencies: ["VSearchCore"]),
 
+        // people and devices: the HTTP API, the live match stream and the web UI.
+        .target(
+            name: "SearchServer",
+            dependencies: [
+                "VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "Catalogue", "DeviceLink",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Web"), .copy("openapi.yaml")]
+        ),
+
         // people and devices: the command-line tool.
         .executableTarget(
             name: "vsearch",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
                 "DeviceLink", "EdgeAgent",
+                "SearchServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -119,6 +140,14 @@ let package = Package(
         .testTarget(
             name: "EdgeAgentTests",
             dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "DeviceTestSupport"]
+        ),
+        .testTarget(
+            name: "SearchServerTests",
+            dependencies: [
+                "SearchServer", "Catalogue", "Featurizer", "ImageDecoding", "VSearchCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
     ]
 )

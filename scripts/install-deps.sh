@@ -11,6 +11,7 @@ packages=(
     libmosquitto-dev mosquitto mosquitto-clients # MQTT: the client library, and the broker tests run
     ffmpeg                                       # vsearch edge's frame sources
     imagemagick mate-backgrounds                 # test images and demo photos
+    wrk                                          # the server load benchmark (scripts/bench/serve.py)
     python3 python3-venv python3-pip unzip curl
 )
 missing=()

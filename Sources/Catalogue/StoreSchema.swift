@@ -67,6 +67,19 @@ enum StoreSchema {
                     CREATE TABLE setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);
                     """)
         }
+        // The server's recent match events, so the live page survives a restart.
+        migrator.registerMigration("v2-match-events") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE match_event (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        eventId TEXT NOT NULL UNIQUE,
+                        json TEXT NOT NULL,
+                        queryJpeg BLOB,
+                        createdAt DOUBLE NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }()
 }

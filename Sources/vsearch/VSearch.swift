@@ -7,7 +7,8 @@ struct VSearch: AsyncParsableCommand {
         abstract: "Visual search: show it an object or a photo, get the most similar catalogue items.",
         subcommands: [
             EmbedCommand.self, ClassifyCommand.self, IndexCommand.self, IngestCommand.self, SearchCommand.self,
-            RemoveCommand.self, ReindexCommand.self, ExportCommand.self, EvalCommand.self, EdgeCommand.self,
+            RemoveCommand.self, ReindexCommand.self, ExportCommand.self, EvalCommand.self, ServeCommand.self,
+            EdgeCommand.self,
         ]
     )
 }

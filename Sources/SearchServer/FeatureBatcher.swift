@@ -1,0 +1,108 @@
+import Dispatch
+import Featurizer
+import Foundation
+import ImageDecoding
+
+/// Gathers concurrent requests' images into batches for the featurizer.
+///
+/// The network costs much less per image in a batch than alone, so under load it pays to
+/// wait a little: the first image of a batch waits at most `window` for others, a full batch
+/// (`maxBatch`) goes at once, and images that arrive while the network runs form the next
+/// batch. The network runs on its own serial queue, never on an event loop or the
+/// concurrency pool, and uses the cores through its own threads.
+final class FeatureBatcher: @unchecked Sendable {
+    typealias Completion = @Sendable (Result<[Float], FeaturizerError>) -> Void
+
+    let featurizer: Featurizer
+    let window: Duration
+    let maxBatch: Int
+    private let onBatch: @Sendable (Int, Double) -> Void
+    private let queue = DispatchQueue(label: "vsearch.featurizer", qos: .userInitiated)
+    private let lock = NSLock()
+    private var pending: [(Image, Completion)] = []
+    private var running = false
+    private var timerArmed = false
+
+    /// `onBatch` is told each batch's size and its network time in seconds.
+    init(
+        featurizer: Featurizer, window: Duration, maxBatch: Int,
+        onBatch: @escaping @Sendable (Int, Double) -> Void = { _, _ in }
+    ) {
+        self.featurizer = featurizer
+        self.window = window
+        self.maxBatch = max(1, maxBatch)
+        self.onBatch = onBatch
+    }
+
+    /// The feature vector of one decoded image, computed in a batch with whatever else is waiting.
+    func features(of image: Image) async throws(FeaturizerError) -> [Float] {
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<[Float], FeaturizerError>, Never>) in
+            submit(image) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    private func submit(_ image: Image, completion: @escaping Completion) {
+        lock.lock()
+        pending.append((image, completion))
+        var batch: [(Image, Completion)] = []
+        if !running {
+            if pending.count >= maxBatch || window <= .zero {
+                batch = takeBatch()
+            } else if !timerArmed {
+                timerArmed = true
+                let delay = DispatchTimeInterval.microseconds(Int(window / .microseconds(1)))
+                queue.asyncAfter(deadline: .now() + delay) { [self] in windowClosed() }
+            }
+        }
+        lock.unlock()
+        if !batch.isEmpty { queue.async { [self, batch] in run(batch) } }
+    }
+
+    private func windowClosed() {
+        lock.lock()
+        timerArmed = false
+        let batch = running ? [] : takeBatch()
+        lock.unlock()
+        if !batch.isEmpty { run(batch) }
+    }
+
+    /// Takes up to `maxBatch` waiting images and marks the network busy; call holding the lock.
+    private func takeBatch() -> [(Image, Completion)] {
+        guard !pending.isEmpty else { return [] }
+        let count = min(maxBatch, pending.count)
+        let batch = Array(pending.prefix(count))
+        pending.removeFirst(count)
+        running = true
+        return batch
+    }
+
+    /// Runs on the queue: the network on one batch, then the next batch if images are waiting.
+    private func run(_ batch: [(Image, Completion)]) {
+        var batch = batch
+        while !batch.isEmpty {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let results = features(batch.map(\.0))
+            onBatch(batch.count, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            for ((_, completion), result) in zip(batch, results) { completion(result) }
+            // Images that arrived during the run have already waited a whole batch: no window.
+            lock.lock()
+            running = false
+            batch = takeBatch()
+            lock.unlock()
+        }
+    }
+
+    /// One result per image; if the batch fails, each image is retried alone so one bad image fails alone.
+    private func features(_ images: [Image]) -> [Result<[Float], FeaturizerError>] {
+        do {
+            return try featurizer.features(images).map { .success($0) }
+        } catch {
+            guard images.count > 1 else { return [.failure(error)] }
+            return images.map { image in
+                Result { () throws(FeaturizerError) -> [Float] in try featurizer.features([image])[0] }
+            }
+        }
+    }
+}

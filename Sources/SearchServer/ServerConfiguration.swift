@@ -1,0 +1,38 @@
+import Catalogue
+import Foundation
+
+/// How a ``SearchServer`` runs. The defaults are safe for a laptop: loopback only, writes off.
+public struct ServerConfiguration: Sendable {
+    /// The address to listen on; loopback unless told otherwise.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Origins whose pages may call the API (`*` for any); none by default.
+    public var corsOrigins: [String] = []
+    /// The key write requests must present; nil refuses every write.
+    public var apiKey: String?
+    /// Larger request bodies are refused with 413.
+    public var maxBodyBytes = 20 << 20
+    /// Serve the web UI from this folder instead of the built-in files (for UI development).
+    public var webRoot: String?
+    /// How long the first image of a featurizer batch waits for others.
+    public var batchWindow: Duration = .milliseconds(2)
+    /// The most images in one featurizer call.
+    public var maxBatch = 8
+    /// Match events kept (in memory and in the store).
+    public var recentEvents = 100
+    /// Messages a live-stream client may fall behind before it is disconnected.
+    public var subscriberBuffer = 64
+    /// How often an idle live stream gets a keep-alive comment.
+    public var keepAliveInterval: Duration = .seconds(15)
+    /// How often a read-only store checks for another process's new items.
+    public var refreshInterval: Duration = .seconds(2)
+    /// Limits for images fetched by URL.
+    public var fetch: FetchOptions = {
+        var options = FetchOptions()
+        options.retries = 0
+        options.readTimeout = .seconds(10)
+        return options
+    }()
+
+    public init() {}
+}

@@ -1,0 +1,178 @@
+import Catalogue
+import Featurizer
+import Foundation
+import HTTPTypes
+import NIOCore
+import Testing
+import VSearchCore
+
+@testable import SearchServer
+
+/// A fresh directory under the system's temporary folder, removed when the value goes away.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "vsearch-server-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Paths in the repository this test runs from.
+enum Repository {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static var model: String { root + "/models/efficientnet-lite0" }
+    static var photos: String { root + "/data/photos" }
+
+    static func photo(_ relative: String) throws -> String {
+        let path = photos + "/" + relative
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TestFailure("no photo at \(path): run scripts/fetch-photos.sh")
+        }
+        return path
+    }
+}
+
+/// The real catalogue the tests search: eight real photos ingested with the real lite0 model,
+/// built once and copied for each test.
+actor Fixture {
+    static let shared = Fixture()
+
+    /// id, photo, collection attribute.
+    static let catalogue: [(id: String, photo: String, collection: String)] = [
+        ("coffee", "skimage/coffee.png", "kitchen"),
+        ("chelsea", "skimage/chelsea.png", "animals"),
+        ("astronaut", "skimage/astronaut.png", "space"),
+        ("rocket", "skimage/rocket.jpg", "space"),
+        ("motorcycle", "skimage/motorcycle_left.png", "vehicles"),
+        ("ladybird", "mate/LadyBird.jpg", "animals"),
+        ("yellow-flower", "mate/YellowFlower.jpg", "garden"),
+        ("aqua", "mate/Aqua.jpg", "abstract"),
+    ]
+
+    private var featurizer: Featurizer?
+    private var template: TemporaryDirectory?
+
+    func loadFeaturizer() throws -> Featurizer {
+        if let featurizer { return featurizer }
+        guard FileManager.default.fileExists(atPath: Repository.model + "/model.json") else {
+            throw TestFailure("no model at \(Repository.model): run scripts/prepare-model.sh")
+        }
+        let loaded = try Featurizer(model: ModelDirectory(path: Repository.model))
+        featurizer = loaded
+        return loaded
+    }
+
+    /// A new copy of the ingested catalogue; the directory lives as long as the returned value.
+    func store() async throws -> TemporaryDirectory {
+        let template = try await templateStore()
+        let copy = try TemporaryDirectory()
+        try FileManager.default.removeItem(atPath: copy.path)
+        try FileManager.default.copyItem(atPath: template.path + "/store", toPath: copy.path)
+        return copy
+    }
+
+    private func templateStore() async throws -> TemporaryDirectory {
+        if let template { return template }
+        let featurizer = try loadFeaturizer()
+        let dir = try TemporaryDirectory()
+        var lines: [String] = []
+        for item in Self.catalogue {
+            let object: [String: String] = [
+                "id": item.id, "title": item.id.capitalized, "url": try Repository.photo(item.photo),
+                "collection": item.collection,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            lines.append(String(decoding: data, as: UTF8.self))
+        }
+        let source = dir.path + "/items.jsonl"
+        try lines.joined(separator: "\n").write(toFile: source, atomically: true, encoding: .utf8)
+        do {
+            let store = try CatalogueStore.open(directory: dir.path + "/store", mode: .write)
+            let summary = try await Ingester(store: store, featurizer: featurizer).ingest(sources: [source])
+            guard summary.failures.isEmpty, summary.added == Self.catalogue.count else {
+                throw TestFailure("fixture ingest: \(summary.description)")
+            }
+        }
+        template = dir
+        return dir
+    }
+}
+
+/// A server over a fresh copy of the fixture catalogue.
+func makeServer(
+    _ configure: (inout ServerConfiguration) -> Void = { _ in }, featurizer: Featurizer? = nil
+) async throws -> (SearchServer, TemporaryDirectory) {
+    let dir = try await Fixture.shared.store()
+    var configuration = ServerConfiguration()
+    configuration.port = 0
+    configure(&configuration)
+    let loaded: Featurizer
+    if let featurizer {
+        loaded = featurizer
+    } else {
+        loaded = try await Fixture.shared.loadFeaturizer()
+    }
+    return (try SearchServer(configuration: configuration, storeDirectory: dir.path, featurizer: loaded), dir)
+}
+
+func photoBytes(_ relative: String) throws -> ByteBuffer {
+    ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: try Repository.photo(relative))))
+}
+
+/// A JSON body as a dictionary.
+func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+    let object = try JSONSerialization.jsonObject(with: Data(buffer: buffer), options: [.fragmentsAllowed])
+    guard let dictionary = object as? [String: Any] else {
+        throw TestFailure("not a JSON object: \(String(buffer: buffer))")
+    }
+    return dictionary
+}
+
+/// The `error.code` of a JSON error body.
+func errorCode(_ buffer: ByteBuffer) -> String? {
+    ((try? json(buffer))?["error"] as? [String: Any])?["code"] as? String
+}
+
+/// The ids of a search answer's matches.
+func matchIDs(_ buffer: ByteBuffer) throws -> [String] {
+    try (json(buffer)["matches"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+}
+
+/// A multipart/form-data body with text fields and files.
+func multipart(
+    boundary: String, fields: [(String, String)], files: [(name: String, filename: String, bytes: ByteBuffer)]
+)
+    -> ByteBuffer
+{
+    var body = ByteBuffer()
+    for (name, value) in fields {
+        body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n")
+    }
+    for file in files {
+        body.writeString(
+            "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.name)\"; filename=\"\(file.filename)\"\r\n"
+                + "Content-Type: application/octet-stream\r\n\r\n")
+        var bytes = file.bytes
+        body.writeBuffer(&bytes)
+        body.writeString("\r\n")
+    }
+    body.writeString("--\(boundary)--\r\n")
+    return body
+}
+
+extension HTTPFields {
+    static func contentType(_ type: String) -> HTTPFields { [.contentType: type] }
+}
