@@ -12,8 +12,12 @@ public final class MosquittoBroker: @unchecked Sendable {
     private let lock = NSLock()
     private var process: Process?
 
-    /// Writes the configuration; `users` (name → password) turns anonymous access off.
-    public init(users: [String: String] = [:]) throws {
+    /// The CA certificate that signed a TLS broker's certificate (nil for plain TCP).
+    public private(set) var caFile: String?
+
+    /// Writes the configuration; `users` (name → password) turns anonymous access off, and `tls`
+    /// makes a throwaway CA and a certificate for 127.0.0.1 with openssl and listens with TLS only.
+    public init(users: [String: String] = [:], tls: Bool = false) throws {
         port = try FreePort.find()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsearch-broker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -28,7 +32,43 @@ public final class MosquittoBroker: @unchecked Sendable {
             }
             config += "allow_anonymous false\npassword_file \(passwords.path)\n"
         }
+        if tls {
+            let files = try Self.makeCertificates(in: directory.path)
+            config += "cafile \(files.ca)\ncertfile \(files.certificate)\nkeyfile \(files.key)\n"
+            caFile = files.ca
+        }
         try config.write(to: configURL, atomically: true, encoding: .utf8)
+    }
+
+    private static func makeCertificates(in directory: String) throws -> (ca: String, certificate: String, key: String)
+    {
+        let ca = directory + "/ca.pem"
+        let caKey = directory + "/ca.key"
+        let key = directory + "/server.key"
+        let request = directory + "/server.csr"
+        let certificate = directory + "/server.pem"
+        let extensions = directory + "/san.ext"
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: extensions, atomically: true, encoding: .utf8)
+        try Tool.run(
+            "openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=vsearch test CA",
+                "-keyout", caKey, "-out", ca,
+            ])
+        try Tool.run(
+            "openssl",
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", request])
+        try Tool.run(
+            "openssl",
+            [
+                "x509", "-req", "-in", request, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "1",
+                "-extfile", extensions, "-out", certificate,
+            ])
+        // The broker drops root privileges to the mosquitto user, which must still read these.
+        for file in [ca, key, certificate] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        }
+        return (ca, certificate, key)
     }
 
     deinit {

@@ -95,6 +95,26 @@ import Testing
         await #expect(throws: MQTTError.self) { try await anonymous.connect() }
     }
 
+    @Test func tlsBrokerWithItsCAWorksAndWithoutItFails() async throws {
+        let broker = try MosquittoBroker(tls: true)
+        try broker.start()
+        let url = try BrokerURL(parsing: "mqtts://127.0.0.1:\(broker.port)")
+        let trusted = try MQTTClient(
+            options: MQTTOptions(broker: url, tls: TLSOptions(caFile: broker.caFile), connectTimeout: 5))
+        try await trusted.connect()
+        let stream = try await trusted.subscribe(to: "tls/test", qos: .atLeastOnce)
+        try trusted.publish(Array("secret".utf8), to: "tls/test", qos: .atLeastOnce)
+        #expect(await Self.collect(stream, count: 1).first?.payload == Array("secret".utf8))
+        trusted.disconnect()
+
+        // The system's CAs do not know the test CA: the handshake fails and connect says so.
+        let untrusted = try MQTTClient(options: MQTTOptions(broker: url, connectTimeout: 3))
+        await #expect(throws: MQTTError.self) { try await untrusted.connect() }
+        #expect(throws: MQTTError.self) {
+            try MQTTClient(options: MQTTOptions(broker: url, tls: TLSOptions(caFile: "/nonexistent/ca.pem")))
+        }
+    }
+
     @Test func nothingListeningIsAClearError() async throws {
         let port = try FreePort.find()
         let client = try MQTTClient(
