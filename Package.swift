@@ -42,6 +42,7 @@ let package = Package(
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto"),
         // Our own C: setjmp guards around libjpeg and libpng calls, which Swift cannot make safely,
         // and resampling kernels built for several CPU levels.
         .target(
@@ -88,11 +89,21 @@ let package = Package(
             ]
         ),
 
+        // devices: MQTT through libmosquitto, and the feature payloads devices publish.
+        .target(name: "DeviceLink", dependencies: ["VSearchCore", "CMosquitto"]),
+        // devices: the edge agent (frames from ffmpeg, a folder or stdin → features → MQTT).
+        .target(
+            name: "EdgeAgent",
+            dependencies: ["VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "DeviceLink"]
+        ),
+        // Tests' real Mosquitto broker on a free loopback port and ffmpeg test videos (test targets only).
+        .target(name: "DeviceTestSupport", dependencies: ["VSearchCore"]),
+
         // people and devices: the HTTP API, the live match stream and the web UI.
         .target(
             name: "SearchServer",
             dependencies: [
-                "VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "Catalogue",
+                "VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "Catalogue", "DeviceLink",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -107,6 +118,7 @@ let package = Package(
             name: "vsearch",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
+                "DeviceLink", "EdgeAgent",
                 "SearchServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -129,6 +141,11 @@ let package = Package(
         .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore"]),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"]),
         .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore"]),
+        .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "DeviceTestSupport"]),
+        .testTarget(
+            name: "EdgeAgentTests",
+            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "DeviceTestSupport"]
+        ),
         .testTarget(
             name: "SearchServerTests",
             dependencies: [

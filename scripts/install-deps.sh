@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
     libjpeg62-turbo-dev libpng-dev libwebp-dev   # image decoding
     libdnnl-dev libopenblas-dev                  # CNN and GEMM kernels
+    libmosquitto-dev mosquitto mosquitto-clients # MQTT: the client library, and the broker tests run
+    ffmpeg                                       # vsearch edge's frame sources
     imagemagick mate-backgrounds                 # test images and demo photos
     chromium                                     # the web UI's real-browser test (Tests/BrowserTests)
     wrk                                          # the server load benchmark (scripts/bench/serve.py)

@@ -57,6 +57,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Threads for the network (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var device: DeviceSubscriptionOptions
+
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1…65535") }
         guard maxBodyMb >= 1 else { throw ValidationError("--max-body-mb must be at least 1") }
@@ -93,8 +95,10 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("no API key configured: item create, update and delete are refused")
         }
         let app = server.makeApplication(logger: logger)
+        let devices = try await device.subscription(server: server, logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [app] + devices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         printStatus("vsearch: serving \(storeOptions.directory) at http://\(host):\(port)/")
         try await group.run()
     }

@@ -10,6 +10,7 @@ struct VSearch: AsyncParsableCommand {
         subcommands: [
             EmbedCommand.self, ClassifyCommand.self, IndexCommand.self, IngestCommand.self, SearchCommand.self,
             RemoveCommand.self, ReindexCommand.self, ExportCommand.self, EvalCommand.self, ServeCommand.self,
+            EdgeCommand.self,
         ]
     )
 

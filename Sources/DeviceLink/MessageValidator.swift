@@ -1,0 +1,60 @@
+import Foundation
+
+/// A device message that passed validation, ready to search.
+public struct DeviceMessage: Sendable, Equatable {
+    public var topic: String
+    /// The payload's device name, else the topic's wildcard level (`devices/+/features` → `cam-1`).
+    public var device: String?
+    public var capturedAt: Date?
+    public var features: [Float]
+    public var thumbnailJPEG: [UInt8]?
+    public var format: PayloadFormat
+}
+
+/// Checks device messages against the server's model: its identifier, its
+/// dimension, and that every feature is a finite number.
+///
+/// The original payload carries no model identifier, so only its dimension
+/// can be checked.
+public struct MessageValidator: Sendable {
+    /// `model.json`'s `id` for the server's model.
+    public var modelID: String
+    public var dimension: Int
+    public var limits: PayloadLimits
+    /// The subscription's filter, used to name the device from the topic.
+    public var topicFilter: String?
+
+    public init(modelID: String, dimension: Int, limits: PayloadLimits = PayloadLimits(), topicFilter: String? = nil) {
+        self.modelID = modelID
+        self.dimension = dimension
+        self.limits = limits
+        self.topicFilter = topicFilter
+    }
+
+    /// Decodes and checks one message.
+    public func validate(_ payload: [UInt8], topic: String) throws(DeviceMessageError) -> DeviceMessage {
+        let (message, format) = try PayloadCodec.decode(payload, topic: topic, limits: limits)
+        if let model = message.model, model != modelID {
+            throw .wrongModel(topic: topic, model: model, expected: modelID)
+        }
+        guard message.features.count == dimension else {
+            throw .wrongDimension(topic: topic, count: message.features.count, expected: dimension)
+        }
+        if let index = message.features.firstIndex(where: { !$0.isFinite }) {
+            throw .notFinite(topic: topic, index: index)
+        }
+        let device = message.device ?? topicFilter.flatMap { Self.wildcardLevel(of: topic, filter: $0) }
+        return DeviceMessage(
+            topic: topic, device: device, capturedAt: message.capturedAt, features: message.features,
+            thumbnailJPEG: message.thumbnailJPEG, format: format)
+    }
+
+    /// The topic level that the filter's first `+` matched, if any.
+    public static func wildcardLevel(of topic: String, filter: String) -> String? {
+        let filterLevels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard let index = filterLevels.firstIndex(of: "+"), index < topicLevels.count else { return nil }
+        let level = topicLevels[index]
+        return level.isEmpty ? nil : String(level)
+    }
+}

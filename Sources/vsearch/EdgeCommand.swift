@@ -1,0 +1,236 @@
+import ArgumentParser
+import DeviceLink
+import EdgeAgent
+import Foundation
+import VSearchCore
+
+/// `vsearch edge`: the device agent. Frames → features on the device → MQTT.
+struct EdgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edge",
+        abstract: "Featurize camera, stream, video or folder frames on this device and publish them over MQTT.",
+        discussion: """
+            SOURCE is any input ffmpeg reads (/dev/video0, rtsp://…, http://…, a video file), or `-` for \
+            standard input: concatenated JPEG images (e.g. ffmpeg -f image2pipe), or one image path per line. \
+            With --watch DIR, new images in DIR are the frames.
+            """
+    )
+
+    @Option(help: "The broker: mqtt://HOST[:PORT] or mqtts://HOST[:PORT].")
+    var mqtt: String
+
+    @Option(help: "The topic to publish to.")
+    var topic: String
+
+    @Option(help: "The device name in messages (default: the host name).")
+    var deviceID: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Frames per second to sample from the source.")
+    var fps: Double = 5
+
+    @Option(help: "Skip a frame whose cosine similarity to the last published one is at least this.")
+    var dedupThreshold: Float = 0.98
+
+    @Option(help: "compact (base64 float16, model, device, time) or original ({\"features\": \"f1,f2,...\"}).")
+    var payload: PayloadFormat = .compact
+
+    @Flag(help: "Add a small JPEG of the frame to compact messages.")
+    var thumbnail = false
+
+    @Option(help: "MQTT QoS: 0 (at most once) or 1 (at least once).")
+    var qos: Int = 0
+
+    @Option(help: "Watch this directory for new images instead of reading SOURCE.")
+    var watch: String?
+
+    @Flag(help: "Read a video file at its own frame rate, as a camera would deliver it (ffmpeg -re).")
+    var realtime = false
+
+    @Option(help: "Messages kept while the broker is unreachable; the oldest are dropped beyond this.")
+    var offlineBuffer: Int = 1000
+
+    @OptionGroup var connection: MQTTConnectionOptions
+
+    @Flag(help: "At the end, print the counts as one JSON line on standard output.")
+    var jsonSummary = false
+
+    @Argument(help: "The frame source: an ffmpeg input, or - for standard input.")
+    var source: String?
+
+    func validate() throws {
+        guard qos == 0 || qos == 1 else { throw ValidationError("--qos must be 0 or 1") }
+        guard fps > 0 else { throw ValidationError("--fps must be positive") }
+        guard (source == nil) != (watch == nil) else {
+            throw ValidationError("give either a SOURCE or --watch DIR")
+        }
+    }
+
+    func run() async throws {
+        do {
+            try await runAgent()
+        } catch let error as VSearchError {
+            printError(error)
+            throw ExitCode(1)
+        }
+    }
+
+    private func runAgent() async throws {
+        let frameSource = try makeSource()
+        let featurizer = try modelOptions.loadFeaturizer()
+        let device = deviceID ?? ProcessInfo.processInfo.hostName
+        var mqttOptions = try connection.options(broker: mqtt, clientID: nil)
+        mqttOptions.offlineBufferCapacity = offlineBuffer
+        let client = try MQTTClient(options: mqttOptions)
+        try await client.connect()
+        let status = StatusLine()
+        status.log("connected to \(mqttOptions.broker); publishing \(frameSource.description) to \(topic)")
+        let events = Task {
+            for await event in client.events {
+                switch event {
+                case .reconnected(let drained): status.log("reconnected; sent \(drained) buffered messages")
+                case .disconnected(let reason): status.log("\(mqttOptions.broker): \(reason); reconnecting")
+                case .refused(let reason): status.log("\(mqttOptions.broker): connection refused: \(reason)")
+                }
+            }
+        }
+        let agent = EdgeAgent(
+            featurizer: featurizer, publisher: client,
+            options: EdgeAgentOptions(
+                topic: topic, deviceID: device, payload: payload, qos: qos == 1 ? .atLeastOnce : .atMostOnce,
+                dedupThreshold: dedupThreshold, thumbnail: thumbnail))
+        let result: EdgeStatistics
+        do {
+            result = try await agent.run(
+                source: frameSource, report: { status.update($0.line) }, warn: { status.log(describe($0)) })
+        } catch {
+            status.finish()
+            client.disconnect()
+            throw error
+        }
+        _ = await client.waitUntilDelivered(timeout: 5)
+        let mqttStatistics = client.statistics
+        client.disconnect()
+        events.cancel()
+        status.finish()
+        var summary = result
+        summary.droppedOffline = mqttStatistics.dropped
+        status.log("done: \(summary.line); \(mqttStatistics.buffered) messages never reached the broker")
+        if jsonSummary {
+            print(
+                "{\"frames\":\(summary.read),\"published\":\(summary.published),\"skipped\":\(summary.skipped),"
+                    + "\"failed\":\(summary.failed),\"dropped_late\":\(summary.droppedLate),"
+                    + "\"dropped_offline\":\(summary.droppedOffline),\"seconds\":\(summary.elapsed),"
+                    + "\"fps\":\(summary.framesPerSecond)}")
+        }
+    }
+
+    private func makeSource() throws -> any FrameSource {
+        if let watch { return DirectoryWatchSource(directory: watch) }
+        guard let source else { throw ValidationError("give either a SOURCE or --watch DIR") }
+        if source == "-" { return StandardInputSource() }
+        let directory = try ModelDirectory(path: modelOptions.model)
+        return FFmpegSource(
+            input: source, fps: fps, shortSide: directory.descriptor.input.resizeShortSide ?? 256, realtime: realtime)
+    }
+}
+
+extension PayloadFormat: ExpressibleByArgument {}
+
+/// Broker credentials and TLS, shared by the commands that talk MQTT.
+struct MQTTConnectionOptions: ParsableArguments {
+    @Option(help: "MQTT user name.")
+    var username: String?
+
+    @Option(help: "A file whose first line is the MQTT password (or set $VSEARCH_MQTT_PASSWORD).")
+    var passwordFile: String?
+
+    @Option(help: "PEM file of the CA that signed the broker's certificate.")
+    var tlsCA: String?
+
+    @Option(help: "PEM client certificate, for brokers that check client certificates.")
+    var tlsCert: String?
+
+    @Option(help: "PEM key of the client certificate.")
+    var tlsKey: String?
+
+    @Flag(help: "Do not check that the broker's certificate names its host (tests only).")
+    var tlsInsecure = false
+
+    @Option(help: "The MQTT client id (needed for --persistent-session).")
+    var clientID: String?
+
+    @Flag(help: "Ask the broker to keep the session (subscriptions, queued QoS 1 messages) across reconnections.")
+    var persistentSession = false
+
+    @Option(help: "Seconds between MQTT keep-alive pings.")
+    var keepalive: Int = 30
+
+    func options(broker: String, clientID defaultID: String?) throws -> MQTTOptions {
+        let url = try BrokerURL(parsing: broker)
+        let password = try MQTTPassword.read(file: passwordFile)
+        var tls: TLSOptions?
+        if tlsCA != nil || tlsCert != nil || tlsKey != nil || tlsInsecure {
+            tls = TLSOptions(caFile: tlsCA, certificateFile: tlsCert, keyFile: tlsKey, insecure: tlsInsecure)
+        }
+        return MQTTOptions(
+            broker: url, clientID: clientID ?? defaultID, cleanSession: !persistentSession, keepAlive: keepalive,
+            username: username, password: password, tls: tls)
+    }
+}
+
+/// Reads MQTT passwords from a file or the environment, never from the command line (which `ps` shows).
+enum MQTTPassword {
+    static func read(file: String?) throws -> String? {
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw CommandError("\(file): cannot read the password file")
+            }
+            return text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        }
+        return ProcessInfo.processInfo.environment["VSEARCH_MQTT_PASSWORD"]
+    }
+}
+
+/// The agent's running status: one rewritten line on a terminal, a log line every 10 s otherwise.
+final class StatusLine: @unchecked Sendable {
+    private let lock = NSLock()
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private var lastUpdate = ContinuousClock.now - .seconds(60)
+    private var shown = false
+
+    func update(_ line: String) {
+        lock.withLock {
+            let now = ContinuousClock.now
+            if isTerminal {
+                guard now - lastUpdate >= .milliseconds(250) else { return }
+                write("\r\u{1B}[K" + line)
+                shown = true
+            } else {
+                guard now - lastUpdate >= .seconds(10) else { return }
+                write("vsearch edge: \(line)\n")
+            }
+            lastUpdate = now
+        }
+    }
+
+    func log(_ message: String) {
+        lock.withLock {
+            write((shown ? "\r\u{1B}[K" : "") + "vsearch edge: \(message)\n")
+            shown = false
+            lastUpdate = ContinuousClock.now - .seconds(60)
+        }
+    }
+
+    func finish() {
+        lock.withLock {
+            if shown { write("\n") }
+            shown = false
+        }
+    }
+
+    private func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+@testable import DeviceLink
+
+/// The payload formats, their validation, and the pieces of the client that need no broker.
+@Suite struct PayloadTests {
+    static let model = "efficientnet-lite0/1"
+    static let validator = MessageValidator(modelID: model, dimension: 8, topicFilter: "devices/+/features")
+
+    static func vector(_ count: Int = 8) -> [Float] {
+        (0..<count).map { Float($0 + 1) / Float(count * 2) }
+    }
+
+    @Test func compactPayloadRoundTripsWithHalfFloatPrecision() throws {
+        let captured = Date(timeIntervalSince1970: 1_795_000_000.123)
+        let message = FeatureMessage(
+            model: Self.model, device: "cam-1", capturedAt: captured, features: Self.vector(),
+            thumbnailJPEG: [0xFF, 0xD8, 1, 2, 0xFF, 0xD9])
+        let payload = PayloadCodec.encode(message, as: .compact)
+        let text = String(decoding: payload, as: UTF8.self)
+        #expect(text.hasPrefix("{\"v\":1,\"model\":\"efficientnet-lite0/1\",\"device\":\"cam-1\""))
+        #expect(text.contains("\"dim\":8"))
+        let (decoded, format) = try PayloadCodec.decode(payload, topic: "devices/cam-1/features")
+        #expect(format == .compact)
+        #expect(decoded.model == Self.model)
+        #expect(decoded.device == "cam-1")
+        #expect(decoded.thumbnailJPEG == message.thumbnailJPEG)
+        #expect(abs((decoded.capturedAt?.timeIntervalSince1970 ?? 0) - captured.timeIntervalSince1970) <= 0.001)
+        for (a, b) in zip(decoded.features, message.features) { #expect(abs(a - b) <= abs(b) / 1000) }
+    }
+
+    @Test func originalPayloadIsTheSeedContract() throws {
+        let payload = PayloadCodec.encode(FeatureMessage(features: [0.5, 0.25, 1]), as: .original)
+        #expect(String(decoding: payload, as: UTF8.self) == "{\"features\":\"0.5,0.25,1.0\"}")
+        let (decoded, format) = try PayloadCodec.decode(Array(#"{"features": "1, 2.5,3e-2"}"#.utf8), topic: "t")
+        #expect(format == .original)
+        #expect(decoded.features == [1, 2.5, 0.03])
+        #expect(decoded.model == nil)
+    }
+
+    @Test func validMessagesNameTheirDeviceFromPayloadOrTopic() throws {
+        let original = PayloadCodec.encode(FeatureMessage(features: Self.vector()), as: .original)
+        let fromTopic = try Self.validator.validate(original, topic: "devices/door-2/features")
+        #expect(fromTopic.device == "door-2")
+        #expect(fromTopic.format == .original)
+        let compact = PayloadCodec.encode(
+            FeatureMessage(model: Self.model, device: "cam-9", features: Self.vector()), as: .compact)
+        #expect(try Self.validator.validate(compact, topic: "devices/x/features").device == "cam-9")
+    }
+
+    @Test(arguments: [
+        ("not json", "malformed"),
+        (#"{"something": 1}"#, "malformed"),
+        (#"{"features": "1,2,x"}"#, "malformed"),
+        (#"{"features": "1,2,3"}"#, "wrong_dimension"),
+        (#"{"features": "1,2,3,4,5,6,nan,8"}"#, "not_finite"),
+        (#"{"features": "1,2,3,4,5,6,inf,8"}"#, "not_finite"),
+        (#"{"v":1,"model":"resnet50/1","dim":1,"features_f16":"ADw="}"#, "wrong_model"),
+        (#"{"v":1,"dim":2,"features_f16":"ADw="}"#, "malformed"),
+        (#"{"v":1,"features_f16":"not base64!"}"#, "malformed"),
+        (#"{"v":7,"features_f16":"ADw="}"#, "malformed"),
+    ])
+    func badMessagesAreRejectedWithTheirKindAndTopic(payload: String, kind: String) {
+        #expect {
+            _ = try Self.validator.validate(Array(payload.utf8), topic: "devices/cam-1/features")
+        } throws: { error in
+            guard let error = error as? DeviceMessageError else { return false }
+            return error.kind == kind && error.description.hasPrefix("devices/cam-1/features: ")
+        }
+    }
+
+    @Test func halfFloatNaNAndInfinityAreRejected() {
+        var features = Self.vector()
+        features[3] = .infinity
+        let payload = PayloadCodec.encode(FeatureMessage(model: Self.model, features: features), as: .compact)
+        #expect(throws: DeviceMessageError.notFinite(topic: "t", index: 3)) {
+            try Self.validator.validate(payload, topic: "t")
+        }
+    }
+
+    @Test func oversizedPayloadsAreRejectedBeforeParsing() {
+        let validator = MessageValidator(
+            modelID: Self.model, dimension: 8, limits: PayloadLimits(maxPayloadBytes: 100))
+        let payload = [UInt8](repeating: UInt8(ascii: "{"), count: 101)
+        #expect(throws: DeviceMessageError.tooLarge(topic: "t", bytes: 101, limit: 100)) {
+            try validator.validate(payload, topic: "t")
+        }
+    }
+
+    @Test func offlineBufferDropsTheOldestAndCounts() {
+        var buffer = OfflineBuffer<Int>(capacity: 3)
+        for i in 0..<5 { buffer.append(i) }
+        #expect(buffer.dropped == 2)
+        #expect(buffer.removeAll() == [2, 3, 4])
+        #expect(buffer.isEmpty)
+        buffer.append(9)
+        #expect(buffer.popFirst() == 9)
+    }
+
+    @Test func brokerURLs() throws {
+        #expect(try BrokerURL(parsing: "mqtt://127.0.0.1:1884") == BrokerURL(host: "127.0.0.1", port: 1884))
+        #expect(try BrokerURL(parsing: "mqtt://broker") == BrokerURL(host: "broker", port: 1883))
+        #expect(try BrokerURL(parsing: "mqtts://broker").port == 8883)
+        #expect(try BrokerURL(parsing: "mqtt://[::1]:1999").host == "::1")
+        #expect(try BrokerURL(parsing: "mqtt://[::1]:1999").description == "mqtt://[::1]:1999")
+        #expect(throws: MQTTError.self) { try BrokerURL(parsing: "http://broker") }
+        #expect(throws: MQTTError.self) { try BrokerURL(parsing: "mqtt://broker:99999") }
+        #expect(throws: MQTTError.self) { try BrokerURL(parsing: "mqtt://:1883") }
+    }
+
+    @Test func topicFilters() {
+        #expect(MQTTClient.matches(filter: "devices/+/features", topic: "devices/cam-1/features"))
+        #expect(!MQTTClient.matches(filter: "devices/+/features", topic: "devices/cam-1/other"))
+        #expect(MessageValidator.wildcardLevel(of: "devices/cam-1/features", filter: "devices/+/features") == "cam-1")
+        #expect(MessageValidator.wildcardLevel(of: "devices/cam-1/features", filter: "devices/#") == nil)
+    }
+}

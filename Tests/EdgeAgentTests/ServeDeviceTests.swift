@@ -1,0 +1,206 @@
+import DeviceLink
+import DeviceTestSupport
+import Foundation
+import Testing
+
+/// The whole device path: `vsearch edge` on a video made from catalogue photos → a real Mosquitto
+/// broker → `vsearch serve --mqtt` → an SSE client receiving match events.
+@Suite(.serialized) struct ServeDeviceTests {
+    static let scenes = ["skimage/coffee.png", "mate/Aqua.jpg", "skimage/chelsea.png", "mate/LadyBird.jpg"]
+    static let catalogue = scenes + ["skimage/astronaut.png", "skimage/rocket.jpg", "mate/Wood.jpg", "mate/Storm.jpg"]
+
+    /// A running `vsearch serve --mqtt` on a catalogue of real photos.
+    final class Server {
+        let scratch: EdgeBrokerTests.Scratch
+        let broker: MosquittoBroker
+        let port: Int
+        private let process = Process()
+
+        init() throws {
+            try RepositoryPaths.requireModelAndPhotos()
+            scratch = try EdgeBrokerTests.Scratch()
+            let photos = scratch.path + "/photos"
+            try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+            for name in ServeDeviceTests.catalogue {
+                try FileManager.default.copyItem(
+                    atPath: RepositoryPaths.photos + "/" + name,
+                    toPath: photos + "/" + (name as NSString).lastPathComponent)
+            }
+            let ingest = try EdgeBrokerTests.run(["ingest", "--store", scratch.path + "/store", photos], in: scratch)
+            guard ingest.status == 0 else { throw TestSupportError("ingest failed: \(ingest.error)") }
+            broker = try MosquittoBroker()
+            try broker.start()
+            port = try FreePort.find()
+            process.executableURL = URL(fileURLWithPath: try RepositoryPaths.binary())
+            process.arguments = [
+                "serve", "--store", scratch.path + "/store", "--port", String(port), "--mqtt", broker.url,
+            ]
+            var environment = ProcessInfo.processInfo.environment
+            environment["VSEARCH_MODEL"] = RepositoryPaths.model
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while !FreePort.accepts(port) {
+                guard Date() < deadline, process.isRunning else {
+                    throw TestSupportError("vsearch serve did not start")
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+
+        deinit {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        func get(_ path: String) throws -> String {
+            try String(decoding: RawHTTP.get(port: port, path: path, readUntilClose: true), as: UTF8.self)
+        }
+    }
+
+    /// Runs `vsearch edge` on a video of the scenes, 2 s each, and returns the SSE events it caused.
+    static func runEdge(_ server: Server, payload: String, extra: [String] = []) async throws -> [[String: Any]] {
+        let video = server.scratch.path + "/scenes-\(payload).mp4"
+        try TestVideo.make(
+            photos: scenes.map { RepositoryPaths.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
+        let stream = try SSEClient(port: server.port, path: "/api/v1/matches/stream")
+        let result = try EdgeBrokerTests.run(
+            [
+                "edge", "--mqtt", server.broker.url, "--topic", "devices/cam-7/features", "--fps", "5",
+                "--payload", payload, "--qos", "1", "--json-summary",
+            ] + extra + [video], in: server.scratch)
+        #expect(result.status == 0, "\(result.error)")
+        let events = await stream.waitForQuiet(2)
+        stream.close()
+        return events
+    }
+
+    static func topMatch(_ event: [String: Any]) -> String? {
+        ((event["matches"] as? [[String: Any]])?.first?["id"]) as? String
+    }
+
+    @Test func compactMessagesBecomeLiveMatchEventsNamingTheFilmedItemsInOrder() async throws {
+        let server = try Server()
+        let events = try await Self.runEdge(server, payload: "compact", extra: ["--device-id", "cam-7", "--thumbnail"])
+        #expect(events.map(Self.topMatch) == ["coffee", "Aqua", "chelsea", "LadyBird"])
+        for event in events {
+            #expect(event["source"] as? String == "device")
+            #expect(event["device"] as? String == "cam-7")
+            #expect(event["captured_at"] is String)
+            #expect(event["query_image"] is String)
+            let latency = event["latency_ms"] as? Double ?? -1
+            #expect(latency >= 0 && latency < 10_000)
+        }
+        let latest = try server.get("/api/v1/matches/latest")
+        #expect(latest.contains("\"device\":\"cam-7\""))
+        let metrics = try server.get("/metrics")
+        #expect(metrics.contains("vsearch_device_messages_total{result=\"accepted\"} 4"))
+        #expect(metrics.contains("vsearch_device_latency_seconds_count 4"))
+    }
+
+    @Test func originalPayloadStillWorksAndBadMessagesAreCountedWithoutStoppingTheSubscription() async throws {
+        let server = try Server()
+        let device = try MQTTClient(options: MQTTOptions(broker: BrokerURL(parsing: server.broker.url)))
+        try await device.connect()
+        for _ in 0..<20 {
+            try device.publish(Array("{\"features\": \"1,2".utf8), to: "devices/bad/features", qos: .atLeastOnce)
+            try device.publish(Array("{\"features\": \"1,2,3\"}".utf8), to: "devices/bad/features", qos: .atLeastOnce)
+            try device.publish(
+                Array(#"{"v":1,"model":"resnet50/1","dim":1,"features_f16":"ADw="}"#.utf8), to: "devices/bad/features",
+                qos: .atLeastOnce)
+        }
+        #expect(await device.waitUntilDelivered(timeout: 10))
+        device.disconnect()
+        let events = try await Self.runEdge(server, payload: "original")
+        #expect(events.map(Self.topMatch) == ["coffee", "Aqua", "chelsea", "LadyBird"])
+        #expect(events.allSatisfy { $0["device"] as? String == "cam-7" })
+        let metrics = try server.get("/metrics")
+        #expect(metrics.contains("vsearch_device_messages_total{result=\"malformed\"} 20"))
+        #expect(metrics.contains("vsearch_device_messages_total{result=\"wrong_dimension\"} 20"))
+        #expect(metrics.contains("vsearch_device_messages_total{result=\"wrong_model\"} 20"))
+    }
+}
+
+/// Plain HTTP/1.1 over a loopback socket, enough for tests.
+enum RawHTTP {
+    static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard fd >= 0, result == 0 else { throw TestSupportError("cannot connect to port \(port)") }
+        return fd
+    }
+
+    static func get(port: Int, path: String, readUntilClose: Bool) throws -> [UInt8] {
+        let fd = try connect(port: port)
+        defer { close(fd) }
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return response
+    }
+}
+
+/// A Server-Sent Events client on a raw socket, collecting `data:` payloads as JSON objects.
+final class SSEClient: @unchecked Sendable {
+    private let fd: Int32
+    private let lock = NSLock()
+    private var events: [[String: Any]] = []
+
+    init(port: Int, path: String) throws {
+        fd = try RawHTTP.connect(port: port)
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        let socketFD = fd
+        Thread { [weak self] in
+            var pending = ""
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = recv(socketFD, &buffer, buffer.count, 0)
+                if count <= 0 { break }
+                pending += String(decoding: buffer[0..<count], as: UTF8.self)
+                while let newline = pending.firstIndex(of: "\n") {
+                    let line = String(pending[..<newline])
+                    pending = String(pending[pending.index(after: newline)...])
+                    guard line.hasPrefix("data: "),
+                        let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
+                            as? [String: Any]
+                    else { continue }
+                    self?.append(object)
+                }
+            }
+        }.start()
+        // Let the server register the subscriber before anything is published.
+        Thread.sleep(forTimeInterval: 0.3)
+    }
+
+    private func append(_ event: [String: Any]) { lock.withLock { events.append(event) } }
+
+    var received: [[String: Any]] { lock.withLock { events } }
+
+    func waitForQuiet(_ seconds: Double) async -> [[String: Any]] {
+        var count = -1
+        while count != received.count {
+            count = received.count
+            try? await Task.sleep(for: .seconds(seconds))
+        }
+        return received
+    }
+
+    func close() { shutdown(fd, Int32(SHUT_RDWR)) }
+}
