@@ -202,16 +202,19 @@ extension PlanBuilder {
             guard cd.count == 2, cd[0] == 1 || cd[0] == m, cd[1] == 1 || cd[1] == n else {
                 throw badInput(layer, "C of shape \(c.shape) does not broadcast to [\(m), \(n)]")
             }
-            // Materialise β·C at full size so any broadcast form works; oneDNN's output scale α
-            // multiplies the bias too, hence β/α.
+            // Materialise β·C so any broadcast form works; oneDNN's output scale α multiplies the
+            // bias too, hence β/α. A bias shared by every row stays [1, n]: oneDNN's fast matmul
+            // kernels take that form, while a full [m, n] bias sends batches to its reference
+            // kernel, which made a classifier layer cost more than the rest of the network.
             guard p.alpha != 0 else { throw unsupported(layer, "Gemm with alpha 0") }
-            var bias = [Float](repeating: 0, count: m * n)
-            for i in 0..<m {
+            let rows = cd[0] == 1 ? 1 : m
+            var bias = [Float](repeating: 0, count: rows * n)
+            for i in 0..<rows {
                 for j in 0..<n {
                     bias[i * n + j] = p.beta / p.alpha * c.floats[(cd[0] == 1 ? 0 : i) * cd[1] + (cd[1] == 1 ? 0 : j)]
                 }
             }
-            let biasID = try constantValue(bias, dims: [m, n])
+            let biasID = try constantValue(bias, dims: [rows, n])
             biasMD = values[biasID].md
             args.append((DNNLArg.bias, biasID))
         }

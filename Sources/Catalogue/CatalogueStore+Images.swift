@@ -10,9 +10,9 @@ extension CatalogueStore {
     public func imageBytes(for item: CatalogueItem, maxBytes: Int) -> [UInt8]? {
         let path: String
         if item.url.isEmpty {
-            path = cacheDirectory + "/" + SHA256.hex(Self.uploadedImageKey(id: item.id))
+            path = cacheDirectory + "/" + ContentHash.hex(Self.uploadedImageKey(id: item.id))
         } else if ImageFetcher.isRemote(item.url) {
-            path = cacheDirectory + "/" + SHA256.hex(item.url)
+            path = cacheDirectory + "/" + ContentHash.hex(item.url)
         } else if item.url.hasPrefix("file://") {
             path = URL(string: item.url)?.path ?? String(item.url.dropFirst(7))
         } else {
@@ -28,7 +28,7 @@ extension CatalogueStore {
     public func cacheImage(_ bytes: [UInt8], forURL url: String) throws(CatalogueError) {
         do {
             try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
-            let path = cacheDirectory + "/" + SHA256.hex(url)
+            let path = cacheDirectory + "/" + ContentHash.hex(url)
             try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw .store(
@@ -37,7 +37,7 @@ extension CatalogueStore {
     }
 
     /// The SHA-256 of some bytes as hex, the content hash the store keeps for each item.
-    public static func contentHash(_ bytes: [UInt8]) -> String { SHA256.hex(bytes) }
+    public static func contentHash(_ bytes: [UInt8]) -> String { ContentHash.hex(bytes) }
 }
 
 /// Downloads images over http(s) with the ingest's limits, timeouts and retries, for callers
