@@ -31,3 +31,5 @@ convert "$photos/coffee.png" -gravity center -crop 75%x75%+0+0 +repage -rotate 6
     -modulate 85,90 -quality 60 "$query"
 echo "==> vsearch search -k 3 $query   (coffee.png cropped, rotated, darker)"
 "$bin" search -k 3 "$query"
+echo
+echo "==> next: $bin serve   then open http://127.0.0.1:8080/ (the web UI on this catalogue)"

@@ -16,8 +16,8 @@ public struct ServerConfiguration: Sendable {
     public var webRoot: String?
     /// How long the first image of a featurizer batch waits for others.
     public var batchWindow: Duration = .milliseconds(2)
-    /// The most images in one featurizer call; 1 turns batching off, which measured fastest on 2 cores.
-    public var maxBatch = 1
+    /// The most images in one featurizer call; 1 turns batching off.
+    public var maxBatch = 8
     /// Match events kept (in memory and in the store).
     public var recentEvents = 100
     /// Messages a live-stream client may fall behind before it is disconnected.

@@ -17,7 +17,7 @@
 The machine is shared, so each measurement is repeated --rounds times and the best is kept.
 
 Usage: scripts/bench/serve.py [--items 10000] [--rounds 2] [--seconds 10] [--connections 16]
-                              [--work DIR] [--no-build] [--port 18080] [--max-batch 1]
+                              [--work DIR] [--no-build] [--port 18080] [--max-batch 8]
 """
 
 import argparse
@@ -197,7 +197,7 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "vsearch-bench-serve"))
-    parser.add_argument("--max-batch", type=int, default=1, help="the server's --max-batch")
+    parser.add_argument("--max-batch", type=int, default=8, help="the server's --max-batch")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
