@@ -49,23 +49,28 @@ struct Subscription {
 // libmosquitto calls these on its network thread with the userdata pointer set in `init`;
 // they are plain C function pointers, so they find the client through that pointer alone.
 extension MQTTClient {
-    private static func client(_ userdata: UnsafeMutableRawPointer?) -> MQTTClient? {
-        userdata.map { Unmanaged<MQTTClient>.fromOpaque($0).takeUnretainedValue() }
+    /// Runs `body` on the client behind `userdata` without retaining it. A callback must never hold
+    /// the last reference: the client's deinit would then run on libmosquitto's own thread, which
+    /// cannot join itself, and `mosquitto_destroy` would free the state that thread still uses.
+    /// The client's deinit joins this thread before anything is freed, so the reference stays valid.
+    private static func with(_ userdata: UnsafeMutableRawPointer?, _ body: (MQTTClient) -> Void) {
+        guard let userdata else { return }
+        Unmanaged<MQTTClient>.fromOpaque(userdata)._withUnsafeGuaranteedRef(body)
     }
 
     func installCallbacks(on handle: OpaquePointer) {
         mosquitto_connect_callback_set(handle) { _, userdata, code in
-            MQTTClient.client(userdata)?.didConnect(code: code)
+            MQTTClient.with(userdata) { $0.didConnect(code: code) }
         }
         mosquitto_disconnect_callback_set(handle) { _, userdata, code in
-            MQTTClient.client(userdata)?.didDisconnect(code: code)
+            MQTTClient.with(userdata) { $0.didDisconnect(code: code) }
         }
         mosquitto_publish_callback_set(handle) { _, userdata, _ in
-            MQTTClient.client(userdata)?.state.withLock { $0.statistics.delivered += 1 }
+            MQTTClient.with(userdata) { client in client.state.withLock { $0.statistics.delivered += 1 } }
         }
         mosquitto_subscribe_callback_set(handle) { _, userdata, mid, count, granted in
             let ok = count > 0 && granted.map { $0[0] != 0x80 } ?? false
-            MQTTClient.client(userdata)?.didSubscribe(mid: mid, granted: ok)
+            MQTTClient.with(userdata) { $0.didSubscribe(mid: mid, granted: ok) }
         }
         mosquitto_message_callback_set(handle) { _, userdata, message in
             guard let message = message?.pointee, let topic = message.topic else { return }
@@ -75,7 +80,7 @@ extension MQTTClient {
             }
             let received = MQTTMessage(
                 topic: String(cString: topic), payload: payload, qos: Int(message.qos), retained: message.retain)
-            MQTTClient.client(userdata)?.didReceive(received)
+            MQTTClient.with(userdata) { $0.didReceive(received) }
         }
     }
 

@@ -56,7 +56,7 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     deinit {
-        let wasRunning = state.withLock { $0.loopRunning }
+        let wasRunning = state.withLock { $0.loopRunning || $0.threadStarted }
         if wasRunning {
             mosquitto_disconnect(handle)
             mosquitto_loop_stop(handle, false)

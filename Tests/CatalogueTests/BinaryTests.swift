@@ -27,15 +27,18 @@ import Testing
         return ready.count
     }
 
-    /// Eight copies of every real photo under distinct names, so that even a release build
-    /// takes long enough to ingest that the test can kill it midway.
+    /// Thirty-two copies of every real photo under distinct names, so that even a release build
+    /// takes long enough to ingest that the test can kill it midway. Hard links where the file
+    /// system allows them: the copies cost no space.
     static func copies(of photos: [String], in directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var files: [String] = []
-        for copy in 0..<8 {
+        for copy in 0..<32 {
             for photo in photos {
                 let file = directory + "/\(copy)-" + URL(fileURLWithPath: photo).lastPathComponent
-                try FileManager.default.copyItem(atPath: photo, toPath: file)
+                if (try? FileManager.default.linkItem(atPath: photo, toPath: file)) == nil {
+                    try FileManager.default.copyItem(atPath: photo, toPath: file)
+                }
                 files.append(file)
             }
         }
