@@ -16,8 +16,15 @@ echo "==> swift build -c release (binaries for the oracle tests)"
 swift build -c release
 export VSEARCH_BIN_DIR="$PWD/.build/release"
 
-echo "==> swift test"
-swift test
+# One process per test target: the targets start brokers, servers, browsers and child processes, and
+# keeping them apart keeps one target's load and failures from reaching another's.
+echo "==> swift build --build-tests"
+swift build --build-tests
+for target in Tests/*/; do
+    target=$(basename "$target")
+    echo "==> swift test --filter $target"
+    swift test --skip-build --filter "^$target\\."
+done
 
 echo "==> pytest tests/oracle (ONNX Runtime, Pillow, FAISS as oracles)"
 "${VSEARCH_VENV:-.venv}/bin/python" -m pytest -q tests/oracle
