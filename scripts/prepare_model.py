@@ -248,10 +248,26 @@ def build_graph(weights, variant):
     return model, fc_w.shape[1], fc_w.shape[0]
 
 
+# How items and queries become vectors (docs/retrieval.md has the measurements behind it): an
+# item's whole photo at 224 x 224, its last feature map GeM-pooled; a query's whole picture at a
+# larger size, pooled whole and in overlapping windows, and scored by its best window. The id's
+# version changes with any of it, so stores built another way are refused until a reindex.
+DESCRIPTOR = {
+    "map": "head",
+    "pooling": "gem",
+    "power": 3,
+    "item": {"longSide": 224, "shortSide": 224},
+    "query": {"longSide": 384, "shortSide": 288},
+    "regions": [3, 5],
+    "overlap": 0.5,
+}
+DESCRIPTOR_VERSION = 2
+
+
 def descriptor(variant, feature_dim):
     v = VARIANTS[variant]
     return {
-        "id": f"efficientnet-{variant}/1",
+        "id": f"efficientnet-{variant}/{DESCRIPTOR_VERSION}",
         "name": v["name"],
         "onnx": "model.onnx",
         "input": {
@@ -268,6 +284,7 @@ def descriptor(variant, feature_dim):
         },
         "feature": {"output": "features", "dimension": feature_dim, "normalize": True},
         "logits": {"output": "logits", "labels": "labels.txt"},
+        "descriptor": DESCRIPTOR,
     }
 
 

@@ -66,6 +66,32 @@ extension CatalogueStore {
         }
     }
 
+    /// The best matches for each query, best first, where a query is one or more vectors (a
+    /// picture's whole view and its regions) and an item scores its best score over them.
+    ///
+    /// Each vector is searched for `k` hits and the lists are merged keeping each item's best
+    /// score. That is exact for an exact index: an item among the `k` best by its best score is
+    /// among the `k` best of the vector that gives it that score.
+    public func search(regions queries: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
+        -> [[CatalogueMatch]]
+    {
+        let lists = try search(queries.flatMap { $0 }, modelID: modelID, query: query)
+        var results: [[CatalogueMatch]] = []
+        var next = 0
+        for vectors in queries {
+            var best: [String: CatalogueMatch] = [:]
+            for matches in lists[next..<(next + vectors.count)] {
+                for match in matches where match.score > best[match.id]?.score ?? -.infinity {
+                    best[match.id] = match
+                }
+            }
+            next += vectors.count
+            let ranked = best.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+            results.append(Array(ranked.prefix(query.k)))
+        }
+        return results
+    }
+
     /// The keys a search may return, or nil when every indexed item may be returned.
     ///
     /// Without filters the index is searched as it is unless some items are pending, whose

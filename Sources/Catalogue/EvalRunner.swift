@@ -5,12 +5,20 @@ import VSearchCore
 
 /// Turns decoded images into feature vectors; the seam between the benchmark and the network.
 public protocol ImageEmbedder: Sendable {
-    /// One feature vector per image, in order.
+    /// One catalogue vector per image, in order.
     func embed(_ images: [Image]) throws -> [[Float]]
+    /// One or more query vectors per image, in order; an item scores its best score over them.
+    func embedQueries(_ images: [Image]) throws -> [[[Float]]]
+}
+
+extension ImageEmbedder {
+    /// A query is the image's one catalogue vector.
+    public func embedQueries(_ images: [Image]) throws -> [[[Float]]] { try embed(images).map { [$0] } }
 }
 
 extension Featurizer: ImageEmbedder {
     public func embed(_ images: [Image]) throws -> [[Float]] { try features(images) }
+    public func embedQueries(_ images: [Image]) throws -> [[[Float]]] { try queryVectors(images) }
 }
 
 /// One generated query: which catalogue item it shows, and how it was distorted.
@@ -112,7 +120,7 @@ public struct RetrievalEvaluation: Sendable {
                 queries, from: image, name: photos.name(of: item),
                 backgrounds: { try photos.photo($0) }, item: item, count: photos.count)
             if let folder = options.queryFolder { try Self.save(distorted, of: queries, item: item, in: folder) }
-            let vectors = try embedder.embed(distorted).map(Self.normalised)
+            let vectors = try embedder.embedQueries(distorted).map { $0.map(Self.normalised) }
             for (query, rank) in zip(queries, try target.ranks(of: item, queries: vectors)) {
                 ranks.append((query, rank))
             }
@@ -223,9 +231,10 @@ public struct PhotosInMemory: EvalPhotos {
 
 /// Where an evaluation's queries are searched.
 public protocol RetrievalTarget: Sendable {
-    /// For each query of catalogue item `item`, the rank (1 = first) the item reached; 0 when it is
-    /// beyond the ranks the target looks at. An item scoring the same as the right one ranks ahead of it.
-    func ranks(of item: Int, queries: [[Float]]) throws -> [Int]
+    /// For each query (one or more vectors) of catalogue item `item`, the rank (1 = first) the item
+    /// reached; 0 when it is beyond the ranks the target looks at. An item scoring the same as the
+    /// right one ranks ahead of it.
+    func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int]
 }
 
 /// Exact search over the catalogue's vectors (unit length), every rank counted.
@@ -234,8 +243,11 @@ public struct ExactRetrieval: RetrievalTarget {
 
     public init(vectors: [[Float]]) { self.vectors = vectors }
 
-    public func ranks(of item: Int, queries: [[Float]]) throws -> [Int] {
-        queries.map { query in RetrievalMetrics.rank(of: item, scores: vectors.map { Self.dot($0, query) }) }
+    public func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int] {
+        queries.map { query in
+            let scores = vectors.map { vector in query.map { Self.dot(vector, $0) }.max() ?? -.infinity }
+            return RetrievalMetrics.rank(of: item, scores: scores)
+        }
     }
 
     private static func dot(_ a: [Float], _ b: [Float]) -> Float {

@@ -55,8 +55,8 @@ public struct StoreRetrieval: RetrievalTarget {
         self.depth = max(1, depth)
     }
 
-    public func ranks(of item: Int, queries: [[Float]]) throws -> [Int] {
-        let results = try store.search(queries, modelID: modelID, query: CatalogueQuery(k: depth))
+    public func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int] {
+        let results = try store.search(regions: queries, modelID: modelID, query: CatalogueQuery(k: depth))
         return results.map { matches in
             guard let position = matches.firstIndex(where: { $0.id == ids[item] }) else { return 0 }
             let score = matches[position].score

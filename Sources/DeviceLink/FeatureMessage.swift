@@ -8,18 +8,23 @@ public struct FeatureMessage: Sendable, Equatable {
     public var device: String?
     /// When the camera captured the frame, to the millisecond.
     public var capturedAt: Date?
+    /// The whole frame's vector.
     public var features: [Float]
+    /// The frame's region vectors, when the model's descriptor has regions (compact payload v2 only);
+    /// a search scores each item by its best vector among `features` and these.
+    public var regions: [[Float]]
     /// A small JPEG of the frame, so people can see what the device saw.
     public var thumbnailJPEG: [UInt8]?
 
     public init(
         model: String? = nil, device: String? = nil, capturedAt: Date? = nil, features: [Float],
-        thumbnailJPEG: [UInt8]? = nil
+        regions: [[Float]] = [], thumbnailJPEG: [UInt8]? = nil
     ) {
         self.model = model
         self.device = device
         self.capturedAt = capturedAt
         self.features = features
+        self.regions = regions
         self.thumbnailJPEG = thumbnailJPEG
     }
 }
@@ -28,8 +33,10 @@ public struct FeatureMessage: Sendable, Equatable {
 public enum PayloadFormat: String, Sendable, CaseIterable {
     /// The original device's `{"features": "f1,f2,..."}`: decimal text, no model or device.
     case original
-    /// `{"v":1,"model":…,"device":…,"captured_at":…,"dim":N,"features_f16":"<base64>","thumbnail_jpeg":…}`:
-    /// the features as little-endian IEEE half floats in base64, a quarter of the original's size.
+    /// `{"v":2,"model":…,"device":…,"captured_at":…,"dim":N,"vectors":R,"features_f16":"<base64>","thumbnail_jpeg":…}`:
+    /// R vectors of N values (the whole frame's, then its regions'), as little-endian IEEE half floats
+    /// in base64, a quarter of the original's size per vector. Version 1, one vector and no
+    /// `"vectors"`, is still read.
     case compact
 }
 
@@ -41,10 +48,16 @@ public struct PayloadLimits: Sendable, Equatable {
     public var maxThumbnailBytes: Int
     /// The longest feature vector accepted before it is compared with the model's dimension.
     public var maxDimension: Int
+    /// The most vectors (whole frame and regions) one message may carry.
+    public var maxVectors: Int
 
-    public init(maxPayloadBytes: Int = 1 << 20, maxThumbnailBytes: Int = 512 << 10, maxDimension: Int = 16_384) {
+    public init(
+        maxPayloadBytes: Int = 1 << 20, maxThumbnailBytes: Int = 512 << 10, maxDimension: Int = 16_384,
+        maxVectors: Int = 64
+    ) {
         self.maxPayloadBytes = maxPayloadBytes
         self.maxThumbnailBytes = maxThumbnailBytes
         self.maxDimension = maxDimension
+        self.maxVectors = maxVectors
     }
 }

@@ -6,7 +6,10 @@ public struct DeviceMessage: Sendable, Equatable {
     /// The payload's device name, else the topic's wildcard level (`devices/+/features` → `cam-1`).
     public var device: String?
     public var capturedAt: Date?
+    /// The whole frame's vector.
     public var features: [Float]
+    /// Its region vectors, if the device sent any.
+    public var regions: [[Float]] = []
     public var thumbnailJPEG: [UInt8]?
     public var format: PayloadFormat
 }
@@ -40,13 +43,15 @@ public struct MessageValidator: Sendable {
         guard message.features.count == dimension else {
             throw .wrongDimension(topic: topic, count: message.features.count, expected: dimension)
         }
-        if let index = message.features.firstIndex(where: { !$0.isFinite }) {
-            throw .notFinite(topic: topic, index: index)
+        for (offset, vector) in ([message.features] + message.regions).enumerated() {
+            if let index = vector.firstIndex(where: { !$0.isFinite }) {
+                throw .notFinite(topic: topic, index: offset * dimension + index)
+            }
         }
         let device = message.device ?? topicFilter.flatMap { Self.wildcardLevel(of: topic, filter: $0) }
         return DeviceMessage(
             topic: topic, device: device, capturedAt: message.capturedAt, features: message.features,
-            thumbnailJPEG: message.thumbnailJPEG, format: format)
+            regions: message.regions, thumbnailJPEG: message.thumbnailJPEG, format: format)
     }
 
     /// The topic level that the filter's first `+` matched, if any.

@@ -13,14 +13,16 @@ public enum PayloadCodec {
             let text = message.features.map { "\($0)" }.joined(separator: ",")
             return Array("{\"features\":\"\(text)\"}".utf8)
         case .compact:
-            var json = "{\"v\":1"
+            var json = "{\"v\":\(message.regions.isEmpty ? 1 : 2)"
             if let model = message.model { json += ",\"model\":\(jsonString(model))" }
             if let device = message.device { json += ",\"device\":\(jsonString(device))" }
             if let capturedAt = message.capturedAt {
                 json += ",\"captured_at\":\"\(MessageTimestamp.format(capturedAt))\""
             }
             json += ",\"dim\":\(message.features.count)"
-            json += ",\"features_f16\":\"\(HalfFloatCodec.base64(message.features))\""
+            if !message.regions.isEmpty { json += ",\"vectors\":\(1 + message.regions.count)" }
+            let values = message.regions.reduce(message.features, +)
+            json += ",\"features_f16\":\"\(HalfFloatCodec.base64(values))\""
             if let thumbnail = message.thumbnailJPEG {
                 json += ",\"thumbnail_jpeg\":\"\(Data(thumbnail).base64EncodedString())\""
             }
@@ -59,19 +61,30 @@ public enum PayloadCodec {
     private static func decodeCompact(_ wire: WireMessage, packed: String, topic: String, limits: PayloadLimits)
         throws(DeviceMessageError) -> FeatureMessage
     {
-        guard wire.v == 1 else {
+        guard wire.v == 1 || wire.v == 2 else {
             throw .malformed(topic: topic, reason: "unknown payload version \(wire.v.map(String.init) ?? "none")")
+        }
+        let count = wire.vectors ?? 1
+        guard wire.v == 2 || wire.vectors == nil else {
+            throw .malformed(topic: topic, reason: "\"vectors\" needs payload version 2")
+        }
+        guard (1...limits.maxVectors).contains(count) else {
+            throw .malformed(topic: topic, reason: "\"vectors\" is \(count), expected 1 to \(limits.maxVectors)")
         }
         guard let bytes = Data(base64Encoded: packed) else {
             throw .malformed(topic: topic, reason: "\"features_f16\" is not base64")
         }
-        guard bytes.count % 2 == 0, bytes.count / 2 <= limits.maxDimension else {
-            throw .malformed(topic: topic, reason: "\"features_f16\" holds \(bytes.count) bytes")
+        guard bytes.count % (2 * count) == 0, bytes.count / (2 * count) <= limits.maxDimension else {
+            throw .malformed(topic: topic, reason: "\"features_f16\" holds \(bytes.count) bytes for \(count) vectors")
         }
-        let features = HalfFloatCodec.floats(fromLittleEndian: bytes)
-        if let dim = wire.dim, dim != features.count {
-            throw .malformed(topic: topic, reason: "\"dim\" is \(dim) but \"features_f16\" holds \(features.count)")
+        let values = HalfFloatCodec.floats(fromLittleEndian: bytes)
+        let width = values.count / count
+        if let dim = wire.dim, dim != width {
+            throw .malformed(
+                topic: topic, reason: "\"dim\" is \(dim) but \"features_f16\" holds \(count) × \(width) values")
         }
+        let features = Array(values[0..<width])
+        let regions = (1..<count).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }
         var thumbnail: [UInt8]?
         if let text = wire.thumbnailJPEG {
             guard let data = Data(base64Encoded: text) else {
@@ -89,7 +102,7 @@ public enum PayloadCodec {
             try parseTimestamp(text, topic: topic)
         }
         return FeatureMessage(
-            model: wire.model, device: wire.device, capturedAt: capturedAt, features: features,
+            model: wire.model, device: wire.device, capturedAt: capturedAt, features: features, regions: regions,
             thumbnailJPEG: thumbnail)
     }
 
@@ -141,12 +154,13 @@ private struct WireMessage: Decodable {
     var device: String?
     var capturedAt: String?
     var dim: Int?
+    var vectors: Int?
     var featuresF16: String?
     var features: WireFeatures?
     var thumbnailJPEG: String?
 
     enum CodingKeys: String, CodingKey {
-        case v, model, device, dim, features
+        case v, model, device, dim, vectors, features
         case capturedAt = "captured_at"
         case featuresF16 = "features_f16"
         case thumbnailJPEG = "thumbnail_jpeg"

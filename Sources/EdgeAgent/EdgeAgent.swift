@@ -121,21 +121,25 @@ public final class EdgeAgent: Sendable {
     /// Featurizes one frame and publishes it unless it is a near-duplicate of `lastPublished`.
     func process(_ frame: Frame, lastPublished: [Float]?) throws -> (published: [Float]?, droppedOldest: Bool) {
         let image: Image
-        let vector: [Float]
+        let vectors: [[Float]]
         do {
-            image = try featurizer.decode(bytes: frame.bytes, name: frame.name)
-            guard let features = try featurizer.features([image]).first else {
+            image = try featurizer.decode(bytes: frame.bytes, name: frame.name, for: .query)
+            guard let query = try featurizer.queryVectors([image]).first, !query.isEmpty else {
                 throw EdgeAgentError.frame(name: frame.name, reason: "the model gave no features")
             }
-            vector = features
+            vectors = query
         } catch let error as FeaturizerError {
             throw EdgeAgentError.frame(name: frame.name, reason: error.description)
         }
+        // The whole frame's vector decides whether the view changed; the regions ride along.
+        let vector = vectors[0]
         if let lastPublished, Similarity.cosine(lastPublished, vector) >= options.dedupThreshold {
             return (nil, false)
         }
+        // The original payload has room for one plain vector: the whole frame's.
         var message = FeatureMessage(
-            model: featurizer.descriptor.id, device: options.deviceID, capturedAt: frame.capturedAt, features: vector)
+            model: featurizer.descriptor.id, device: options.deviceID, capturedAt: frame.capturedAt, features: vector,
+            regions: options.payload == .compact ? Array(vectors.dropFirst()) : [])
         if options.thumbnail, options.payload == .compact {
             message.thumbnailJPEG = Thumbnail.jpeg(
                 frameBytes: frame.bytes, decoded: image, maxSide: options.thumbnailMaxSide)

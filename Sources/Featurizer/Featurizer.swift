@@ -6,6 +6,10 @@ import VSearchCore
 
 /// Turns images into feature vectors with one model, loaded once.
 ///
+/// A catalogue item's photo becomes one vector (``features(_:)``); a query picture becomes one or
+/// more (``queryVectors(_:)``), as the model's ``VSearchCore/DescriptorSpec`` says: with regions,
+/// the whole picture's vector and one per window, and a query matches an item by its best one.
+///
 /// A featurizer is safe to share between tasks: the runtime gives each call
 /// its own scratch memory, and decoding and preprocessing keep no state.
 /// Batches amortise the network's per-call cost, so callers with many
@@ -43,6 +47,8 @@ public final class Featurizer: Sendable {
     private let network: CNNModel
     private let decoder: ImageDecoder
     private let preprocessor: ImagePreprocessor
+    /// With a descriptor spec: the item and query inputs, and the pooling of the feature map.
+    private let views: DescriptorViews?
 
     /// Loads the model in `model`; the ONNX graph is parsed and planned once.
     public init(model: ModelDirectory, options: Options = Options()) throws(FeaturizerError) {
@@ -57,6 +63,17 @@ public final class Featurizer: Sendable {
         }
         var outputs = [descriptor.feature.output]
         if let logits = descriptor.logits?.output { outputs.append(logits) }
+        if let spec = descriptor.descriptor {
+            if let problem = spec.problem { throw .model(path: model.url.path, reason: problem) }
+            do {
+                views = try DescriptorViews(spec: spec, input: descriptor.input)
+            } catch {
+                throw .model(path: model.url.path, reason: error.description)
+            }
+            if !outputs.contains(spec.map) { outputs.append(spec.map) }
+        } else {
+            views = nil
+        }
         do {
             network = try CNNModel(
                 contentsOf: model.onnxURL, options: CNNModel.Options(threads: options.threads, outputs: outputs))
@@ -70,22 +87,28 @@ public final class Featurizer: Sendable {
 
     // MARK: Images in memory
 
-    /// Decodes `bytes` at the size the model needs; `name` appears in errors.
-    public func decode(bytes: [UInt8], name: String) throws(FeaturizerError) -> Image {
+    /// Decodes `bytes` at the size the model needs for `role`; `name` appears in errors.
+    public func decode(bytes: [UInt8], name: String, for role: VectorRole = .item) throws(FeaturizerError) -> Image {
         do {
-            return try decoder.decode(bytes: bytes, name: name, targetShortSide: preprocessor.decodeShortSide)
+            return try decoder.decode(bytes: bytes, name: name, targetShortSide: decodeShortSide(for: role))
         } catch {
             throw .image(error)
         }
     }
 
-    /// Decodes the file at `path` at the size the model needs.
-    public func decode(file path: String) throws(FeaturizerError) -> Image {
+    /// Decodes the file at `path` at the size the model needs for `role`.
+    public func decode(file path: String, for role: VectorRole = .item) throws(FeaturizerError) -> Image {
         do {
-            return try decoder.decode(file: path, targetShortSide: preprocessor.decodeShortSide)
+            return try decoder.decode(file: path, targetShortSide: decodeShortSide(for: role))
         } catch {
             throw .image(error)
         }
+    }
+
+    /// The short side a decoder must keep so that `role`'s input loses nothing.
+    public func decodeShortSide(for role: VectorRole) -> Int {
+        guard let views else { return preprocessor.decodeShortSide }
+        return views.decodeShortSide(for: role)
     }
 
     /// Runs the network on decoded images, `maxBatch` at a time.
@@ -101,19 +124,62 @@ public final class Featurizer: Sendable {
         return predictions
     }
 
-    /// Feature vectors for decoded images, normalised when the model says so.
+    /// Catalogue item vectors for decoded images: one per image, normalised when the model says so.
     public func features(_ images: [Image]) throws(FeaturizerError) -> [[Float]] {
-        try run(images).map(\.features)
+        guard let views else { return try run(images).map(\.features) }
+        return try pooled(images, views: views, role: .item).map { $0[0] }
+    }
+
+    /// Query vectors for decoded images: for each image, the whole picture's vector first, then
+    /// one per region when the model's descriptor has regions.
+    public func queryVectors(_ images: [Image]) throws(FeaturizerError) -> [[[Float]]] {
+        guard let views else { return try run(images).map { [$0.features] } }
+        return try pooled(images, views: views, role: .query)
+    }
+
+    /// Vectors for `role`: one per item image, one or more per query image.
+    public func vectors(_ images: [Image], for role: VectorRole) throws(FeaturizerError) -> [[[Float]]] {
+        switch role {
+        case .item: return try features(images).map { [$0] }
+        case .query: return try queryVectors(images)
+        }
     }
 
     // MARK: Files
 
-    /// Feature vectors for image files, one result per path, in order.
+    /// Catalogue item vectors for image files, one result per path, in order.
     ///
     /// Files are decoded in parallel while earlier batches run, and a file
     /// that fails to decode fails alone.
     public func embed(files paths: [String]) async -> [Result<[Float], FeaturizerError>] {
-        await predict(files: paths).map { $0.map(\.features) }
+        guard views != nil else { return await predict(files: paths).map { $0.map(\.features) } }
+        return await vectors(files: paths, for: .item).map { $0.map { $0[0] } }
+    }
+
+    /// Vectors for `role` of image files, one result per path, in order; a file that fails to
+    /// decode fails alone.
+    public func vectors(files paths: [String], for role: VectorRole) async -> [Result<[[Float]], FeaturizerError>] {
+        var results: [Result<[[Float]], FeaturizerError>] = []
+        results.reserveCapacity(paths.count)
+        var start = 0
+        while start < paths.count {
+            let end = min(paths.count, start + options.maxBatch)
+            let decoded = await decodeConcurrently(Array(paths[start..<end]), for: role)
+            let images = decoded.compactMap { try? $0.get() }
+            let computed = Result { () throws(FeaturizerError) in try vectors(images, for: role) }
+            var next = 0
+            for result in decoded {
+                switch (result, computed) {
+                case (.failure(let error), _): results.append(.failure(error))
+                case (.success, .failure(let error)): results.append(.failure(error))
+                case (.success, .success(let vectors)):
+                    results.append(.success(vectors[next]))
+                    next += 1
+                }
+            }
+            start = end
+        }
+        return results
     }
 
     /// The network's outputs for image files, one result per path, in order.
@@ -164,10 +230,12 @@ public final class Featurizer: Sendable {
 
     // MARK: Internals
 
-    private func decodeConcurrently(_ paths: [String]) async -> [Result<Image, FeaturizerError>] {
+    private func decodeConcurrently(_ paths: [String], for role: VectorRole = .item) async
+        -> [Result<Image, FeaturizerError>]
+    {
         await withTaskGroup(of: (Int, Result<Image, FeaturizerError>).self) { group in
             for (index, path) in paths.enumerated() {
-                group.addTask { (index, self.decodeResult(file: path)) }
+                group.addTask { (index, self.decodeResult(file: path, for: role)) }
             }
             var ordered = [Result<Image, FeaturizerError>?](repeating: nil, count: paths.count)
             for await (index, result) in group { ordered[index] = result }
@@ -175,9 +243,9 @@ public final class Featurizer: Sendable {
         }
     }
 
-    private func decodeResult(file path: String) -> Result<Image, FeaturizerError> {
+    private func decodeResult(file path: String, for role: VectorRole) -> Result<Image, FeaturizerError> {
         do {
-            return .success(try decode(file: path))
+            return .success(try decode(file: path, for: role))
         } catch {
             return .failure(error)
         }
@@ -203,6 +271,32 @@ public final class Featurizer: Sendable {
         }
     }
 
+    /// Runs the network on `images` at `role`'s input size (one run per orientation) and pools the
+    /// descriptor's feature map: per image, the whole map's vector, then its regions' for queries.
+    private func pooled(_ images: [Image], views: DescriptorViews, role: VectorRole) throws(FeaturizerError)
+        -> [[[Float]]]
+    {
+        var results = [[[Float]]](repeating: [], count: images.count)
+        for group in views.groups(images, role: role) {
+            var start = 0
+            while start < group.indices.count {
+                let end = min(group.indices.count, start + options.maxBatch)
+                let members = Array(group.indices[start..<end])
+                let input = group.preprocessor.tensor(members.map { images[$0] })
+                let outputs: [String: Tensor]
+                do {
+                    outputs = try network.run(inputName: descriptor.input.name, input: input)
+                } catch {
+                    throw .inference(reason: error.description)
+                }
+                let pooled = try views.pool(outputs[views.spec.map], count: members.count, role: role)
+                for (member, vectors) in zip(members, pooled) { results[member] = vectors }
+                start = end
+            }
+        }
+        return results
+    }
+
     /// Splits a [N, ...] output into N flat rows, checking the feature size.
     private func rows(of name: String, in outputs: [String: Tensor], count: Int) throws(FeaturizerError) -> [[Float]] {
         guard let tensor = outputs[name] else { throw .inference(reason: "the model gave no output named '\(name)'") }
@@ -219,13 +313,15 @@ public final class Featurizer: Sendable {
         return (0..<count).map { Array(tensor.data[($0 * width)..<(($0 + 1) * width)]) }
     }
 
-    static func normalize(_ vector: inout [Float]) {
-        var sum: Float = 0
-        for x in vector { sum += x * x }
-        guard sum > 0 else { return }
-        let scale = 1 / sum.squareRoot()
-        for i in vector.indices { vector[i] *= scale }
-    }
+    static func normalize(_ vector: inout [Float]) { FeatureMapPooling.normalize(&vector) }
+}
+
+/// What a picture's vectors are for.
+public enum VectorRole: Sendable {
+    /// A catalogue item's photo: one vector, stored in the index.
+    case item
+    /// A picture searched for: one or more vectors, each searched, the best score counting.
+    case query
 }
 
 /// What the network said about one image.

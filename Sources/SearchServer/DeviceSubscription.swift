@@ -75,8 +75,8 @@ public struct DeviceSubscription: Service {
         let found: [[CatalogueMatch]]
         do {
             found = try store.search(
-                [Self.normalized(message.features)], modelID: store.modelID ?? server.featurizer.descriptor.id,
-                query: CatalogueQuery(k: k))
+                regions: [([message.features] + message.regions).map(Self.normalized)],
+                modelID: store.modelID ?? server.featurizer.descriptor.id, query: CatalogueQuery(k: k))
         } catch {
             server.metrics.deviceMessage(result: "search_failed")
             logger.error("MQTT: \(message.topic): search failed: \(error.description)")

@@ -11,7 +11,7 @@ import ImageDecoding
 /// batch. The network runs on its own serial queue, never on an event loop or the
 /// concurrency pool, and uses the cores through its own threads.
 final class FeatureBatcher: @unchecked Sendable {
-    typealias Completion = @Sendable (Result<[Float], FeaturizerError>) -> Void
+    typealias Completion = @Sendable (Result<[[Float]], FeaturizerError>) -> Void
 
     let featurizer: Featurizer
     let window: Duration
@@ -19,7 +19,7 @@ final class FeatureBatcher: @unchecked Sendable {
     private let onBatch: @Sendable (Int, Double) -> Void
     private let queue = DispatchQueue(label: "vsearch.featurizer", qos: .userInitiated)
     private let lock = NSLock()
-    private var pending: [(Image, Completion)] = []
+    private var pending: [(Image, VectorRole, Completion)] = []
     private var running = false
     private var timerArmed = false
 
@@ -34,19 +34,20 @@ final class FeatureBatcher: @unchecked Sendable {
         self.onBatch = onBatch
     }
 
-    /// The feature vector of one decoded image, computed in a batch with whatever else is waiting.
-    func features(of image: Image) async throws(FeaturizerError) -> [Float] {
+    /// The vectors of one decoded image for `role` (one for an item, one or more for a query),
+    /// computed in a batch with whatever else is waiting.
+    func vectors(of image: Image, for role: VectorRole) async throws(FeaturizerError) -> [[Float]] {
         let result = await withCheckedContinuation {
-            (continuation: CheckedContinuation<Result<[Float], FeaturizerError>, Never>) in
-            submit(image) { continuation.resume(returning: $0) }
+            (continuation: CheckedContinuation<Result<[[Float]], FeaturizerError>, Never>) in
+            submit(image, role: role) { continuation.resume(returning: $0) }
         }
         return try result.get()
     }
 
-    private func submit(_ image: Image, completion: @escaping Completion) {
+    private func submit(_ image: Image, role: VectorRole, completion: @escaping Completion) {
         lock.lock()
-        pending.append((image, completion))
-        var batch: [(Image, Completion)] = []
+        pending.append((image, role, completion))
+        var batch: [(Image, VectorRole, Completion)] = []
         if !running {
             if pending.count >= maxBatch || window <= .zero {
                 batch = takeBatch()
@@ -69,7 +70,7 @@ final class FeatureBatcher: @unchecked Sendable {
     }
 
     /// Takes up to `maxBatch` waiting images and marks the network busy; call holding the lock.
-    private func takeBatch() -> [(Image, Completion)] {
+    private func takeBatch() -> [(Image, VectorRole, Completion)] {
         guard !pending.isEmpty else { return [] }
         let count = min(maxBatch, pending.count)
         let batch = Array(pending.prefix(count))
@@ -79,13 +80,17 @@ final class FeatureBatcher: @unchecked Sendable {
     }
 
     /// Runs on the queue: the network on one batch, then the next batch if images are waiting.
-    private func run(_ batch: [(Image, Completion)]) {
+    private func run(_ batch: [(Image, VectorRole, Completion)]) {
         var batch = batch
         while !batch.isEmpty {
             let started = DispatchTime.now().uptimeNanoseconds
-            let results = features(batch.map(\.0))
+            for role in [VectorRole.query, .item] {
+                let members = batch.filter { $0.1 == role }
+                guard !members.isEmpty else { continue }
+                let results = vectors(members.map(\.0), for: role)
+                for ((_, _, completion), result) in zip(members, results) { completion(result) }
+            }
             onBatch(batch.count, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
-            for ((_, completion), result) in zip(batch, results) { completion(result) }
             // Images that arrived during the run have already waited a whole batch: no window.
             lock.lock()
             running = false
@@ -95,13 +100,13 @@ final class FeatureBatcher: @unchecked Sendable {
     }
 
     /// One result per image; if the batch fails, each image is retried alone so one bad image fails alone.
-    private func features(_ images: [Image]) -> [Result<[Float], FeaturizerError>] {
+    private func vectors(_ images: [Image], for role: VectorRole) -> [Result<[[Float]], FeaturizerError>] {
         do {
-            return try featurizer.features(images).map { .success($0) }
+            return try featurizer.vectors(images, for: role).map { .success($0) }
         } catch {
             guard images.count > 1 else { return [.failure(error)] }
             return images.map { image in
-                Result { () throws(FeaturizerError) -> [Float] in try featurizer.features([image])[0] }
+                Result { () throws(FeaturizerError) -> [[Float]] in try featurizer.vectors([image], for: role)[0] }
             }
         }
     }

@@ -159,13 +159,13 @@ extension SearchServer {
                 throw APIError.from(error)
             }
         }
-        let query = try await embed(bytes, name: "item '\(id)' image")
+        let query = try await embed(bytes, name: "item '\(id)' image", for: .item)
         try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension)
         try store.cacheImage(bytes, forURL: url.isEmpty ? CatalogueStore.uploadedImageKey(id: id) : url)
         let staged = StagedItem(
             id: id, title: title, url: url, attributes: try Self.text(attributes),
             contentHash: CatalogueStore.contentHash(bytes))
-        try store.put([staged], vectors: query.vector)
+        try store.put([staged], vectors: query.vectors[0])
         return try item(id)
     }
 

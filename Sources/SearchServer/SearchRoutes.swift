@@ -50,9 +50,9 @@ struct SearchOptions {
     var catalogueQuery: CatalogueQuery { CatalogueQuery(k: k, minScore: minScore, filters: filters) }
 }
 
-/// A search's query vector and what it cost to get it.
+/// A picture's vectors (an item's one, or a query's whole view and regions) and what they cost.
 struct EmbeddedQuery {
-    var vector: [Float]
+    var vectors: [[Float]]
     var image: Image?
     var fetchMS: Double?
     var decodeMS: Double = 0
@@ -73,7 +73,8 @@ extension SearchServer {
         let found: [[CatalogueMatch]]
         do {
             found = try store.search(
-                [query.vector], modelID: store.modelID ?? featurizer.descriptor.id, query: options.catalogueQuery)
+                regions: [query.vectors], modelID: store.modelID ?? featurizer.descriptor.id,
+                query: options.catalogueQuery)
         } catch {
             throw APIError.from(error)
         }
@@ -106,11 +107,11 @@ extension SearchServer {
             guard let image = parts.first(where: { $0.name == "image" }) else {
                 throw APIError.badRequest("missing_image", "multipart body: no file field named 'image'")
             }
-            return try await embed(image.body, name: "upload '\(image.filename ?? "image")'")
+            return try await embed(image.body, name: "upload '\(image.filename ?? "image")'", for: .query)
         }
         if contentType.hasPrefix("image/") {
             let body = try await readBody(request)
-            return try await embed(Array(body.readableBytesView), name: "request body (\(contentType))")
+            return try await embed(Array(body.readableBytesView), name: "request body (\(contentType))", for: .query)
         }
         guard contentType.hasPrefix("application/json") else {
             throw APIError(
@@ -137,11 +138,11 @@ extension SearchServer {
             } catch {
                 throw APIError.from(error)
             }
-            var query = try await embed(bytes, name: url)
+            var query = try await embed(bytes, name: url, for: .query)
             query.fetchMS = Self.milliseconds(since: fetchStarted) - query.decodeMS - query.featurizeMS
             return query
         case (nil, let vector?):
-            return EmbeddedQuery(vector: try checkedVector(vector))
+            return EmbeddedQuery(vectors: [try checkedVector(vector)])
         default:
             throw APIError.badRequest("bad_request", "search body: give exactly one of \"url\" and \"vector\"")
         }
@@ -163,25 +164,26 @@ extension SearchServer {
         return vector
     }
 
-    /// Decodes image bytes (in this task, off the event loops) and featurizes them in a batch.
-    func embed(_ bytes: [UInt8], name: String) async throws(APIError) -> EmbeddedQuery {
+    /// Decodes image bytes (in this task, off the event loops) and featurizes them in a batch, as
+    /// a query or as a catalogue item's photo.
+    func embed(_ bytes: [UInt8], name: String, for role: VectorRole) async throws(APIError) -> EmbeddedQuery {
         let decodeStarted = ContinuousClock.now
         let image: Image
         do {
-            image = try featurizer.decode(bytes: bytes, name: name)
+            image = try featurizer.decode(bytes: bytes, name: name, for: role)
         } catch {
             throw APIError.from(error)
         }
         let decodeMS = Self.milliseconds(since: decodeStarted)
         let featurizeStarted = ContinuousClock.now
-        let vector: [Float]
+        let vectors: [[Float]]
         do {
-            vector = try await batcher.features(of: image)
+            vectors = try await batcher.vectors(of: image, for: role)
         } catch {
             throw APIError.from(error)
         }
         return EmbeddedQuery(
-            vector: vector, image: image, decodeMS: decodeMS, featurizeMS: Self.milliseconds(since: featurizeStarted))
+            vectors: vectors, image: image, decodeMS: decodeMS, featurizeMS: Self.milliseconds(since: featurizeStarted))
     }
 
     // MARK: Request and response helpers

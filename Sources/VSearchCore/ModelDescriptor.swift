@@ -31,10 +31,14 @@ public struct ModelDescriptor: Codable, Sendable, Equatable {
     public var feature: FeatureSpec
     /// The classifier output, for `vsearch classify`; optional.
     public var logits: LogitsSpec?
+    /// How catalogue items and queries become vectors when they are not simply `feature`: pooled
+    /// from a feature map, and a query as several region vectors. Optional; without it every image
+    /// is `input` → `feature`.
+    public var descriptor: DescriptorSpec?
 
     public init(
         id: String, name: String, onnx: String = "model.onnx", input: InputSpec, feature: FeatureSpec,
-        logits: LogitsSpec? = nil
+        logits: LogitsSpec? = nil, descriptor: DescriptorSpec? = nil
     ) {
         self.id = id
         self.name = name
@@ -42,6 +46,7 @@ public struct ModelDescriptor: Codable, Sendable, Equatable {
         self.input = input
         self.feature = feature
         self.logits = logits
+        self.descriptor = descriptor
     }
 
     /// How an image becomes the input tensor.

@@ -53,18 +53,18 @@ struct SearchCommand: AsyncParsableCommand {
         let featurizer = try modelOptions.loadFeaturizer()
         var failures = 0
         var paths: [String] = []
-        var vectors: [[Float]] = []
-        for (path, result) in zip(queries, await featurizer.embed(files: queries)) {
+        var vectors: [[[Float]]] = []
+        for (path, result) in zip(queries, await featurizer.vectors(files: queries, for: .query)) {
             switch result {
-            case .success(let vector):
+            case .success(let regions):
                 paths.append(path)
-                vectors.append(vector)
+                vectors.append(regions)
             case .failure(let error):
                 failures += 1
                 printError(error)
             }
         }
-        let results = try store.search(vectors, modelID: featurizer.descriptor.id, query: query)
+        let results = try store.search(regions: vectors, modelID: featurizer.descriptor.id, query: query)
         let output = StandardOutput()
         for (path, matches) in zip(paths, results) {
             if json {

@@ -30,6 +30,36 @@ import Testing
         for (a, b) in zip(decoded.features, message.features) { #expect(abs(a - b) <= abs(b) / 1000) }
     }
 
+    @Test func compactPayloadVersion2CarriesTheRegionVectors() throws {
+        let regions = (1...3).map { r in Self.vector().map { $0 * Float(r) / 4 } }
+        let message = FeatureMessage(model: Self.model, device: "cam-1", features: Self.vector(), regions: regions)
+        let payload = PayloadCodec.encode(message, as: .compact)
+        let text = String(decoding: payload, as: UTF8.self)
+        #expect(text.hasPrefix("{\"v\":2,"))
+        #expect(text.contains("\"dim\":8,\"vectors\":4,"))
+        let validated = try Self.validator.validate(payload, topic: "devices/cam-1/features")
+        #expect(validated.regions.count == 3)
+        for (decoded, sent) in zip([validated.features] + validated.regions, [message.features] + regions) {
+            for (a, b) in zip(decoded, sent) { #expect(abs(a - b) <= abs(b) / 1000) }
+        }
+        // One vector stays version 1, so devices and servers of before regions read it.
+        let single = PayloadCodec.encode(FeatureMessage(model: Self.model, features: Self.vector()), as: .compact)
+        #expect(String(decoding: single, as: UTF8.self).hasPrefix("{\"v\":1,"))
+        #expect(!String(decoding: single, as: UTF8.self).contains("vectors"))
+    }
+
+    @Test func aRegionThatIsNotFiniteIsRejected() {
+        var regions = [Self.vector(), Self.vector()]
+        regions[1][2] = .nan
+        let payload = PayloadCodec.encode(
+            FeatureMessage(model: Self.model, features: Self.vector(), regions: regions), as: .compact)
+        #expect {
+            _ = try Self.validator.validate(payload, topic: "devices/cam-1/features")
+        } throws: { error in
+            (error as? DeviceMessageError)?.kind == "not_finite"
+        }
+    }
+
     @Test func originalPayloadIsTheSeedContract() throws {
         let payload = PayloadCodec.encode(FeatureMessage(features: [0.5, 0.25, 1]), as: .original)
         #expect(String(decoding: payload, as: UTF8.self) == "{\"features\":\"0.5,0.25,1.0\"}")
@@ -60,6 +90,11 @@ import Testing
         (#"{"v":1,"dim":2,"features_f16":"ADw="}"#, "malformed"),
         (#"{"v":1,"features_f16":"not base64!"}"#, "malformed"),
         (#"{"v":7,"features_f16":"ADw="}"#, "malformed"),
+        (#"{"v":1,"vectors":2,"features_f16":"ADwAPA=="}"#, "malformed"),
+        (#"{"v":2,"vectors":2,"features_f16":"ADw="}"#, "malformed"),
+        (#"{"v":2,"vectors":0,"features_f16":"ADw="}"#, "malformed"),
+        (#"{"v":2,"vectors":65,"features_f16":"ADw="}"#, "malformed"),
+        (#"{"v":2,"vectors":2,"dim":8,"features_f16":"ADwAPA=="}"#, "malformed"),
     ])
     func badMessagesAreRejectedWithTheirKindAndTopic(payload: String, kind: String) {
         #expect {

@@ -1,0 +1,95 @@
+/// How images become the vectors that are stored and searched, when that is more than one
+/// network output: the `descriptor` section of `model.json`.
+///
+/// A catalogue item is one vector: its whole photo, resized (not cropped) to `item`, run through
+/// the network, and its feature map `map` pooled. A query is several vectors from one network
+/// run on the whole picture at the larger `query` size: the whole map pooled, and every window
+/// of `regions` cells pooled. A query's score for an item is its best vector's score, so an
+/// object seen small somewhere in a cluttered scene is matched by the window that frames it.
+///
+/// ```json
+/// "descriptor": {
+///   "map": "head", "pooling": "gem", "power": 3,
+///   "item": { "longSide": 224, "shortSide": 224 },
+///   "query": { "longSide": 384, "shortSide": 288 },
+///   "regions": [3, 5], "overlap": 0.5
+/// }
+/// ```
+///
+/// Everything here changes the vectors, so it is part of the model's identity: a model
+/// directory that changes it must change its `id` too, and a store refuses queries and
+/// ingests from another id until `vsearch reindex`.
+public struct DescriptorSpec: Codable, Sendable, Equatable {
+    /// The feature-map tensor (N × C × H × W) the vectors are pooled from: a graph output or
+    /// any internal tensor's name. Its channel count is `feature.dimension`.
+    public var map: String
+    public var pooling: Pooling
+    /// The exponent of generalised-mean pooling; 1 is the average, and larger values lean
+    /// towards the maximum, so a few strongly activated cells (the object) outweigh the rest.
+    public var power: Float
+    /// The network input for a catalogue item's photo.
+    public var item: ViewSize
+    /// The network input for a query picture: larger, so a small object still covers cells.
+    public var query: ViewSize
+    /// Window sides, in feature-map cells, of the query's region vectors; empty for one
+    /// whole-picture vector per query.
+    public var regions: [Int]
+    /// How much neighbouring windows of one size overlap, from 0 (side by side) to below 1.
+    public var overlap: Float
+    /// Keep only this many windows, those whose pooled activations are strongest (where an
+    /// object most likely is), so a query costs this many searches plus one; nil keeps all.
+    public var keep: Int?
+
+    public init(
+        map: String, pooling: Pooling = .gem, power: Float = 3, item: ViewSize, query: ViewSize,
+        regions: [Int] = [], overlap: Float = 0.5, keep: Int? = nil
+    ) {
+        self.map = map
+        self.pooling = pooling
+        self.power = power
+        self.item = item
+        self.query = query
+        self.regions = regions
+        self.overlap = overlap
+        self.keep = keep
+    }
+
+    public enum Pooling: String, Codable, Sendable {
+        /// The mean of each channel over the cells.
+        case average
+        /// The generalised mean, `(mean of x^power)^(1/power)`.
+        case gem
+    }
+
+    /// A network input size for a picture of either orientation: a landscape picture is resized
+    /// to `longSide` × `shortSide`, a portrait one to `shortSide` × `longSide` (the whole picture,
+    /// its aspect ratio changed a little, never cropped, so an object near an edge stays in).
+    public struct ViewSize: Codable, Sendable, Equatable {
+        public var longSide: Int
+        public var shortSide: Int
+
+        public init(longSide: Int, shortSide: Int) {
+            self.longSide = longSide
+            self.shortSide = shortSide
+        }
+
+        /// Width and height for a picture of `width` × `height`.
+        public func size(width: Int, height: Int) -> (width: Int, height: Int) {
+            width >= height ? (longSide, shortSide) : (shortSide, longSide)
+        }
+    }
+
+    /// The first problem with this spec, if any.
+    public var problem: String? {
+        for (name, view) in [("item", item), ("query", query)] {
+            guard view.longSide > 0, view.shortSide > 0, view.shortSide <= view.longSide else {
+                return "descriptor.\(name): longSide and shortSide must be positive, shortSide ≤ longSide"
+            }
+        }
+        guard power.isFinite, power >= 1, power <= 16 else { return "descriptor.power must be from 1 to 16" }
+        guard regions.allSatisfy({ $0 >= 1 }) else { return "descriptor.regions must be positive cell counts" }
+        guard overlap >= 0, overlap < 1 else { return "descriptor.overlap must be from 0 to below 1" }
+        if let keep, keep < 1 { return "descriptor.keep must be at least 1" }
+        return nil
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+import VSearchCore
+
+@testable import Featurizer
+
+/// The descriptor recipe of `model.json`: pooling, regions, and its round trip.
+@Suite struct DescriptorTests {
+    static let spec = DescriptorSpec(
+        map: "head", pooling: .gem, power: 3, item: .init(longSide: 224, shortSide: 224),
+        query: .init(longSide: 384, shortSide: 288), regions: [3, 5], overlap: 0.5)
+
+    @Test func theRecipeRoundTripsThroughModelJSON() throws {
+        let directory = try ModelDirectory(path: FeaturizerTests.root + "/models/efficientnet-lite0")
+        let recipe = try #require(directory.descriptor.descriptor, "the default model has a descriptor recipe")
+        #expect(recipe.problem == nil)
+        let data = try JSONEncoder().encode(directory.descriptor)
+        let decoded = try JSONDecoder().decode(ModelDescriptor.self, from: data)
+        #expect(decoded == directory.descriptor)
+        // A recipe is part of the model's identity: the default model's id is not the plain pooled one's.
+        #expect(directory.descriptor.id != "efficientnet-lite0/1")
+    }
+
+    @Test func badRecipesAreNamed() {
+        var spec = Self.spec
+        spec.overlap = 1
+        #expect(spec.problem?.contains("overlap") == true)
+        spec = Self.spec
+        spec.query = .init(longSide: 100, shortSide: 200)
+        #expect(spec.problem?.contains("descriptor.query") == true)
+        spec = Self.spec
+        spec.power = .nan
+        #expect(spec.problem?.contains("power") == true)
+    }
+
+    /// A 2-channel 4 × 6 map whose first channel is hot in one 2 × 2 corner.
+    static func map() -> [Float] {
+        var data = [Float](repeating: 0.5, count: 2 * 4 * 6)
+        for y in 0..<2 { for x in 4..<6 { data[y * 6 + x] = 6 } }
+        return data
+    }
+
+    @Test func gemPoolingLeansTowardsStrongCellsAndAverageDoesNot() {
+        let data = Self.map()
+        var average = Self.spec
+        average.pooling = .average
+        let (gem, mean) = data.withUnsafeBufferPointer { map in
+            (
+                FeatureMapPooling(spec: Self.spec).whole(map, channels: 2, height: 4, width: 6),
+                FeatureMapPooling(spec: average).whole(map, channels: 2, height: 4, width: 6)
+            )
+        }
+        // Average: channel 0 is (4·6 + 20·0.5)/24 ≈ 1.417 against 0.5; GeM: ((4·216 + 20·0.125)/24)^(1/3) ≈ 3.31.
+        #expect(abs(mean[0] / mean[1] - 1.4167 / 0.5) < 1e-3)
+        #expect(abs(gem[0] / gem[1] - 3.3073 / 0.5) < 1e-2)
+        for v in [gem, mean] { #expect(abs(v.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5) }
+    }
+
+    @Test func regionsMatchPoolingTheWindowDirectly() {
+        var spec = Self.spec
+        spec.regions = [2]
+        let pooling = FeatureMapPooling(spec: spec)
+        let data = Self.map()
+        let vectors = data.withUnsafeBufferPointer { pooling.windows($0, channels: 2, height: 4, width: 6) }
+        let boxes = FeatureMapPooling.boxes(height: 4, width: 6, sizes: [2], overlap: 0.5)
+        // 2 × 2 windows stepping by 1: 3 rows × 5 columns, after the whole map.
+        #expect(boxes.count == 15)
+        #expect(vectors.count == 16)
+        for (box, vector) in zip(boxes, vectors.dropFirst()) {
+            var window: [Float] = []
+            for c in 0..<2 {
+                for y in box.top..<(box.top + box.height) {
+                    for x in box.left..<(box.left + box.width) { window.append(data[c * 24 + y * 6 + x]) }
+                }
+            }
+            let direct = window.withUnsafeBufferPointer {
+                pooling.whole($0, channels: 2, height: box.height, width: box.width)
+            }
+            for (a, b) in zip(vector, direct) { #expect(abs(a - b) < 1e-5) }
+        }
+        // The hot corner's window points at channel 0 far more than the whole map does.
+        let corner = boxes.firstIndex { $0.top == 0 && $0.left == 4 }.map { vectors[$0 + 1] }
+        #expect((corner?[0] ?? 0) > vectors[0][0])
+    }
+
+    @Test func windowsCoverTheFarEdgesAndSkipTheWholeMap() {
+        let boxes = FeatureMapPooling.boxes(height: 9, width: 12, sizes: [3, 5, 12], overlap: 0.5)
+        #expect(boxes.contains { $0.left + $0.width == 12 && $0.top + $0.height == 9 && $0.width == 3 })
+        #expect(boxes.contains { $0.left + $0.width == 12 && $0.top + $0.height == 9 && $0.width == 5 })
+        // A window as large as the map in both directions is the whole view, already first.
+        #expect(!boxes.contains { $0.width == 12 && $0.height == 9 })
+        #expect(Set(boxes).count == boxes.count)
+    }
+
+    @Test func aQueryIsTheWholePictureThenItsRegionsAndAnItemIsOneVector() async throws {
+        let featurizer = try FeaturizerTests.load()
+        let photo = try featurizer.decode(file: FeaturizerTests.photos + "/coffee.png", for: .query)
+        let query = try featurizer.queryVectors([photo])[0]
+        let spec = try #require(featurizer.descriptor.descriptor)
+        let map = (w: spec.query.longSide / 32, h: spec.query.shortSide / 32)
+        let expected = FeatureMapPooling.boxes(height: map.h, width: map.w, sizes: spec.regions, overlap: spec.overlap)
+        #expect(query.count == 1 + expected.count)
+        let item = try featurizer.features([try featurizer.decode(file: FeaturizerTests.photos + "/coffee.png")])
+        #expect(item.count == 1 && item[0].count == featurizer.dimension)
+        // The same photo as a query finds itself as an item: its best vector is close to the item's.
+        let best = query.map { q in zip(q, item[0]).reduce(0) { $0 + $1.0 * $1.1 } }.max() ?? 0
+        #expect(best > 0.85)
+    }
+}
