@@ -136,12 +136,17 @@ def has_cutout_alpha(image):
     return (alpha < 128).mean() >= 0.05 and (alpha >= 128).mean() >= 0.05
 
 
-def safe_name(source, relative):
+def safe_name(source, relative, taken):
+    """SOURCE-FOLDER-FILE, with more of the path while that name is taken (Plasma names every file 2560x1600)."""
     stem = os.path.splitext(relative.split(":")[-1])[0]
     parts = [p for p in stem.replace("\\", "/").split("/") if p]
-    short = "-".join(parts[-2:]) if len(parts) > 1 else parts[0]
-    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in short)
-    return f"{source}-{cleaned}"
+    for count in range(min(2, len(parts)), len(parts) + 1):
+        short = "-".join(parts[-count:])
+        name = source + "-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in short)
+        if name not in taken:
+            break
+    taken.add(name)
+    return name
 
 
 SOURCE_LABELS = {
@@ -183,7 +188,8 @@ def main():
 
     sources = Sources(args.unpacked)
     entries = read_list(args.list)
-    kept = []  # (thumbnail, mirrored thumbnail)
+    kept = []  # thumbnails of the images kept
+    names_taken = set()
     used = set()
     rows = []
     counts = {}
@@ -231,7 +237,7 @@ def main():
             continue
         kept.append(thumb)
         source = SOURCE_LABELS.get(package, package.replace("pypi:", ""))
-        name = safe_name(source, relative)
+        name = safe_name(source, relative, names_taken)
         if kind == "cutout":
             path = os.path.join("cutouts", name + ".png")
             image.convert("RGBA").save(os.path.join(args.out, path))
