@@ -73,14 +73,15 @@ public struct EvalSummary: Sendable {
             }
             entry["per_seed"] = zip(seeds, row.perSeed).map { seed, metrics in
                 [
-                    "seed": seed, "queries": metrics.queries, "recall_at_1": metrics.recallAt1,
+                    "seed": NSNumber(value: seed), "queries": metrics.queries, "recall_at_1": metrics.recallAt1,
                     "recall_at_5": metrics.recallAt5, "mrr": metrics.meanReciprocalRank,
                 ] as [String: Any]
             }
             return entry
         }
         var object: [String: Any] = [
-            "items": items, "cutouts_with_alpha": objectItems, "seed": seeds[0], "seeds": seeds,
+            "items": items, "cutouts_with_alpha": objectItems, "seed": NSNumber(value: seeds[0]),
+            "seeds": seeds.map { NSNumber(value: $0) },
             "object_scale": [settings.objectScale.lowerBound, settings.objectScale.upperBound], "results": results,
         ]
         if let half { object["half"] = half.rawValue }

@@ -212,7 +212,7 @@ import Testing
         let dir = try Fixtures.temporaryDirectory()
         let path = dir + "/square." + (format.hasPrefix("PNG") ? "png" : format.lowercased())
         try Fixtures.convert([
-            "-size", "6x4", "xc:rgba(0,0,0,0)", "-fill", "red", "-draw", "rectangle 1,1 2,2",
+            "-size", "6x4", "xc:rgba(0,0,0,0)", "+antialias", "-fill", "red", "-draw", "rectangle 1,1 2,2",
             "-define", "webp:lossless=true", format + ":" + path,
         ])
         return path
