@@ -46,6 +46,9 @@ public struct DistortionSettings: Sendable, Equatable {
     public var cutoutScale: ClosedRange<Double> = 0.5...0.8
     /// The share of cut-out scenes whose background is a clutter of patches rather than one photo.
     public var clutterShare = 0.5
+    /// For an item whose photo has alpha: the object's longer side as a fraction of the real
+    /// scene's shorter side it is pasted into (see ``ObjectScene``).
+    public var objectScale: ClosedRange<Double> = 0.25...0.6
 
     public init() {}
 }
@@ -68,6 +71,9 @@ public struct QueryDistortion: Sendable, Equatable {
     public var jpegQuality: Int?
     /// The scene the item is pasted into first, or nil to show the photo as it is.
     public var cutout: CutoutScene?
+    /// With `cutout`, for an item whose photo has alpha: the real scene the object is pasted into
+    /// by its own outline instead of the cut-out's mask.
+    public var objectScene: ObjectScene?
 
     /// No change at all: the query is the catalogue photo itself.
     public static let identity = QueryDistortion()
@@ -79,7 +85,7 @@ public struct QueryDistortion: Sendable, Equatable {
             && a.rotation == b.rotation && a.perspectiveX == b.perspectiveX && a.perspectiveY == b.perspectiveY
             && a.brightness == b.brightness && a.contrast == b.contrast && a.saturation == b.saturation
             && a.gains == b.gains && a.blurSigma == b.blurSigma && a.jpegQuality == b.jpegQuality
-            && a.cutout == b.cutout
+            && a.cutout == b.cutout && a.objectScene == b.objectScene
     }
 
     /// Draws a distortion with the given `kinds` switched on (all of them: the full camera chain).
@@ -128,12 +134,19 @@ public struct QueryDistortion: Sendable, Equatable {
 
     /// The distorted image: the scene (when there is a cut-out), then geometry, light and colour,
     /// blur, and JPEG, as in a camera. `backgrounds` are the images of the cut-out's
-    /// ``CutoutScene/backgroundItems(item:count:)``.
-    public func apply(to image: Image, name: String = "query", backgrounds: [Image] = []) throws(CatalogueError)
-        -> Image
+    /// ``CutoutScene/backgroundItems(item:count:)``; with `alpha` (the photo's outline) and an
+    /// `objectScene`, the one real scene of ``ObjectScene/backgroundItem(item:scenes:)`` instead.
+    public func apply(to image: Image, name: String = "query", backgrounds: [Image] = [], alpha: [UInt8]? = nil)
+        throws(CatalogueError) -> Image
     {
         var result = image
-        if let cutout { result = cutout.render(result, backgrounds: backgrounds) }
+        if let cutout {
+            if let alpha, let objectScene, let scene = backgrounds.first {
+                result = objectScene.render(result, alpha: alpha, scene: scene)
+            } else {
+                result = cutout.render(result, backgrounds: backgrounds)
+            }
+        }
         result = warp(result)
         recolour(&result)
         result = GaussianBlur.apply(to: result, sigma: blurSigma * Double(min(result.width, result.height)))

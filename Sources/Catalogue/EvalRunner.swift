@@ -61,6 +61,27 @@ public struct RetrievalEvaluation: Sendable {
         public var ranks: [(query: EvalQuery, rank: Int)]
         /// Items left out because their photo could not be read, each with the reason.
         public var skipped: [String] = []
+        /// Items whose photo has alpha: their cut-out queries paste the object into a real scene.
+        public var objectItems: Set<Int> = []
+        /// The pairs task (a different real photo of the same object as the query), when the catalogue has pairs.
+        public var pairs: RetrievalMetrics?
+
+        /// The rows to report, in order, each with queries: the full chain, each distortion alone, the
+        /// cut-out row split into objects with alpha in real scenes and masked photos, and the pairs.
+        public var rows: [(label: String, metrics: RetrievalMetrics)] {
+            var rows = [("all", overall)] + byKind.map { ($0.kind.rawValue, $0.metrics) }
+            let cutouts = ranks.filter { $0.query.label == DistortionKind.cutout.rawValue }
+            if !objectItems.isEmpty, !cutouts.isEmpty {
+                let (objects, masked) = (
+                    cutouts.filter { objectItems.contains($0.query.item) },
+                    cutouts.filter { !objectItems.contains($0.query.item) }
+                )
+                rows.append(("cutout/alpha", RetrievalMetrics(ranks: objects.map(\.rank))))
+                rows.append(("cutout/mask", RetrievalMetrics(ranks: masked.map(\.rank))))
+            }
+            if let pairs { rows.append(("pairs", pairs)) }
+            return rows.filter { $0.1.queries > 0 }
+        }
     }
 
     public let embedder: any ImageEmbedder
@@ -74,30 +95,45 @@ public struct RetrievalEvaluation: Sendable {
     /// The queries for catalogue item `item`: the same for the same seed, whatever the other items are.
     public func queries(for item: Int) -> [EvalQuery] {
         var generator = SeededGenerator(seed: options.seed, stream: UInt64(item))
+        // Object scenes come from a stream of their own, so that the other parameters are drawn
+        // exactly as before they existed.
+        var objectGenerator = SeededGenerator(seed: options.seed ^ 0x6F62_6A65_6374_7321, stream: UInt64(item))
+        func withObjectScene(_ distortion: QueryDistortion) -> QueryDistortion {
+            var distortion = distortion
+            let scene = ObjectScene.random(scales: options.settings.objectScale, using: &objectGenerator)
+            if distortion.cutout != nil { distortion.objectScene = scene }
+            return distortion
+        }
         var queries = (0..<options.queriesPerItem).map { _ in
             EvalQuery(
                 item: item, label: "all",
-                distortion: QueryDistortion.random(settings: options.settings, using: &generator))
+                distortion: withObjectScene(QueryDistortion.random(settings: options.settings, using: &generator)))
         }
         if options.perKind {
             for kind in DistortionKind.allCases {
                 // The cut-out row shows every query in a scene; the full chain only a share of them.
                 var settings = options.settings
                 if kind == .cutout { settings.cutoutShare = 1 }
-                let distortion = QueryDistortion.random(kinds: [kind], settings: settings, using: &generator)
+                let distortion = withObjectScene(
+                    QueryDistortion.random(kinds: [kind], settings: settings, using: &generator))
                 queries.append(EvalQuery(item: item, label: kind.rawValue, distortion: distortion))
             }
         }
         return queries
     }
 
-    /// Runs the benchmark on the catalogue photos `images` (named by `names` in errors), searched
-    /// exactly against the vectors of the same photos.
-    public func run(images: [Image], names: [String], progress: ProgressReporter? = nil) throws -> Report {
+    /// Runs the benchmark on the catalogue photos `images` (named by `names` in errors; `alphas`
+    /// their outlines, nil for a photo without), searched exactly against the vectors of the same
+    /// photos; photos under `pairs/GROUP/` also make the pairs task (see ``PairTask``).
+    public func run(images: [Image], names: [String], alphas: [[UInt8]?] = [], progress: ProgressReporter? = nil)
+        throws -> Report
+    {
         let catalogue = try embedder.embed(images).map(Self.normalised)
-        return try run(
-            photos: PhotosInMemory(images: images, names: names), target: ExactRetrieval(vectors: catalogue),
-            progress: progress)
+        var report = try run(
+            photos: PhotosInMemory(images: images, names: names, alphas: alphas),
+            target: ExactRetrieval(vectors: catalogue), progress: progress)
+        report.pairs = PairTask(names: names).metrics(vectors: catalogue)
+        return report
     }
 
     /// Runs the benchmark: queries made from every photo of `photos`, ranked by `target`.
@@ -106,6 +142,8 @@ public struct RetrievalEvaluation: Sendable {
     {
         var ranks: [(query: EvalQuery, rank: Int)] = []
         var skipped: [String] = []
+        let objectItems = Set((0..<photos.count).filter { photos.alpha($0) != nil })
+        let scenes = (0..<photos.count).filter { !objectItems.contains($0) }
         for item in 0..<photos.count {
             defer { progress?.advance() }
             let queries = queries(for: item)
@@ -117,7 +155,7 @@ public struct RetrievalEvaluation: Sendable {
                 continue
             }
             let distorted = try Self.render(
-                queries, from: image, name: photos.name(of: item),
+                queries, from: image, name: photos.name(of: item), alpha: photos.alpha(item), scenes: scenes,
                 backgrounds: { try photos.photo($0) }, item: item, count: photos.count)
             if let folder = options.queryFolder { try Self.save(distorted, of: queries, item: item, in: folder) }
             let vectors = try embedder.embedQueries(distorted).map { $0.map(Self.normalised) }
@@ -133,25 +171,32 @@ public struct RetrievalEvaluation: Sendable {
                 (kind, RetrievalMetrics(ranks: ranks.filter { $0.query.label == kind.rawValue }.map(\.rank)))
             } : []
         return Report(
-            items: photos.count - skipped.count, overall: overall, byKind: byKind, ranks: ranks, skipped: skipped)
+            items: photos.count - skipped.count, overall: overall, byKind: byKind, ranks: ranks, skipped: skipped,
+            objectItems: objectItems)
     }
 
     /// The distorted images, rendered in parallel (each query is independent); `backgrounds` loads
-    /// the catalogue photos cut-out scenes are made of.
+    /// the catalogue photos cut-out scenes are made of. With `alpha` (the photo's outline), a cut-out
+    /// pastes the object into one of the real `scenes` (items without alpha) instead.
     static func render(
-        _ queries: [EvalQuery], from image: Image, name: String,
+        _ queries: [EvalQuery], from image: Image, name: String, alpha: [UInt8]? = nil, scenes: [Int] = [],
         backgrounds: (Int) throws -> Image = { _ in
             throw CatalogueError.query("no background photos")
         }, item: Int = 0, count: Int = 1
     ) throws -> [Image] {
-        let sceneImages = try queries.map { query in
-            let wanted = query.distortion.cutout?.backgroundItems(item: item, count: count) ?? []
-            return try count > 1 ? wanted.map(backgrounds) : []
+        let plans = queries.map { query -> (items: [Int], alpha: [UInt8]?) in
+            guard let cutout = query.distortion.cutout, count > 1 else { return ([], nil) }
+            if let alpha, let scene = query.distortion.objectScene?.backgroundItem(item: item, scenes: scenes) {
+                return ([scene], alpha)
+            }
+            return (cutout.backgroundItems(item: item, count: count), nil)
         }
+        let sceneImages = try plans.map { try $0.items.map(backgrounds) }
         let results = LockedResults<Result<Image, CatalogueError>>(count: queries.count)
         DispatchQueue.concurrentPerform(iterations: queries.count) { index in
             let result = Result { () throws(CatalogueError) -> Image in
-                try queries[index].distortion.apply(to: image, name: name, backgrounds: sceneImages[index])
+                try queries[index].distortion.apply(
+                    to: image, name: name, backgrounds: sceneImages[index], alpha: plans[index].alpha)
             }
             results.set(index, result)
         }
@@ -212,21 +257,33 @@ public protocol EvalPhotos: Sendable {
     func name(of item: Int) -> String
     /// The item's photo, decoded at the size queries are made at.
     func photo(_ item: Int) throws -> Image
+    /// The outline of an item whose photo is a cut-out (one opacity byte per pixel of ``photo(_:)``),
+    /// or nil for a photo without alpha.
+    func alpha(_ item: Int) -> [UInt8]?
+}
+
+extension EvalPhotos {
+    /// Without alpha: every item's cut-out query uses ``CutoutScene``'s mask.
+    public func alpha(_ item: Int) -> [UInt8]? { nil }
 }
 
 /// Photos already decoded.
 public struct PhotosInMemory: EvalPhotos {
     public let images: [Image]
     public let names: [String]
+    /// Outlines of cut-out photos by item (see ``ObjectScene/outline(_:)``); missing entries are nil.
+    public let alphas: [[UInt8]?]
 
-    public init(images: [Image], names: [String]) {
+    public init(images: [Image], names: [String], alphas: [[UInt8]?] = []) {
         self.images = images
         self.names = names
+        self.alphas = alphas.map(ObjectScene.outline)
     }
 
     public var count: Int { images.count }
     public func name(of item: Int) -> String { item < names.count ? names[item] : "item \(item)" }
     public func photo(_ item: Int) throws -> Image { images[item] }
+    public func alpha(_ item: Int) -> [UInt8]? { item < alphas.count ? alphas[item] : nil }
 }
 
 /// Where an evaluation's queries are searched.
@@ -250,7 +307,7 @@ public struct ExactRetrieval: RetrievalTarget {
         }
     }
 
-    private static func dot(_ a: [Float], _ b: [Float]) -> Float {
+    static func dot(_ a: [Float], _ b: [Float]) -> Float {
         var sum: Float = 0
         for i in 0..<min(a.count, b.count) { sum += a[i] * b[i] }
         return sum

@@ -3,6 +3,13 @@ import CImageCodecs
 /// PNG through libpng: palettes, grey, 16-bit and tRNS become 8-bit RGB(A).
 enum PNGCodec {
     static func decode(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext) throws(ImageDecodingError) -> Image {
+        try decode(bytes, context, keepingAlpha: false).image
+    }
+
+    /// The picture over white and, with `keepingAlpha` and an alpha channel in the file, its opacity.
+    static func decode(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext, keepingAlpha: Bool)
+        throws(ImageDecodingError) -> ImageWithAlpha
+    {
         let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         guard let png = vs_png_create(base, bytes.count) else {
             throw .corrupt(name: context.name, format: .png, reason: "out of memory")
@@ -27,8 +34,9 @@ enum PNGCodec {
         guard status == 0 else { throw failure(png, context) }
         let pixels = channels == 4 ? Alpha.compositeOverWhite(rgba: decoded) : decoded
         let orientation = context.options.exifOrientation ? ExifOrientation.read(png: bytes) : .up
-        return orientation.apply(
-            to: Image(width: width, height: height, pixels: pixels), sourceWidth: width, sourceHeight: height)
+        return Alpha.oriented(
+            Image(width: width, height: height, pixels: pixels),
+            alpha: channels == 4 && keepingAlpha ? Alpha.plane(rgba: decoded) : nil, orientation)
     }
 
     static func size(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext) throws(ImageDecodingError) -> (

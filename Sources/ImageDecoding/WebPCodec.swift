@@ -3,6 +3,13 @@ import CWebP
 /// WebP (lossy, lossless, with alpha) through libwebp. Animated files are refused.
 enum WebPCodec {
     static func decode(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext) throws(ImageDecodingError) -> Image {
+        try decode(bytes, context, keepingAlpha: false).image
+    }
+
+    /// The picture over white and, with `keepingAlpha` and an alpha channel in the file, its opacity.
+    static func decode(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext, keepingAlpha: Bool)
+        throws(ImageDecodingError) -> ImageWithAlpha
+    {
         let features = try self.features(bytes, context)
         let width = Int(features.width)
         let height = Int(features.height)
@@ -25,8 +32,9 @@ enum WebPCodec {
         }
         let pixels = channels == 4 ? Alpha.compositeOverWhite(rgba: decoded) : decoded
         let orientation = context.options.exifOrientation ? ExifOrientation.read(webp: bytes) : .up
-        return orientation.apply(
-            to: Image(width: width, height: height, pixels: pixels), sourceWidth: width, sourceHeight: height)
+        return Alpha.oriented(
+            Image(width: width, height: height, pixels: pixels),
+            alpha: channels == 4 && keepingAlpha ? Alpha.plane(rgba: decoded) : nil, orientation)
     }
 
     static func size(_ bytes: UnsafeRawBufferPointer, _ context: DecodeContext) throws(ImageDecodingError) -> (

@@ -15,10 +15,15 @@ struct EvalCommand: AsyncParsableCommand {
             of an existing store (--store), whose images come from the store's cache or their files. From each item, \
             queries are made with a fixed seed as a camera would see it: a crop of 60–90 %, a rotation of up to \
             ±10°, a perspective change, brightness/contrast/saturation/white-balance changes, a blur, and JPEG \
-            re-encoding at quality 40–70; 30 % of them first put the item, cut out and scaled to 50–80 %, on \
-            another catalogue photo or a clutter of patches of several. --photos searches exactly; --store \
-            searches through the store's own index (ranks beyond 100 count as misses). The report gives recall@1, \
-            recall@5 and MRR for the full chain and for each distortion alone.
+            re-encoding at quality 40–70; 30 % of them first put the item in a scene: a photo with alpha (a \
+            cut-out) is pasted by its own outline into a real scene photo of the catalogue (one without alpha), \
+            its longer side 25–60 % of the scene's shorter side; any other photo is masked by an ellipse or \
+            rounded rectangle, scaled to 50–80 %, and put on another catalogue photo or a clutter of patches of \
+            several. Photos under a folder pairs/GROUP/ also make the pairs task: each is a query for the other \
+            photos of its group. --photos searches exactly; --store searches through the store's own index \
+            (ranks beyond 100 count as misses). The report gives recall@1, recall@5 and MRR for the full chain, \
+            each distortion alone, the cut-outs with alpha and without, and the pairs; with several seeds, each \
+            as the mean over seeds with the range.
             """
     )
 
@@ -39,6 +44,16 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The seed the distortions are drawn from.")
     var seed: UInt64 = 1
 
+    @Option(
+        name: .long,
+        help:
+            "Run several seeds: a count (3: --seed, --seed+1, --seed+2) or a list (1,2,3); rows give the mean and range."
+    )
+    var seeds: String?
+
+    @Option(name: .long, help: "Evaluate only half A or B of the photos (by a hash of each file name; --photos only).")
+    var half: EvalHalf?
+
     @Flag(name: .long, help: "Skip the per-distortion queries (one per kind per photo).")
     var noBreakdown = false
 
@@ -58,6 +73,24 @@ struct EvalCommand: AsyncParsableCommand {
         if let items, items < 1 { throw ValidationError("--items must be at least 1") }
         guard queriesPerItem >= 0 else { throw ValidationError("--queries-per-item must not be negative") }
         guard shortSide >= 32 else { throw ValidationError("--short-side must be at least 32") }
+        _ = try seedList()
+        if half != nil, store != nil { throw ValidationError("--half works with --photos only") }
+    }
+
+    /// The seeds to run, from --seeds (a count from --seed, or a list) or --seed alone.
+    func seedList() throws -> [UInt64] {
+        guard let seeds else { return [seed] }
+        if seeds.contains(",") {
+            let list = seeds.split(separator: ",").map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+            guard !list.isEmpty, list.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--seeds: want a count or a comma-separated list of seeds, not '\(seeds)'")
+            }
+            return list.map { $0! }
+        }
+        guard let count = Int(seeds), (1...100).contains(count) else {
+            throw ValidationError("--seeds: want a count from 1 to 100 or a comma-separated list, not '\(seeds)'")
+        }
+        return (0..<count).map { seed &+ UInt64($0) }
     }
 
     func run() async throws {
@@ -67,44 +100,52 @@ struct EvalCommand: AsyncParsableCommand {
         options.queriesPerItem = queriesPerItem
         options.perKind = !noBreakdown
         options.queryFolder = saveQueries
-        let evaluation = RetrievalEvaluation(embedder: featurizer, options: options)
-        let report: RetrievalEvaluation.Report
+        let seeds = try seedList()
+        let evaluation = SeededEvaluation(embedder: featurizer, options: options, seeds: seeds)
+        let reports: [RetrievalEvaluation.Report]
         if let store {
             let opened = try CatalogueStore.open(directory: store, mode: .read)
             let photos = try StorePhotos(store: opened, shortSide: shortSide, limit: items)
             guard photos.count >= 1 else { throw CommandError("\(store): no ready items to evaluate") }
             let target = StoreRetrieval(
                 store: opened, ids: photos.items.map(\.id), modelID: featurizer.descriptor.id)
-            let progress = ProgressReporter(label: "eval", total: photos.count)
-            report = try evaluation.run(photos: photos, target: target, progress: progress)
-            for line in report.skipped { printError(line) }
+            reports = try evaluation.run(photos: photos, target: target) { seed in
+                ProgressReporter(label: "eval seed \(seed)", total: photos.count)
+            }
+            for line in reports.first?.skipped ?? [] { printError(line) }
         } else {
-            report = try runOnPhotos(evaluation, featurizer: featurizer)
+            let photos = try loadPhotos()
+            reports = try evaluation.run(photos: photos) { seed in
+                ProgressReporter(label: "eval seed \(seed)", total: photos.count)
+            }
         }
+        let summary = EvalSummary(reports: reports, seeds: seeds, half: half, settings: options.settings)
         let output = StandardOutput()
-        output.write(json ? Self.json(report, options: options) : Self.table(report, options: options))
+        output.write(json ? summary.json() : summary.table())
         output.flush()
     }
 
-    private func runOnPhotos(_ evaluation: RetrievalEvaluation, featurizer: Featurizer) throws
-        -> RetrievalEvaluation.Report
-    {
+    /// The photos under --photos (of --half only, when given), with the outlines of those with alpha.
+    private func loadPhotos() throws -> PhotosInMemory {
         let folder = photos ?? "."
-        let files = try Self.imageFiles(under: folder)
+        var files = try Self.imageFiles(under: folder)
+        if let half { files = files.filter { EvalHalf.of(path: $0) == half } }
         guard files.count >= 2 else { throw CommandError("\(folder): need at least two images to evaluate retrieval") }
         let decoder = ImageDecoder()
         var images: [Image] = []
         var names: [String] = []
+        var alphas: [[UInt8]?] = []
         for file in files {
             do {
-                images.append(try decoder.decode(file: file, targetShortSide: shortSide))
+                let decoded = try decoder.decodeWithAlpha(file: file, targetShortSide: shortSide)
+                images.append(decoded.image)
+                alphas.append(decoded.alpha)
                 names.append(file)
             } catch {
                 printError(error)
             }
         }
-        let progress = ProgressReporter(label: "eval", total: images.count)
-        return try evaluation.run(images: images, names: names, progress: progress)
+        return PhotosInMemory(images: images, names: names, alphas: alphas)
     }
 
     /// Image files under `directory`, sorted, so that item numbers (and so the queries) are stable.
@@ -121,30 +162,6 @@ struct EvalCommand: AsyncParsableCommand {
         }
         return files.sorted()
     }
-
-    private static func rows(_ report: RetrievalEvaluation.Report) -> [(String, RetrievalMetrics)] {
-        [("all", report.overall)] + report.byKind.map { ($0.kind.rawValue, $0.metrics) }
-    }
-
-    static func table(_ report: RetrievalEvaluation.Report, options: RetrievalEvaluation.Options) -> String {
-        var text = "\(report.items) catalogue photos, seed \(options.seed)"
-        text += report.skipped.isEmpty ? "\n" : ", \(report.skipped.count) without a readable photo\n"
-        text += "distortion    queries  recall@1  recall@5     MRR\n"
-        for (label, metrics) in rows(report) where metrics.queries > 0 {
-            text += label.padding(toLength: 12, withPad: " ", startingAt: 0)
-            text += String(
-                format: "  %7d  %8.3f  %8.3f  %6.3f\n", metrics.queries, metrics.recallAt1, metrics.recallAt5,
-                metrics.meanReciprocalRank)
-        }
-        return text
-    }
-
-    static func json(_ report: RetrievalEvaluation.Report, options: RetrievalEvaluation.Options) -> String {
-        let entries = rows(report).filter { $0.1.queries > 0 }.map { label, metrics in
-            "{\"distortion\":\(JSONText.string(label)),\"queries\":\(metrics.queries),"
-                + "\"recall_at_1\":\(metrics.recallAt1),\"recall_at_5\":\(metrics.recallAt5),"
-                + "\"mrr\":\(metrics.meanReciprocalRank)}"
-        }
-        return "{\"items\":\(report.items),\"seed\":\(options.seed),\"results\":[\(entries.joined(separator: ","))]}\n"
-    }
 }
+
+extension EvalHalf: ExpressibleByArgument {}

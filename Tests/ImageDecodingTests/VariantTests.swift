@@ -204,3 +204,62 @@ import Testing
         #expect(image[3, 2] == (255, 255, 255))
     }
 }
+
+/// `decodeWithAlpha`: the picture over white as `decode` gives it, and its opacity, for cut-outs.
+@Suite struct KeptAlphaTests {
+    /// A 6 × 4 transparent picture with an opaque red 2 × 2 square at (1, 1), as `format`.
+    func redSquare(as format: String) throws -> String {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir + "/square." + (format.hasPrefix("PNG") ? "png" : format.lowercased())
+        try Fixtures.convert([
+            "-size", "6x4", "xc:rgba(0,0,0,0)", "+antialias", "-fill", "red", "-draw", "rectangle 1,1 2,2",
+            "-define", "webp:lossless=true", format + ":" + path,
+        ])
+        return path
+    }
+
+    @Test(arguments: ["PNG32", "WEBP"])
+    func theAlphaPlaneFollowsTheObject(format: String) throws {
+        let path = try redSquare(as: format)
+        let decoded = try ImageDecoder().decodeWithAlpha(file: path)
+        #expect(decoded.image == (try ImageDecoder().decode(file: path)))
+        let alpha = try #require(decoded.alpha)
+        #expect(alpha.count == 24)
+        let opaque = (0..<24).filter { alpha[$0] == 255 }.map { ($0 % 6, $0 / 6) }
+        #expect(opaque.map(\.0) == [1, 2, 1, 2] && opaque.map(\.1) == [1, 1, 2, 2])
+        #expect(alpha.filter { $0 == 0 }.count == 20)
+        #expect(decoded.image[1, 1] == (255, 0, 0) && decoded.image[0, 0] == (255, 255, 255))
+    }
+
+    @Test func aPictureWithoutAlphaHasNoPlane() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        for name in ["opaque.jpg", "opaque.png"] {
+            try Fixtures.convert(["-size", "6x4", "xc:red", "PNG24:" + dir + "/tmp.png"])
+            try Fixtures.convert([dir + "/tmp.png", dir + "/" + name])
+            #expect(try ImageDecoder().decodeWithAlpha(file: dir + "/" + name).alpha == nil)
+        }
+    }
+
+    @Test func theAlphaPlaneIsTurnedWithThePicture() throws {
+        let png = try Fixtures.bytes(try redSquare(as: "PNG32"))
+        // Orientation 6: the stored picture is turned a quarter clockwise to be seen.
+        let decoded = try ImageDecoder().decodeWithAlpha(bytes: Fixtures.withPNGExifOrientation(png, 6), name: "x")
+        #expect(decoded.image.width == 4 && decoded.image.height == 6)
+        let alpha = try #require(decoded.alpha)
+        for y in 0..<6 {
+            for x in 0..<4 {
+                let (r, g, b) = decoded.image[x, y]
+                #expect((alpha[y * 4 + x] == 255) == (r == 255 && g == 0 && b == 0))
+            }
+        }
+    }
+
+    @Test func aDamagedFileIsAnErrorNamingIt() throws {
+        let path = try redSquare(as: "PNG32")
+        let bytes = try Fixtures.bytes(path)
+        try Fixtures.write(Array(bytes.prefix(bytes.count / 2)), to: path)
+        #expect(throws: ImageDecodingError.truncated(name: path, format: .png)) {
+            try ImageDecoder().decodeWithAlpha(file: path)
+        }
+    }
+}
