@@ -45,6 +45,10 @@ public struct RetrievalEvaluation: Sendable {
         public var settings = DistortionSettings()
         /// A folder to write every query image to (JPEG, quality 90), to see what the benchmark searches.
         public var queryFolder: String?
+        /// Real scenes that are not catalogue items. When there are any, objects with alpha are pasted
+        /// into these, as a camera sees a product in a room that is not itself in the catalogue;
+        /// otherwise into the catalogue's own scene photos, which then compete with the object.
+        public var heldOutScenes: [Image] = []
 
         public init() {}
     }
@@ -156,7 +160,7 @@ public struct RetrievalEvaluation: Sendable {
             }
             let distorted = try Self.render(
                 queries, from: image, name: photos.name(of: item), alpha: photos.alpha(item), scenes: scenes,
-                backgrounds: { try photos.photo($0) }, item: item, count: photos.count)
+                heldOut: options.heldOutScenes, backgrounds: { try photos.photo($0) }, item: item, count: photos.count)
             if let folder = options.queryFolder { try Self.save(distorted, of: queries, item: item, in: folder) }
             let vectors = try embedder.embedQueries(distorted).map { $0.map(Self.normalised) }
             for (query, rank) in zip(queries, try target.ranks(of: item, queries: vectors)) {
@@ -180,18 +184,24 @@ public struct RetrievalEvaluation: Sendable {
     /// pastes the object into one of the real `scenes` (items without alpha) instead.
     static func render(
         _ queries: [EvalQuery], from image: Image, name: String, alpha: [UInt8]? = nil, scenes: [Int] = [],
+        heldOut: [Image] = [],
         backgrounds: (Int) throws -> Image = { _ in
             throw CatalogueError.query("no background photos")
         }, item: Int = 0, count: Int = 1
     ) throws -> [Image] {
-        let plans = queries.map { query -> (items: [Int], alpha: [UInt8]?) in
+        let plans = try queries.map { query -> (images: [Image], alpha: [UInt8]?) in
             guard let cutout = query.distortion.cutout, count > 1 else { return ([], nil) }
-            if let alpha, let scene = query.distortion.objectScene?.backgroundItem(item: item, scenes: scenes) {
-                return ([scene], alpha)
+            if let alpha, let objectScene = query.distortion.objectScene {
+                if !heldOut.isEmpty {
+                    return ([heldOut[min(heldOut.count - 1, Int(objectScene.pick * Double(heldOut.count)))]], alpha)
+                }
+                if let scene = objectScene.backgroundItem(item: item, scenes: scenes) {
+                    return ([try backgrounds(scene)], alpha)
+                }
             }
-            return (cutout.backgroundItems(item: item, count: count), nil)
+            return (try cutout.backgroundItems(item: item, count: count).map(backgrounds), nil)
         }
-        let sceneImages = try plans.map { try $0.items.map(backgrounds) }
+        let sceneImages = plans.map(\.images)
         let results = LockedResults<Result<Image, CatalogueError>>(count: queries.count)
         DispatchQueue.concurrentPerform(iterations: queries.count) { index in
             let result = Result { () throws(CatalogueError) -> Image in

@@ -16,7 +16,8 @@ struct EvalCommand: AsyncParsableCommand {
             queries are made with a fixed seed as a camera would see it: a crop of 60–90 %, a rotation of up to \
             ±10°, a perspective change, brightness/contrast/saturation/white-balance changes, a blur, and JPEG \
             re-encoding at quality 40–70; 30 % of them first put the item in a scene: a photo with alpha (a \
-            cut-out) is pasted by its own outline into a real scene photo of the catalogue (one without alpha), \
+            cut-out) is pasted by its own outline into a real scene photo (one without alpha: with --half, one of \
+            the other half's, which is not in the catalogue; otherwise one of the catalogue's), \
             its longer side 25–60 % of the scene's shorter side; any other photo is masked by an ellipse or \
             rounded rectangle, scaled to 50–80 %, and put on another catalogue photo or a clutter of patches of \
             several. Photos under a folder pairs/GROUP/ also make the pairs task: each is a query for the other \
@@ -100,6 +101,7 @@ struct EvalCommand: AsyncParsableCommand {
         options.queriesPerItem = queriesPerItem
         options.perKind = !noBreakdown
         options.queryFolder = saveQueries
+        if let half, let photos { options.heldOutScenes = try heldOutScenes(in: photos, other: half) }
         let seeds = try seedList()
         let evaluation = SeededEvaluation(embedder: featurizer, options: options, seeds: seeds)
         let reports: [RetrievalEvaluation.Report]
@@ -146,6 +148,20 @@ struct EvalCommand: AsyncParsableCommand {
             }
         }
         return PhotosInMemory(images: images, names: names, alphas: alphas)
+    }
+
+    /// The scene photos (no alpha) of the half that is not evaluated: backgrounds that are not in
+    /// the catalogue for the objects-in-a-scene queries.
+    private func heldOutScenes(in folder: String, other half: EvalHalf) throws -> [Image] {
+        let decoder = ImageDecoder()
+        var scenes: [Image] = []
+        for file in try Self.imageFiles(under: folder) where EvalHalf.of(path: file) != half {
+            guard let decoded = try? decoder.decodeWithAlpha(file: file, targetShortSide: shortSide),
+                decoded.alpha.flatMap(ObjectScene.outline) == nil
+            else { continue }
+            scenes.append(decoded.image)
+        }
+        return scenes
     }
 
     /// Image files under `directory`, sorted, so that item numbers (and so the queries) are stable.
