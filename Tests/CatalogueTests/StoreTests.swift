@@ -43,6 +43,28 @@ import VectorIndex
         }
     }
 
+    @Test func aQueryOfSeveralVectorsRanksEachItemByItsBestVector() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 3)
+        try store.put(
+            [Self.staged("a"), Self.staged("b"), Self.staged("c")],
+            vectors: Self.unit([1, 0, 0]) + Self.unit([0.6, 0.8, 0]) + Self.unit([0, 0.1, 1]))
+        // The whole view is nearest "a"; a region frames "c" almost exactly, and wins.
+        let query = [Self.unit([1, 0.1, 0]), Self.unit([0, 0.1, 1])]
+        let found = try store.search(regions: [query], modelID: "test/1", query: CatalogueQuery(k: 2))
+        #expect(found[0].map(\.id) == ["c", "a"])
+        #expect(abs((found[0].first?.score ?? 0) - 1) < 1e-5)
+        // Each item once, with its best score; filters and k apply to the merged list.
+        let all = try store.search(
+            regions: [query, [Self.unit([0, 1, 0])]], modelID: "test/1", query: CatalogueQuery(k: 5))
+        #expect(all[0].map(\.id) == ["c", "a", "b"])
+        #expect(all[1].first?.id == "b")
+        let blue = try store.search(
+            regions: [query], modelID: "test/1", query: CatalogueQuery(k: 5, filters: [(key: "colour", value: "blue")]))
+        #expect(blue[0].map(\.id) == ["c", "b"])
+    }
+
     @Test func aSecondWriterIsRefused() throws {
         let dir = try TemporaryDirectory()
         let first = try CatalogueStore.open(directory: dir.path, mode: .write)

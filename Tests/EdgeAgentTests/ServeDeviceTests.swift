@@ -123,8 +123,94 @@ import Testing
     }
 }
 
+/// One query image searched three ways — `vsearch search`, the server's upload search, and
+/// `vsearch edge` through the broker — must find the same item first: the device computes the same
+/// region vectors as the server, and the compact payload carries them all.
+extension ServeDeviceTests {
+    @Test func theCLITheServerAndTheEdgeAgentFindTheSameItemFirst() async throws {
+        let server = try Server()
+        // A camera's view: the espresso cup small, off centre, in a meadow that is not in the catalogue.
+        let query = server.scratch.path + "/query.jpg"
+        try Tool.run(
+            "convert",
+            [
+                RepositoryPaths.photos + "/mate/GreenMeadow.jpg", "-resize", "640x480^", "-gravity", "center",
+                "-extent", "640x480", "(", RepositoryPaths.photos + "/skimage/coffee.png", "-resize", "220x220", ")",
+                "-gravity", "northwest", "-geometry", "+360+200", "-composite", "-quality", "85", query,
+            ])
+        let cli = try EdgeBrokerTests.run(
+            ["search", "--store", server.scratch.path + "/store", "--json", "-k", "3", query], in: server.scratch)
+        #expect(cli.status == 0, "\(cli.error)")
+        let cliResult = try JSONSerialization.jsonObject(with: Data(cli.output.utf8)) as? [String: Any]
+        let cliMatches = cliResult?["results"] as? [[String: Any]] ?? []
+
+        let body = try RawHTTP.post(
+            port: server.port, path: "/api/v1/search?k=3", contentType: "image/jpeg",
+            body: Array(try Data(contentsOf: URL(fileURLWithPath: query))))
+        let api = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        let apiMatches = api?["matches"] as? [[String: Any]] ?? []
+
+        let stream = try SSEClient(port: server.port, path: "/api/v1/matches/stream")
+        let edge = Process()
+        edge.executableURL = URL(fileURLWithPath: try RepositoryPaths.binary())
+        edge.arguments = [
+            "edge", "--mqtt", server.broker.url, "--topic", "devices/cam-3/features", "--payload", "compact",
+            "--qos", "1", "-",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["VSEARCH_MODEL"] = RepositoryPaths.model
+        edge.environment = environment
+        edge.standardInput = FileHandle(forReadingAtPath: query)
+        edge.standardOutput = FileHandle.nullDevice
+        edge.standardError = FileHandle.nullDevice
+        try edge.run()
+        edge.waitUntilExit()
+        #expect(edge.terminationStatus == 0)
+        let events = await stream.waitForQuiet(2).filter { $0["source"] as? String == "device" }
+        stream.close()
+
+        let first = cliMatches.first?["id"] as? String
+        #expect(first == "coffee")
+        #expect(apiMatches.first?["id"] as? String == first)
+        #expect(events.count == 1)
+        #expect(events.first.flatMap(Self.topMatch) == first)
+        // The same vectors give the same score: exactly over HTTP, to half precision from the device.
+        let scores = [cliMatches, apiMatches, (events.first?["matches"] as? [[String: Any]]) ?? []].map {
+            $0.first?["score"] as? Double ?? -1
+        }
+        #expect(abs(scores[0] - scores[1]) < 1e-4)
+        #expect(abs(scores[0] - scores[2]) < 5e-3)
+    }
+}
+
 /// Plain HTTP/1.1 over a loopback socket, enough for tests.
 enum RawHTTP {
+    /// The response body of a POST (the server answers with a Content-Length; the connection closes).
+    static func post(port: Int, path: String, contentType: String, body: [UInt8]) throws -> String {
+        let fd = try connect(port: port)
+        defer { close(fd) }
+        let head =
+            "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(contentType)\r\n"
+            + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let request = Array(head.utf8) + body
+        var sent = 0
+        while sent < request.count {
+            let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw TestSupportError("cannot send the request to port \(port)") }
+            sent += count
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { throw TestSupportError("no HTTP response") }
+        return String(text[split.upperBound...])
+    }
+
     static func connect(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()

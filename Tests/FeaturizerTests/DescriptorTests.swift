@@ -83,6 +83,19 @@ import VSearchCore
         #expect((corner?[0] ?? 0) > vectors[0][0])
     }
 
+    @Test func keepingTheStrongestWindowsKeepsTheHotCorner() {
+        var spec = Self.spec
+        spec.regions = [2]
+        spec.keep = 2
+        let data = Self.map()
+        let kept = data.withUnsafeBufferPointer {
+            FeatureMapPooling(spec: spec).windows($0, channels: 2, height: 4, width: 6)
+        }
+        #expect(kept.count == 3)
+        // The strongest window is the 2 × 2 corner where channel 0 is hot: almost all channel 0.
+        #expect(kept[1][0] > 0.99)
+    }
+
     @Test func windowsCoverTheFarEdgesAndSkipTheWholeMap() {
         let boxes = FeatureMapPooling.boxes(height: 9, width: 12, sizes: [3, 5, 12], overlap: 0.5)
         #expect(boxes.contains { $0.left + $0.width == 12 && $0.top + $0.height == 9 && $0.width == 3 })
@@ -99,7 +112,7 @@ import VSearchCore
         let spec = try #require(featurizer.descriptor.descriptor)
         let map = (w: spec.query.longSide / 32, h: spec.query.shortSide / 32)
         let expected = FeatureMapPooling.boxes(height: map.h, width: map.w, sizes: spec.regions, overlap: spec.overlap)
-        #expect(query.count == 1 + expected.count)
+        #expect(query.count == 1 + min(spec.keep ?? expected.count, expected.count))
         let item = try featurizer.features([try featurizer.decode(file: FeaturizerTests.photos + "/coffee.png")])
         #expect(item.count == 1 && item[0].count == featurizer.dimension)
         // The same photo as a query finds itself as an item: its best vector is close to the item's.
