@@ -16,15 +16,17 @@ echo "==> swift build -c release (binaries for the oracle tests)"
 swift build -c release
 export VSEARCH_BIN_DIR="$PWD/.build/release"
 
-# One process per test target: the targets start brokers, servers, browsers and child processes, and
-# keeping them apart keeps one target's load and failures from reaching another's.
-echo "==> swift build --build-tests"
-swift build --build-tests
-for target in Tests/*/; do
-    target=$(basename "$target")
-    echo "==> swift test --filter $target"
-    swift test --skip-build --filter "^$target\\."
-done
+# Every test target in one process, as `swift test` runs them. On CI the same suite runs three times
+# under AddressSanitizer instead (scripts/sanitizers.sh), which covers the plain run, plus the
+# concurrency suites under ThreadSanitizer; locally VSEARCH_SANITIZERS=1 adds those runs.
+if [[ "${CI:-}" == "true" || "${VSEARCH_SANITIZERS:-0}" == "1" ]]; then
+    bash scripts/sanitizers.sh
+else
+    echo "==> swift build --build-tests"
+    swift build --build-tests
+    echo "==> swift test (every target, one process)"
+    swift test --skip-build
+fi
 
 echo "==> pytest tests/oracle (ONNX Runtime, Pillow, FAISS as oracles)"
 "${VSEARCH_VENV:-.venv}/bin/python" -m pytest -q tests/oracle

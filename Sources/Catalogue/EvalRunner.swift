@@ -1,5 +1,6 @@
 import Featurizer
 import Foundation
+import Synchronization
 import ImageDecoding
 import VSearchCore
 
@@ -140,15 +141,15 @@ public struct RetrievalEvaluation: Sendable {
             let wanted = query.distortion.cutout?.backgroundItems(item: item, count: count) ?? []
             return try count > 1 ? wanted.map(backgrounds) : []
         }
-        let results = LockedResults<Result<Image, CatalogueError>>(count: queries.count)
+        let results = Mutex([Result<Image, CatalogueError>?](repeating: nil, count: queries.count))
         DispatchQueue.concurrentPerform(iterations: queries.count) { index in
             let result = Result { () throws(CatalogueError) -> Image in
                 try queries[index].distortion.apply(to: image, name: name, backgrounds: sceneImages[index])
             }
-            results.set(index, result)
+            results.withLock { $0[index] = result }
         }
         var images: [Image] = []
-        for result in results.values {
+        for result in results.withLock({ $0 }) {
             switch result {
             case .success(let image)?: images.append(image)
             case .failure(let error)?: throw error
@@ -173,26 +174,6 @@ public struct RetrievalEvaluation: Sendable {
     static func normalised(_ vector: [Float]) -> [Float] {
         let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return norm > 0 ? vector.map { $0 / norm } : vector
-    }
-}
-
-/// Results written by parallel workers into their own slots.
-private final class LockedResults<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Value?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Value) {
-        lock.lock()
-        slots[index] = value
-        lock.unlock()
-    }
-
-    var values: [Value?] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Device feature messages arriving on an MQTT subscription, validated.
 ///
@@ -12,7 +13,7 @@ public final class DeviceFeed: Sendable {
     public let filter: String
     public let validator: MessageValidator
     public let qos: QoS
-    private let tallies = Locked(DeviceFeedCounts())
+    private let tallies = Mutex(DeviceFeedCounts())
 
     public init(client: MQTTClient, filter: String, validator: MessageValidator, qos: QoS = .atMostOnce) {
         self.client = client

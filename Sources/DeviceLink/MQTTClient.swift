@@ -1,5 +1,6 @@
 import CMosquitto
 import Foundation
+import Synchronization
 
 /// An MQTT 3.1.1 client for devices and servers, on libmosquitto.
 ///
@@ -19,11 +20,13 @@ import Foundation
 /// ```
 ///
 /// All methods may be called from any thread or task.
+// @unchecked: wraps `struct mosquitto *`, on which only libmosquitto's thread-safe calls are
+// made after init; the Swift state is in `state`, a Mutex.
 public final class MQTTClient: @unchecked Sendable {
     public let options: MQTTOptions
     /// The `struct mosquitto *`; only libmosquitto's thread-safe calls are made on it after `init`.
     private let handle: OpaquePointer
-    let state: Locked<ClientState>
+    let state: Mutex<ClientState>
     /// Connection changes, for logs. Finished by `disconnect()`.
     public let events: AsyncStream<MQTTConnectionEvent>
 
@@ -44,7 +47,7 @@ public final class MQTTClient: @unchecked Sendable {
         let (events, eventSink) = AsyncStream.makeStream(
             of: MQTTConnectionEvent.self, bufferingPolicy: .bufferingNewest(256))
         self.events = events
-        state = Locked(ClientState(bufferCapacity: options.offlineBufferCapacity, events: eventSink))
+        state = Mutex(ClientState(bufferCapacity: options.offlineBufferCapacity, events: eventSink))
         do throws(MQTTError) {
             try configure()
         } catch {
