@@ -48,12 +48,10 @@ public final class MQTTClient: @unchecked Sendable {
             of: MQTTConnectionEvent.self, bufferingPolicy: .bufferingNewest(256))
         self.events = events
         state = Mutex(ClientState(bufferCapacity: options.offlineBufferCapacity, events: eventSink))
-        do throws(MQTTError) {
-            try configure()
-        } catch {
-            mosquitto_destroy(handle)
-            throw error
-        }
+        // Every stored property is set, so if `configure` throws, Swift runs `deinit`, which destroys
+        // the handle. Destroying it here as well was a double free: the heap corruption that aborted
+        // the test suite when all targets shared a process (the TLS test's missing CA file).
+        try configure()
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         installCallbacks(on: handle)
     }
