@@ -129,7 +129,8 @@ public final class CatalogueStore: Sendable {
         }
         guard let model = values["model"], let text = values["dimension"] else { return nil }
         guard let dimension = Int(text), dimension > 0 else {
-            throw .store(path: directory + "/catalogue.sqlite", reason: "setting 'dimension' is '\(text)', not a length")
+            throw .store(
+                path: directory + "/catalogue.sqlite", reason: "setting 'dimension' is '\(text)', not a length")
         }
         return (model, dimension)
     }

@@ -1,7 +1,7 @@
 import Featurizer
 import Foundation
-import Synchronization
 import ImageDecoding
+import Synchronization
 import VSearchCore
 
 /// Turns decoded images into feature vectors; the seam between the benchmark and the network.

@@ -1,8 +1,8 @@
 import Dispatch
 import Featurizer
 import Foundation
-import Synchronization
 import ImageDecoding
+import Synchronization
 
 /// Gathers concurrent requests' images into batches for the featurizer.
 ///

@@ -1,7 +1,7 @@
 import Catalogue
 import Foundation
-import Synchronization
 import ImageDecoding
+import Synchronization
 
 /// Small JPEGs of catalogue images and query pictures, resized here and kept in memory.
 ///

@@ -83,7 +83,9 @@ import VectorIndex
             try db.execute(sql: "UPDATE setting SET value = 'eight' WHERE name = 'dimension'")
         }
         #expect(throws: CatalogueError.self) { try store.bind(modelID: "test/1", dimension: 8) }
-        try store.database.write { db in try db.execute(sql: "UPDATE setting SET value = '8' WHERE name = 'dimension'") }
+        try store.database.write { db in
+            try db.execute(sql: "UPDATE setting SET value = '8' WHERE name = 'dimension'")
+        }
         #expect(try store.vector(ofItem: "a") != nil)
         #expect(try store.binding()?.model == "test/1")
     }

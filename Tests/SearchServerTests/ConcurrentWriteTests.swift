@@ -44,17 +44,17 @@ import Testing
             do {
                 result = .success(
                     try await withThrowingTaskGroup(of: (Operation, Int).self) { group in
-                    for (n, operation) in work.enumerated() {
-                        let request = Self.request(
-                            operation, port: port, key: key, photo: photos[n % photos.count])
-                        group.addTask {
-                            let response = try await http.execute(request, timeout: .seconds(600))
-                            _ = try await response.body.collect(upTo: 1 << 20)
-                            return (operation, Int(response.status.code))
+                        for (n, operation) in work.enumerated() {
+                            let request = Self.request(
+                                operation, port: port, key: key, photo: photos[n % photos.count])
+                            group.addTask {
+                                let response = try await http.execute(request, timeout: .seconds(600))
+                                _ = try await response.body.collect(upTo: 1 << 20)
+                                return (operation, Int(response.status.code))
+                            }
                         }
-                    }
-                    return try await group.reduce(into: []) { $0.append($1) }
-                })
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    })
             } catch {
                 result = .failure(error)
             }
@@ -91,7 +91,9 @@ import Testing
         let present = Set(items.map(\.id))
         // An upload acknowledged and not deleted afterwards is there; one whose delete was
         // acknowledged may have been stored again by its upload, if that came last.
-        for id in uploaded.subtracting(deleted) { #expect(present.contains(id), "\(id) was acknowledged but is missing") }
+        for id in uploaded.subtracting(deleted) {
+            #expect(present.contains(id), "\(id) was acknowledged but is missing")
+        }
         for id in Fixture.catalogue.map(\.id) { #expect(!present.contains(id), "\(id) was deleted but is present") }
         let index = try #require(store.index)
         #expect(index.count == items.count, "the index holds \(index.count) vectors for \(items.count) items")
