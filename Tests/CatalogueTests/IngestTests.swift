@@ -85,7 +85,7 @@ import VSearchCore
             summary = try await Ingester(store: store, featurizer: featurizer, options: options)
                 .ingest(sources: [seed, extra])
         }
-        #expect(summary.added == 7)
+        #expect(summary.added == 7, "failures: \(summary.failures.map { "\($0.id ?? "?"): \($0.reason)" })")
         let reasons = Dictionary(
             summary.failures.map { ($0.id ?? "?", $0.reason) }, uniquingKeysWith: { a, b in a + b })
         #expect(reasons["6"]?.contains("HTTP 404") == true)
