@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import VSearchCore
 
 /// An ONNX convolutional network, loaded once and run on oneDNN kernels.
@@ -46,7 +45,7 @@ public final class CNNModel: Sendable {
     private let layers: [Layer]
     private let constants: [String: ConstantTensor]
     private let threads: Int?
-    private let plans = Mutex<[[Int]: ExecutionPlan]>([:])
+    private let plans = Locked<[[Int]: ExecutionPlan]>([:])
     private let weightCache = WeightCache()
 
     /// Loads an ONNX file.

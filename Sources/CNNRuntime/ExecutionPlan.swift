@@ -1,13 +1,13 @@
 import CDNNL
 import COpenMPEnvironment
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// Everything needed to run the graph on inputs of one shape: primitives in
 /// order, reordered weights, and an arena layout in which values whose
 /// lifetimes do not overlap share memory. Immutable; each concurrent run
 /// borrows an `ExecutionContext` (arena, stream, scratchpad) from a pool.
-// @unchecked: holds oneDNN primitive handles; nothing changes after init, and the context pool is a Mutex.
+// @unchecked: holds oneDNN primitive handles; nothing changes after init, and the context pool is Locked.
 final class ExecutionPlan: @unchecked Sendable {
     let backend: Backend
     let values: [PlanValue]
@@ -19,7 +19,7 @@ final class ExecutionPlan: @unchecked Sendable {
     let scratchpadBytes: Int
     let inputValue: Int
     let outputs: [(name: String, value: Int, reorder: Primitive)]
-    private let pool = Mutex<[ExecutionContext]>([])
+    private let pool = Locked<[ExecutionContext]>([])
 
     init(
         backend: Backend, layers: [Layer], constants: [String: ConstantTensor], inputName: String, inputDims: [Int],
@@ -128,7 +128,7 @@ struct ArenaLayout {
 }
 
 /// One run's mutable state: the arena, oneDNN memory objects bound into it, a stream and a scratchpad.
-// @unchecked: oneDNN memory and stream handles; one run at a time has it, borrowed from the plan's Mutex pool.
+// @unchecked: oneDNN memory and stream handles; one run at a time has it, borrowed from the plan's Locked pool.
 final class ExecutionContext: @unchecked Sendable {
     private let arena: AlignedBuffer
     private let scratch: AlignedBuffer

@@ -1,6 +1,6 @@
 import CDNNL
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// Where a planned value's bytes live.
 enum ValueStorage {
@@ -411,7 +411,7 @@ final class WeightCache: Sendable {
         let buffer: AlignedBuffer
     }
 
-    private let entries = Mutex<[String: [Entry]]>([:])
+    private let entries = Locked<[String: [Entry]]>([:])
 
     func buffer(_ key: String, _ md: dnnl_memory_desc_t) -> AlignedBuffer? {
         entries.withLock { $0[key]?.first { MemoryDesc.equal($0.md, md) }?.buffer }

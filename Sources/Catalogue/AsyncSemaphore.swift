@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// A counting semaphore for tasks: `acquire` suspends (without blocking a thread) until a permit
 /// is free. It bounds how far downloading and decoding may run ahead of the network.
@@ -12,9 +12,9 @@ final class AsyncSemaphore: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
-    init(permits: Int) { state = Mutex(State(available: max(1, permits))) }
+    init(permits: Int) { state = Locked(State(available: max(1, permits))) }
 
     func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

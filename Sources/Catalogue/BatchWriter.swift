@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// Stores featurized batches on a thread of its own, so that the network never waits for SQLite
 /// or for the index log's fsync.
@@ -23,7 +23,7 @@ final class BatchWriter: Sendable {
     private let queue = DispatchQueue(label: "vsearch.catalogue.batch-writer", qos: .userInitiated)
     private let slots: AsyncSemaphore
     /// The first failure and what was stored, written on the queue, read by the ingest.
-    private let outcome = Mutex<(failure: CatalogueError?, totals: Totals)>((nil, Totals()))
+    private let outcome = Locked<(failure: CatalogueError?, totals: Totals)>((nil, Totals()))
     private let written: (@Sendable (Int) -> Void)?
 
     /// A writer into `store`; `written` is told how many items each stored batch held.

@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Synchronization
 import VSearchCore
 import VectorIndex
 
@@ -41,10 +40,10 @@ public final class CatalogueStore: Sendable {
     private let writerLock: FileLock?
     /// The index store. Readers take the reference and search it outside the mutex; the old
     /// index stays alive for searches that still hold it when `bind` or `conformIndex` replaces it.
-    private let indexState = Mutex<IndexStore?>(nil)
+    private let indexState = Locked<IndexStore?>(nil)
     /// Serialises this process's writes: a write is several steps (row pending, vector logged,
     /// row ready; or settings, new index, reconcile) that must not interleave with another task's.
-    private let writeGate = Mutex(())
+    private let writeGate = Locked(())
 
     var indexDirectory: String { directory + "/index" }
     /// Where downloaded images are kept.

@@ -1,7 +1,6 @@
 import Featurizer
 import Foundation
 import ImageDecoding
-import Synchronization
 import VSearchCore
 
 /// Turns decoded images into feature vectors; the seam between the benchmark and the network.
@@ -141,7 +140,7 @@ public struct RetrievalEvaluation: Sendable {
             let wanted = query.distortion.cutout?.backgroundItems(item: item, count: count) ?? []
             return try count > 1 ? wanted.map(backgrounds) : []
         }
-        let results = Mutex([Result<Image, CatalogueError>?](repeating: nil, count: queries.count))
+        let results = Locked([Result<Image, CatalogueError>?](repeating: nil, count: queries.count))
         DispatchQueue.concurrentPerform(iterations: queries.count) { index in
             let result = Result { () throws(CatalogueError) -> Image in
                 try queries[index].distortion.apply(to: image, name: name, backgrounds: sceneImages[index])

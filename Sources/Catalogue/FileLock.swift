@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VSearchCore
 
 #if canImport(Glibc)
     import Glibc
@@ -20,7 +20,7 @@ final class FileLock: Sendable {
     /// The lock file's descriptor, open from `init` to `deinit`; only `flock` is called on it.
     private let fd: Int32
     /// This process's holder of the lock; `flock` cannot tell two of our threads apart.
-    private let holder = Mutex(())
+    private let holder = Locked(())
 
     init(path: String) throws(CatalogueError) {
         self.path = path

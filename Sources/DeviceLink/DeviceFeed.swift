@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// Device feature messages arriving on an MQTT subscription, validated.
 ///
@@ -13,7 +13,7 @@ public final class DeviceFeed: Sendable {
     public let filter: String
     public let validator: MessageValidator
     public let qos: QoS
-    private let tallies = Mutex(DeviceFeedCounts())
+    private let tallies = Locked(DeviceFeedCounts())
 
     public init(client: MQTTClient, filter: String, validator: MessageValidator, qos: QoS = .atMostOnce) {
         self.client = client

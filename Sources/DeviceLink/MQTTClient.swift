@@ -1,6 +1,6 @@
 import CMosquitto
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// An MQTT 3.1.1 client for devices and servers, on libmosquitto.
 ///
@@ -21,12 +21,12 @@ import Synchronization
 ///
 /// All methods may be called from any thread or task.
 // @unchecked: wraps `struct mosquitto *`, on which only libmosquitto's thread-safe calls are
-// made after init; the Swift state is in `state`, a Mutex.
+// made after init; the Swift state is in `state`, behind a lock.
 public final class MQTTClient: @unchecked Sendable {
     public let options: MQTTOptions
     /// The `struct mosquitto *`; only libmosquitto's thread-safe calls are made on it after `init`.
     private let handle: OpaquePointer
-    let state: Mutex<ClientState>
+    let state: Locked<ClientState>
     /// Connection changes, for logs. Finished by `disconnect()`.
     public let events: AsyncStream<MQTTConnectionEvent>
 
@@ -47,7 +47,7 @@ public final class MQTTClient: @unchecked Sendable {
         let (events, eventSink) = AsyncStream.makeStream(
             of: MQTTConnectionEvent.self, bufferingPolicy: .bufferingNewest(256))
         self.events = events
-        state = Mutex(ClientState(bufferCapacity: options.offlineBufferCapacity, events: eventSink))
+        state = Locked(ClientState(bufferCapacity: options.offlineBufferCapacity, events: eventSink))
         // Every stored property is set, so if `configure` throws, Swift runs `deinit`, which destroys
         // the handle. Destroying it here as well was a double free: the heap corruption that aborted
         // the test suite when all targets shared a process (the TLS test's missing CA file).

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import VSearchCore
 
 /// A real Mosquitto broker for tests, on a free loopback port, with its own
@@ -11,7 +10,7 @@ public final class MosquittoBroker: Sendable {
     public let port: Int
     public let directory: URL
     /// The running broker; `start` and `stop` may come from different tasks.
-    private let process = Mutex<Process?>(nil)
+    private let process = Locked<Process?>(nil)
 
     /// The CA certificate that signed a TLS broker's certificate (nil for plain TCP).
     public let caFile: String?

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// Frames from anything ffmpeg reads: a V4L2 camera (`/dev/video0`), an RTSP
 /// or HTTP stream, or a video file.
@@ -124,7 +124,7 @@ private final class ProcessBox: @unchecked Sendable {
 
 /// Collects a child's standard error on a thread of its own, keeping the last lines.
 private final class ErrorCollector: Sendable {
-    private let text = Mutex("")
+    private let text = Locked("")
 
     init(_ handle: FileHandle) {
         let thread = Thread { [self] in

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// One picture from a frame source, still encoded (JPEG, PNG or WebP).
 public struct Frame: Sendable {
@@ -98,7 +98,7 @@ public struct FrameStream: AsyncSequence, Sendable {
 
 /// Counts shared between a frame source's thread and its consumer.
 final class FrameCounters: Sendable {
-    private let state = Mutex((dropped: 0, cancelled: false))
+    private let state = Locked((dropped: 0, cancelled: false))
 
     var dropped: Int { state.withLock { $0.dropped } }
     var isCancelled: Bool { state.withLock { $0.cancelled } }

@@ -2,7 +2,7 @@ import Dispatch
 import Featurizer
 import Foundation
 import ImageDecoding
-import Synchronization
+import VSearchCore
 
 /// Gathers concurrent requests' images into batches for the featurizer.
 ///
@@ -36,7 +36,7 @@ final class FeatureBatcher: Sendable {
     let maxBatch: Int
     private let onBatch: @Sendable (Int, Double) -> Void
     private let queue = DispatchQueue(label: "vsearch.featurizer", qos: .userInitiated)
-    private let waiting = Mutex(Waiting())
+    private let waiting = Locked(Waiting())
 
     /// `onBatch` is told each batch's size and its network time in seconds.
     init(

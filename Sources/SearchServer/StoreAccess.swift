@@ -1,6 +1,6 @@
 import Catalogue
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// The server's catalogue store, reopened when another process changes it.
 ///
@@ -16,11 +16,11 @@ final class StoreAccess: Sendable {
     }
 
     let directory: String
-    private let current: Mutex<Current>
+    private let current: Locked<Current>
 
     init(_ store: CatalogueStore) {
         directory = store.directory
-        current = Mutex(Current(store: store, token: store.indexChangeToken))
+        current = Locked(Current(store: store, token: store.indexChangeToken))
     }
 
     /// Opens the store for writing, or for reading when another process is writing it.

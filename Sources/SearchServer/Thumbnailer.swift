@@ -1,7 +1,7 @@
 import Catalogue
 import Foundation
 import ImageDecoding
-import Synchronization
+import VSearchCore
 
 /// Small JPEGs of catalogue images and query pictures, resized here and kept in memory.
 ///
@@ -19,7 +19,7 @@ final class Thumbnailer: Sendable {
     static let sizes = 64...1024
     private let decoder: ImageDecoder
     private let budget: Int
-    private let cache = Mutex(Cache())
+    private let cache = Locked(Cache())
 
     init(decoding: ImageDecodingOptions, budgetBytes: Int = 64 << 20) {
         decoder = ImageDecoder(options: decoding)

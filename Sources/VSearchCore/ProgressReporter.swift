@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -26,7 +25,7 @@ public final class ProgressReporter: Sendable {
     private let plainInterval: TimeInterval
     private let output: FileHandle
     private let start = Date()
-    private let counters = Mutex(Counters())
+    private let counters = Locked(Counters())
 
     /// - Parameters:
     ///   - label: what is being done, e.g. "ingest".

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VSearchCore
 
 /// Which index a store builds.
 public enum IndexKind: String, Sendable, CaseIterable {
@@ -85,7 +85,7 @@ public final class IndexStore: Sendable {
     private let snapshot: any Snapshotting
     /// The log and its generation: every change and checkpoint holds this, so records and
     /// snapshots follow one order.
-    private let journal: Mutex<(log: WriteAheadLog, generation: UInt64)>
+    private let journal: Locked<(log: WriteAheadLog, generation: UInt64)>
 
     private init(
         directory: String, index: any VectorIndex & Snapshotting, log: sending WriteAheadLog, generation: UInt64
@@ -93,7 +93,7 @@ public final class IndexStore: Sendable {
         self.directory = directory
         self.index = index
         self.snapshot = index
-        self.journal = Mutex((log, generation))
+        self.journal = Locked((log, generation))
     }
 
     var snapshotPath: String { directory + "/" + Self.snapshotName }

@@ -2,7 +2,6 @@ import ArgumentParser
 import DeviceLink
 import EdgeAgent
 import Foundation
-import Synchronization
 import VSearchCore
 
 /// `vsearch edge`: the device agent. Frames → features on the device → MQTT.
@@ -202,7 +201,7 @@ final class StatusLine: Sendable {
     }
 
     private let isTerminal = isatty(STDERR_FILENO) == 1
-    private let state = Mutex(Shown())
+    private let state = Locked(Shown())
 
     func update(_ line: String) {
         state.withLock { state in

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import Testing
+import VSearchCore
 import VectorIndex
 
 @testable import Catalogue
@@ -19,7 +19,7 @@ import VectorIndex
     @Test func theFileLockExcludesThreadsOfOneProcess() throws {
         let dir = try TemporaryDirectory()
         let lock = try FileLock(path: dir.path + "/test.lock")
-        let inside = Mutex((now: 0, most: 0))
+        let inside = Locked((now: 0, most: 0))
         DispatchQueue.concurrentPerform(iterations: 64) { _ in
             lock.withExclusive {
                 inside.withLock {
@@ -40,7 +40,7 @@ import VectorIndex
         let store = try CatalogueStore.open(directory: dir.path, mode: .write)
         // A tiny auto threshold, so the index switches between flat and HNSW while items come and go.
         try store.setIndexChoice(IndexChoice(kind: .auto, autoThreshold: 40))
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
             do {
                 // Every worker binds: only the first may create the index; later binds see it.

@@ -1,7 +1,7 @@
 import DeviceTestSupport
 import Foundation
-import Synchronization
 import Testing
+import VSearchCore
 
 @testable import DeviceLink
 
@@ -187,7 +187,7 @@ import Testing
             client: server, filter: "devices/+/features", validator: MessageValidator(modelID: model, dimension: 16),
             qos: .atLeastOnce)
         let stream = try await server.subscribe(to: "devices/+/features", qos: .atLeastOnce)
-        let accepted = Mutex<[String]>([])
+        let accepted = Locked<[String]>([])
         let consumer = Task {
             try await feed.consume(stream) { message, _ in accepted.withLock { $0.append(message.device ?? "?") } }
         }
