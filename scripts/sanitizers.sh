@@ -32,5 +32,5 @@ if [[ " $which " == *" tsan "* ]]; then
     swift build --build-tests --sanitize=thread --scratch-path .build-tsan
     echo "==> swift test --sanitize=thread (store, server and device-link concurrency)"
     swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-        --filter 'StoreConcurrencyTests|ConcurrentWriteTests|ItemTests|BrokerTests|BatcherTests'
+        --filter 'StoreConcurrencyTests|ConcurrentWriteTests|ItemTests|BatcherTests|DeviceLinkTests\.BrokerTests'
 fi

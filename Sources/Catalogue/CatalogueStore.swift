@@ -43,7 +43,8 @@ public final class CatalogueStore: Sendable {
     private let indexState = Locked<IndexStore?>(nil)
     /// Serialises this process's writes: a write is several steps (row pending, vector logged,
     /// row ready; or settings, new index, reconcile) that must not interleave with another task's.
-    private let writeGate = Locked(())
+    /// Its value counts the writes (not `()`: see `FileLock.holder`).
+    private let writeGate = Locked(0)
 
     var indexDirectory: String { directory + "/index" }
     /// Where downloaded images are kept.
@@ -271,7 +272,10 @@ public final class CatalogueStore: Sendable {
     /// Not re-entrant: the public writes take it, and the helpers they call (``write(_:)``,
     /// ``withIndex(_:)``, ``reconcile()``) do not.
     func exclusive<T>(_ body: () throws(CatalogueError) -> T) throws(CatalogueError) -> T {
-        try writeGate.withLock { _ throws(CatalogueError) -> T in try body() }
+        try writeGate.withLock { writes throws(CatalogueError) -> T in
+            writes += 1
+            return try body()
+        }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(CatalogueError) -> T {
