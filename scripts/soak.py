@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO / "scripts" / "bench"))
 from serve import bin_dir, photos  # noqa: E402  (the server benchmark's binary and photo lookup)
 
 API_KEY = "soak-" + uuid.uuid4().hex
+REFUSED = -1  # what a request gets when the server is not listening
 
 
 def fail(message):
@@ -203,7 +204,8 @@ def run(args):
             # Refused or cut connections are expected only while we kill and restart the server.
             tally.count(kind, "down" if down.is_set() else f"error {type(error).__name__}")
             time.sleep(0.2)
-            return None
+            # A refused connection never reached the server; a cut one may have been carried out.
+            return REFUSED if isinstance(error, ConnectionRefusedError) else None
         tally.count(kind, status)
         return status
 
@@ -262,6 +264,8 @@ def run(args):
                 if status == 204:
                     with tally.lock:
                         tally.deleted[item_id] = time.time()
+                elif status == REFUSED:
+                    mine.append(item_id)  # never reached the server: still there, delete it later
                 elif status is None:
                     with tally.lock:
                         tally.uncertain.add(item_id)  # it may be gone or not; it is not checked
