@@ -10,7 +10,7 @@ import PackageDescription
 
 let package = Package(
     name: "vsearch",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "vsearch", targets: ["vsearch"]),
         .library(name: "VSearchCore", targets: ["VSearchCore"]),

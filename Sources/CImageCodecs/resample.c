@@ -9,8 +9,15 @@
 #include <immintrin.h>
 #endif
 
-// Function multiversioning needs ifunc support, which only ELF platforms have.
-#if defined(__x86_64__) && defined(__linux__)
+// Function multiversioning needs ifunc support, which only ELF platforms have. ThreadSanitizer
+// instruments the ifunc resolvers too, and the dynamic linker runs them before the sanitizer's
+// runtime is up (a crash at load), so a TSan build uses the portable versions.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VS_NO_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__linux__) && !defined(VS_NO_CLONES)
 #define VS_CLONES __attribute__((target_clones("avx2", "sse4.1", "default")))
 #else
 #define VS_CLONES

@@ -19,6 +19,7 @@ enum DNNLArg {
 }
 
 /// A oneDNN CPU engine plus the model path used in error messages.
+// @unchecked: a oneDNN engine handle, which oneDNN allows to be shared by threads; immutable.
 final class Backend: @unchecked Sendable {
     // oneDNN engines are thread-safe for primitive creation and execution.
     let engine: dnnl_engine_t
@@ -118,6 +119,7 @@ final class Attributes {
 
 /// A primitive and its descriptor; immutable and safe to execute from several threads
 /// because every execution brings its own scratchpad.
+// @unchecked: oneDNN primitive handles; immutable, see above.
 final class Primitive: @unchecked Sendable {
     let pd: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t

@@ -1,11 +1,13 @@
 import CDNNL
 import COpenMPEnvironment
 import Foundation
+import VSearchCore
 
 /// Everything needed to run the graph on inputs of one shape: primitives in
 /// order, reordered weights, and an arena layout in which values whose
 /// lifetimes do not overlap share memory. Immutable; each concurrent run
 /// borrows an `ExecutionContext` (arena, stream, scratchpad) from a pool.
+// @unchecked: holds oneDNN primitive handles; nothing changes after init, and the context pool is Locked.
 final class ExecutionPlan: @unchecked Sendable {
     let backend: Backend
     let values: [PlanValue]
@@ -126,6 +128,7 @@ struct ArenaLayout {
 }
 
 /// One run's mutable state: the arena, oneDNN memory objects bound into it, a stream and a scratchpad.
+// @unchecked: oneDNN memory and stream handles; one run at a time has it, borrowed from the plan's Locked pool.
 final class ExecutionContext: @unchecked Sendable {
     private let arena: AlignedBuffer
     private let scratch: AlignedBuffer
@@ -236,20 +239,6 @@ final class ExecutionContext: @unchecked Sendable {
         var handle: UnsafeMutableRawPointer?
         _ = dnnl_memory_get_data_handle(memory, &handle)
         return handle!.assumingMemoryBound(to: Float.self)
-    }
-}
-
-/// A value guarded by a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<T, E: Error>(_ body: (inout Value) throws(E) -> T) throws(E) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }
 

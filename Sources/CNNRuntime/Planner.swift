@@ -1,5 +1,6 @@
 import CDNNL
 import Foundation
+import VSearchCore
 
 /// Where a planned value's bytes live.
 enum ValueStorage {
@@ -404,7 +405,7 @@ struct PlanBuilder {
 
 /// Weights reordered into oneDNN's layouts, shared by the plans of all input shapes of a
 /// model (the weight layout seldom depends on the batch size), keyed by layer and layout.
-final class WeightCache: @unchecked Sendable {
+final class WeightCache: Sendable {
     private struct Entry {
         let md: dnnl_memory_desc_t
         let buffer: AlignedBuffer
@@ -422,6 +423,7 @@ final class WeightCache: @unchecked Sendable {
 }
 
 /// A 64-byte aligned heap buffer.
+// @unchecked: raw memory, written once while a plan is built, then only read.
 final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let bytes: Int

@@ -1,28 +1,42 @@
 import Foundation
+import VSearchCore
 
 /// A counting semaphore for tasks: `acquire` suspends (without blocking a thread) until a permit
 /// is free. It bounds how far downloading and decoding may run ahead of the network.
-actor AsyncSemaphore {
-    private var available: Int
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+///
+/// `release` is synchronous, so a plain thread (the batch writer's queue) can return a permit
+/// at once, without starting a task that would outlive its caller.
+final class AsyncSemaphore: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
 
-    init(permits: Int) { available = max(1, permits) }
+    private let state: Locked<State>
+
+    init(permits: Int) { state = Locked(State(available: max(1, permits))) }
 
     func acquire() async {
-        if available > 0 {
-            available -= 1
-            return
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = state.withLock { state -> Bool in
+                guard state.available > 0 else {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.available -= 1
+                return true
+            }
+            if granted { continuation.resume() }
         }
-        await withCheckedContinuation { waiters.append($0) }
     }
 
     func release(_ count: Int = 1) {
-        for _ in 0..<count {
-            if waiters.isEmpty {
-                available += 1
-            } else {
-                waiters.removeFirst().resume()
-            }
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let woken = Array(state.waiters.prefix(count))
+            state.waiters.removeFirst(woken.count)
+            state.available += count - woken.count
+            return woken
         }
+        for continuation in woken { continuation.resume() }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// Stores featurized batches on a thread of its own, so that the network never waits for SQLite
 /// or for the index log's fsync.
@@ -7,7 +8,11 @@ import Foundation
 /// (without blocking a thread) when the writer falls that far behind, so memory stays bounded.
 /// Batches are written in the order they were submitted. After the first failure the rest are
 /// dropped, and ``finish()`` reports it.
-final class BatchWriter: @unchecked Sendable {
+///
+/// Every block on the queue is done, and released, by the time ``finish()`` returns: the last
+/// one is `finish`'s own, and a serial queue releases each block before it runs the next. So
+/// nothing of the writer (nor the store and its writer lock) outlives the ingest that used it.
+final class BatchWriter: Sendable {
     /// What the writer stored.
     struct Totals: Sendable {
         var added = 0
@@ -17,9 +22,8 @@ final class BatchWriter: @unchecked Sendable {
     private let store: CatalogueStore
     private let queue = DispatchQueue(label: "vsearch.catalogue.batch-writer", qos: .userInitiated)
     private let slots: AsyncSemaphore
-    private let lock = NSLock()
-    private var failure: CatalogueError?
-    private var totals = Totals()
+    /// The first failure and what was stored, written on the queue, read by the ingest.
+    private let outcome = Locked<(failure: CatalogueError?, totals: Totals)>((nil, Totals()))
     private let written: (@Sendable (Int) -> Void)?
 
     /// A writer into `store`; `written` is told how many items each stored batch held.
@@ -30,7 +34,7 @@ final class BatchWriter: @unchecked Sendable {
     }
 
     /// The first write error, if any.
-    var firstFailure: CatalogueError? { lock.withLock { failure } }
+    var firstFailure: CatalogueError? { outcome.withLock { $0.failure } }
 
     /// Queues a batch: `vectors` holds one row per item; `isNew[i]` says whether item i was
     /// absent from the store before this ingest (for the summary).
@@ -39,7 +43,7 @@ final class BatchWriter: @unchecked Sendable {
         await slots.acquire()
         queue.async { [self] in
             write(items, vectors: vectors, isNew: isNew)
-            Task { await slots.release() }
+            slots.release()
         }
     }
 
@@ -48,7 +52,7 @@ final class BatchWriter: @unchecked Sendable {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             queue.async { done.resume() }
         }
-        return lock.withLock { failure.map { .failure($0) } ?? .success(totals) }
+        return outcome.withLock { $0.failure.map { .failure($0) } ?? .success($0.totals) }
     }
 
     private func write(_ items: [StagedItem], vectors: [Float], isNew: [Bool]) {
@@ -56,13 +60,13 @@ final class BatchWriter: @unchecked Sendable {
         do {
             try store.put(items, vectors: vectors)
         } catch {
-            lock.withLock { failure = error }
+            outcome.withLock { $0.failure = error }
             return
         }
         let added = isNew.count { $0 }
-        lock.withLock {
-            totals.added += added
-            totals.updated += items.count - added
+        outcome.withLock {
+            $0.totals.added += added
+            $0.totals.updated += items.count - added
         }
         written?(items.count)
     }

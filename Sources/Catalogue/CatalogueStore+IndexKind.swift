@@ -31,9 +31,11 @@ public struct IndexChoice: Sendable, Equatable {
 
 extension CatalogueStore {
     /// The store's index choice; `.auto` with the default threshold until one is set.
-    public var indexChoice: IndexChoice {
-        let kind = (try? setting("indexKind")).flatMap { $0.flatMap(IndexKind.init(rawValue:)) } ?? .auto
-        let threshold = (try? setting("indexAutoThreshold")).flatMap { $0.flatMap(Int.init) }
+    ///
+    /// It decides which index is built, so a database error is thrown rather than read as "auto".
+    public func indexChoice() throws(CatalogueError) -> IndexChoice {
+        let kind = try setting("indexKind").flatMap(IndexKind.init(rawValue:)) ?? .auto
+        let threshold = try setting("indexAutoThreshold").flatMap(Int.init)
         return IndexChoice(kind: kind, autoThreshold: threshold ?? IndexOptions().autoThreshold)
     }
 
@@ -45,10 +47,13 @@ extension CatalogueStore {
 
     /// Records `choice`; ``conformIndex()`` applies it.
     public func setIndexChoice(_ choice: IndexChoice) throws(CatalogueError) {
-        try write { db in
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO setting(name, value) VALUES ('indexKind', ?), ('indexAutoThreshold', ?)",
-                arguments: [choice.kind.rawValue, String(choice.autoThreshold)])
+        try exclusive { () throws(CatalogueError) in
+            try write { db in
+                try db.execute(
+                    sql:
+                        "INSERT OR REPLACE INTO setting(name, value) VALUES ('indexKind', ?), ('indexAutoThreshold', ?)",
+                    arguments: [choice.kind.rawValue, String(choice.autoThreshold)])
+            }
         }
     }
 
@@ -61,12 +66,18 @@ extension CatalogueStore {
     @discardableResult
     public func conformIndex() throws(CatalogueError) -> Bool {
         try requireWriter()
-        guard let current = vectors, let kind = indexKind else { return false }
-        let wanted = indexChoice.resolvedKind(count: current.index.count)
+        return try exclusive { () throws(CatalogueError) in try conformIndexExclusively() }
+    }
+
+    private func conformIndexExclusively() throws(CatalogueError) -> Bool {
+        guard let current = vectors else { return false }
+        let kind: IndexKind = current.index is HNSWIndex ? .hnsw : .flat
+        let choice = try indexChoice()
+        let wanted = choice.resolvedKind(count: current.index.count)
         guard wanted != kind else { return false }
         let next = indexDirectory + ".next"
         do throws(IndexError) {
-            var options = indexChoice.options
+            var options = choice.options
             options.kind = wanted
             let fresh = try options.makeIndex(dimension: current.index.dimension, expectedCount: current.index.count)
             var ids: [UInt64] = []
@@ -99,7 +110,7 @@ extension CatalogueStore {
             }
         }
         switch swapped {
-        case .success(let store): vectors = store
+        case .success(let store): replaceVectors(store)
         case .failure(let error):
             throw .store(path: path, reason: "cannot switch to the new index: \(error.description)")
         }

@@ -28,11 +28,18 @@ extension CatalogueStore {
         try read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT \(Self.columns) FROM item
-                    ORDER BY (id GLOB '[0-9]*' AND id NOT GLOB '*[^0-9]*') DESC,
-                        CASE WHEN id NOT GLOB '*[^0-9]*' THEN CAST(id AS INTEGER) END, id
-                    """
+                sql: "SELECT \(Self.columns) FROM item ORDER BY \(StoreSchema.itemOrder)"
+            ).map(CatalogueItem.init(row:))
+        }
+    }
+
+    /// One page of ``items()``, in the same order: only its rows are read, through the
+    /// `item_order` index.
+    public func items(offset: Int, limit: Int) throws(CatalogueError) -> [CatalogueItem] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.columns) FROM item ORDER BY \(StoreSchema.itemOrder) LIMIT ? OFFSET ?",
+                arguments: [max(0, limit), max(0, offset)]
             ).map(CatalogueItem.init(row:))
         }
     }
@@ -72,7 +79,14 @@ extension CatalogueStore {
     /// `vectors` is row-major, one vector of the store's dimension per item.
     public func put(_ staged: [StagedItem], vectors: [Float]) throws(CatalogueError) {
         guard !staged.isEmpty else { return }
-        guard let model = modelID else { throw .store(path: directory, reason: "no model bound to the store") }
+        try requireWriter()
+        try exclusive { () throws(CatalogueError) in try putExclusively(staged, vectors: vectors) }
+    }
+
+    private func putExclusively(_ staged: [StagedItem], vectors: [Float]) throws(CatalogueError) {
+        guard let model = try binding()?.model else {
+            throw .store(path: directory, reason: "no model bound to the store")
+        }
         let now = Date().timeIntervalSince1970
         let keys: [Int64] = try write { db in
             try staged.map { item in
@@ -101,10 +115,12 @@ extension CatalogueStore {
 
     /// Changes an item's title, URL or attributes without touching its vector.
     public func updateMetadata(id: String, title: String, url: String, attributes: String) throws(CatalogueError) {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE item SET title = ?, url = ?, attributes = ?, updatedAt = ? WHERE id = ?",
-                arguments: [title, url, attributes, Date().timeIntervalSince1970, id])
+        try exclusive { () throws(CatalogueError) in
+            try write { db in
+                try db.execute(
+                    sql: "UPDATE item SET title = ?, url = ?, attributes = ?, updatedAt = ? WHERE id = ?",
+                    arguments: [title, url, attributes, Date().timeIntervalSince1970, id])
+            }
         }
     }
 
@@ -114,6 +130,11 @@ extension CatalogueStore {
     /// open drops.
     @discardableResult
     public func remove(ids: [String]) throws(CatalogueError) -> [String] {
+        try requireWriter()
+        return try exclusive { () throws(CatalogueError) in try removeExclusively(ids: ids) }
+    }
+
+    private func removeExclusively(ids: [String]) throws(CatalogueError) -> [String] {
         var removed: [(String, Int64)] = []
         try write { db in
             for id in ids {

@@ -22,6 +22,10 @@ extension CatalogueStore {
     /// Appends events (oldest first) and keeps only the newest `limit`, in one transaction.
     public func saveMatchEvents(_ events: [StoredMatchEvent], keepingLast limit: Int) throws(CatalogueError) {
         guard !events.isEmpty else { return }
+        try exclusive { () throws(CatalogueError) in try saveExclusively(events, keepingLast: limit) }
+    }
+
+    private func saveExclusively(_ events: [StoredMatchEvent], keepingLast limit: Int) throws(CatalogueError) {
         try write { db in
             for event in events {
                 try db.execute(

@@ -18,7 +18,12 @@ import VectorIndex
 /// ``open(directory:mode:)`` repairs: an item's row is written `pending`, then its vector is
 /// logged durably, then the row is marked `ready`. Opening for writing reconciles the two
 /// halves: vectors without a ready row are dropped, ready rows without a vector become pending.
-public final class CatalogueStore: @unchecked Sendable {
+///
+/// Within one process any number of tasks may share a store. Its one mutable part, the index
+/// (replaced whole when the model or the index kind changes), sits behind a mutex, so a search
+/// always holds a complete index; and every write runs under ``exclusive(_:)``, so two tasks'
+/// writes never interleave their steps.
+public final class CatalogueStore: Sendable {
     /// How a store is opened.
     public enum Mode: Sendable {
         /// Searching and listing; many processes at once.
@@ -31,8 +36,15 @@ public final class CatalogueStore: @unchecked Sendable {
     public let mode: Mode
     let database: DatabasePool
     let indexLock: FileLock
+    /// Held from `open` until the store is released: the one writer process.
     private let writerLock: FileLock?
-    var vectors: IndexStore?
+    /// The index store. Readers take the reference and search it outside the mutex; the old
+    /// index stays alive for searches that still hold it when `bind` or `conformIndex` replaces it.
+    private let indexState = Locked<IndexStore?>(nil)
+    /// Serialises this process's writes: a write is several steps (row pending, vector logged,
+    /// row ready; or settings, new index, reconcile) that must not interleave with another task's.
+    /// Its value counts the writes (not `()`: see `FileLock.holder`).
+    private let writeGate = Locked(0)
 
     var indexDirectory: String { directory + "/index" }
     /// Where downloaded images are kept.
@@ -58,6 +70,10 @@ public final class CatalogueStore: @unchecked Sendable {
     }
 
     /// Opens the store in `directory`; for writing it is created if missing and reconciled.
+    ///
+    /// The writer lock belongs to the returned store: a second `open(mode: .write)`, in this
+    /// process or another, fails with ``CatalogueError/busy(path:)`` until the store is released.
+    /// Tasks of one process share one store rather than opening it twice.
     public static func open(directory: String, mode: Mode) throws(CatalogueError) -> CatalogueStore {
         let databasePath = directory + "/catalogue.sqlite"
         if mode == .read, !FileManager.default.fileExists(atPath: databasePath) {
@@ -90,16 +106,34 @@ public final class CatalogueStore: @unchecked Sendable {
         }
         let store = CatalogueStore(
             directory: directory, mode: mode, database: database, indexLock: indexLock, writerLock: writerLock)
-        try store.openIndex()
+        try store.exclusive { () throws(CatalogueError) in try store.openIndex() }
         return store
     }
 
     // MARK: Settings
 
-    /// The id of the model the store's vectors come from; nil until the first ingest.
+    /// The id of the model the store's vectors come from; nil until the first ingest, or when
+    /// the database cannot be read (for display only: what decides uses ``binding()``).
     public var modelID: String? { try? setting("model") }
-    /// The length of the store's vectors; nil until the first ingest.
-    public var dimension: Int? { (try? setting("dimension")).flatMap { $0.flatMap(Int.init) } }
+    /// The length of the store's vectors; nil until the first ingest (for display, like ``modelID``).
+    public var dimension: Int? { (try? binding())?.dimension }
+
+    /// The store's model and vector length, nil before the first ingest; a database error is
+    /// thrown, never read as "no model", because callers rebind or empty the index on nil.
+    public func binding() throws(CatalogueError) -> (model: String, dimension: Int)? {
+        let values = try read { db in
+            try [String: String](
+                uniqueKeysWithValues: Row.fetchAll(
+                    db, sql: "SELECT name, value FROM setting WHERE name IN ('model', 'dimension')"
+                ).map { ($0["name"] as String, $0["value"] as String) })
+        }
+        guard let model = values["model"], let text = values["dimension"] else { return nil }
+        guard let dimension = Int(text), dimension > 0 else {
+            throw .store(
+                path: directory + "/catalogue.sqlite", reason: "setting 'dimension' is '\(text)', not a length")
+        }
+        return (model, dimension)
+    }
 
     func setting(_ name: String) throws(CatalogueError) -> String? {
         try read { db in try String.fetchOne(db, sql: "SELECT value FROM setting WHERE name = ?", arguments: [name]) }
@@ -110,41 +144,64 @@ public final class CatalogueStore: @unchecked Sendable {
     /// (also for the same model, so that a reindex recomputes every vector).
     public func bind(modelID model: String, dimension: Int, switching: Bool = false) throws(CatalogueError) {
         try requireWriter()
-        if !switching, let current = modelID, current == model, self.dimension == dimension, vectors != nil {
-            return
+        try exclusive { () throws(CatalogueError) in
+            let current = try binding()
+            if !switching, let current, current.model == model, current.dimension == dimension, vectors != nil {
+                return
+            }
+            if let current, current.model != model, !switching {
+                throw .modelMismatch(store: current.model, model: model)
+            }
+            // Settings and pending state first: a crash before the index is replaced leaves a
+            // dimension mismatch that the next open repairs the same way.
+            try write { db in
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO setting(name, value) VALUES ('model', ?), ('dimension', ?)",
+                    arguments: [model, String(dimension)])
+                try db.execute(
+                    sql: "UPDATE item SET state = 'pending', modelId = ? WHERE modelId IS NOT ?",
+                    arguments: [model, model])
+            }
+            try recreateIndex(dimension: dimension)
+            try reconcile()
         }
-        if let current = modelID, current != model, !switching {
-            throw .modelMismatch(store: current, model: model)
-        }
-        // Settings and pending state first: a crash before the index is replaced leaves a
-        // dimension mismatch that the next open repairs the same way.
-        try write { db in
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO setting(name, value) VALUES ('model', ?), ('dimension', ?)",
-                arguments: [model, String(dimension)])
-            try db.execute(
-                sql: "UPDATE item SET state = 'pending', modelId = ? WHERE modelId IS NOT ?",
-                arguments: [model, model])
-        }
-        try recreateIndex(dimension: dimension)
-        try reconcile()
     }
 
     // MARK: Index lifecycle
 
+    /// The index store, or nil before the first ingest.
+    var vectors: IndexStore? { indexState.withLock { $0 } }
+
+    /// Replaces the index store; callers hold ``exclusive(_:)``.
+    func replaceVectors(_ store: IndexStore) { indexState.withLock { $0 = store } }
+
     private func openIndex() throws(CatalogueError) {
-        guard let dimension else { return }
+        guard let dimension = try binding()?.dimension else { return }
         let path = indexDirectory
         let writable = mode == .write
-        let opened: IndexStore? = indexLock.withExclusive {
+        let opened = indexLock.withExclusive { () -> Result<IndexStore?, IndexError> in
             let current = Self.settleIndexSwap(path, writable: writable)
-            guard FileManager.default.fileExists(atPath: current + "/" + IndexStore.snapshotName) else { return nil }
-            return try? IndexStore.open(directory: current, verify: writable)
+            guard FileManager.default.fileExists(atPath: current + "/" + IndexStore.snapshotName) else {
+                return .success(nil)
+            }
+            do throws(IndexError) {
+                return .success(try IndexStore.open(directory: current, verify: writable))
+            } catch {
+                return .failure(error)
+            }
         }
-        if let opened, opened.index.dimension == dimension {
-            vectors = opened
+        let usable: IndexStore?
+        switch opened {
+        case .success(let store): usable = store
+        // A damaged index is rebuilt from the items below; an I/O error (a full disk, no file
+        // descriptors left) says nothing about the index, so it fails the open instead of emptying it.
+        case .failure(.corrupt), .failure(.unsupportedVersion): usable = nil
+        case .failure(let error): throw .store(path: path, reason: error.description)
+        }
+        if let usable, usable.index.dimension == dimension {
+            replaceVectors(usable)
         } else if mode == .write {
-            // Missing, unreadable or of another model's size: start empty; reconcile marks items pending.
+            // Missing, damaged or of another model's size: start empty; reconcile marks items pending.
             try recreateIndex(dimension: dimension)
         }
         if mode == .write { try reconcile() }
@@ -152,7 +209,7 @@ public final class CatalogueStore: @unchecked Sendable {
 
     private func recreateIndex(dimension: Int) throws(CatalogueError) {
         let path = indexDirectory
-        let choice = indexChoice
+        let choice = try indexChoice()
         let result = indexLock.withExclusive { () -> Result<IndexStore, IndexError> in
             try? FileManager.default.removeItem(atPath: path)
             do throws(IndexError) {
@@ -163,16 +220,17 @@ public final class CatalogueStore: @unchecked Sendable {
             }
         }
         switch result {
-        case .success(let store): vectors = store
+        case .success(let store): replaceVectors(store)
         case .failure(let error): throw .store(path: path, reason: error.description)
         }
     }
 
     /// Makes the index and the table agree; returns how many items are pending afterwards.
+    /// Callers hold ``exclusive(_:)``.
     @discardableResult
     func reconcile() throws(CatalogueError) -> Int {
         try requireWriter()
-        guard let vectors, let model = modelID else { return try pendingCount() }
+        guard let vectors, let model = try binding()?.model else { return try pendingCount() }
         let ready = try read { db in
             try Int64.fetchAll(
                 db, sql: "SELECT key FROM item WHERE state = 'ready' AND modelId = ?", arguments: [model])
@@ -198,13 +256,26 @@ public final class CatalogueStore: @unchecked Sendable {
 
     /// Folds the index's log into a new snapshot, so the next open is fast.
     public func checkpoint() throws(CatalogueError) {
-        try withIndex { store throws(IndexError) in try store.checkpoint() }
+        try exclusive { () throws(CatalogueError) in
+            try withIndex { store throws(IndexError) in try store.checkpoint() }
+        }
     }
 
     // MARK: Access helpers
 
     func requireWriter() throws(CatalogueError) {
         guard mode == .write else { throw .store(path: directory, reason: "the store is open for reading only") }
+    }
+
+    /// Runs one write of several steps with no other write of this process in between.
+    ///
+    /// Not re-entrant: the public writes take it, and the helpers they call (``write(_:)``,
+    /// ``withIndex(_:)``, ``reconcile()``) do not.
+    func exclusive<T>(_ body: () throws(CatalogueError) -> T) throws(CatalogueError) -> T {
+        try writeGate.withLock { writes throws(CatalogueError) -> T in
+            writes += 1
+            return try body()
+        }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(CatalogueError) -> T {

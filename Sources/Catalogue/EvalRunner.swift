@@ -202,16 +202,16 @@ public struct RetrievalEvaluation: Sendable {
             return (try cutout.backgroundItems(item: item, count: count).map(backgrounds), nil)
         }
         let sceneImages = plans.map(\.images)
-        let results = LockedResults<Result<Image, CatalogueError>>(count: queries.count)
+        let results = Locked([Result<Image, CatalogueError>?](repeating: nil, count: queries.count))
         DispatchQueue.concurrentPerform(iterations: queries.count) { index in
             let result = Result { () throws(CatalogueError) -> Image in
                 try queries[index].distortion.apply(
                     to: image, name: name, backgrounds: sceneImages[index], alpha: plans[index].alpha)
             }
-            results.set(index, result)
+            results.withLock { $0[index] = result }
         }
         var images: [Image] = []
-        for result in results.values {
+        for result in results.withLock({ $0 }) {
             switch result {
             case .success(let image)?: images.append(image)
             case .failure(let error)?: throw error
@@ -236,26 +236,6 @@ public struct RetrievalEvaluation: Sendable {
     static func normalised(_ vector: [Float]) -> [Float] {
         let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return norm > 0 ? vector.map { $0 / norm } : vector
-    }
-}
-
-/// Results written by parallel workers into their own slots.
-private final class LockedResults<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Value?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Value) {
-        lock.lock()
-        slots[index] = value
-        lock.unlock()
-    }
-
-    var values: [Value?] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots
     }
 }
 

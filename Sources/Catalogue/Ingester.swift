@@ -187,10 +187,10 @@ public final class Ingester: Sendable {
                 batch.append(prepared)
                 guard batch.count >= batchSize else { continue }
                 await embed(&batch, into: writer, summary: &summary, reporter: reporter)
-                await permits.release(batchSize)
+                permits.release(batchSize)
                 continue
             }
-            await permits.release()
+            permits.release()
         }
         await embed(&batch, into: writer, summary: &summary, reporter: reporter)
         await producer.value

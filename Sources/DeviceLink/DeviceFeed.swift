@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// Device feature messages arriving on an MQTT subscription, validated.
 ///

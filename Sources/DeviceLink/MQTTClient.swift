@@ -1,5 +1,6 @@
 import CMosquitto
 import Foundation
+import VSearchCore
 
 /// An MQTT 3.1.1 client for devices and servers, on libmosquitto.
 ///
@@ -19,6 +20,8 @@ import Foundation
 /// ```
 ///
 /// All methods may be called from any thread or task.
+// @unchecked: wraps `struct mosquitto *`, on which only libmosquitto's thread-safe calls are
+// made after init; the Swift state is in `state`, behind a lock.
 public final class MQTTClient: @unchecked Sendable {
     public let options: MQTTOptions
     /// The `struct mosquitto *`; only libmosquitto's thread-safe calls are made on it after `init`.
@@ -45,12 +48,10 @@ public final class MQTTClient: @unchecked Sendable {
             of: MQTTConnectionEvent.self, bufferingPolicy: .bufferingNewest(256))
         self.events = events
         state = Locked(ClientState(bufferCapacity: options.offlineBufferCapacity, events: eventSink))
-        do throws(MQTTError) {
-            try configure()
-        } catch {
-            mosquitto_destroy(handle)
-            throw error
-        }
+        // Every stored property is set, so if `configure` throws, Swift runs `deinit`, which destroys
+        // the handle. Destroying it here as well was a double free: the heap corruption that aborted
+        // the test suite when all targets shared a process (the TLS test's missing CA file).
+        try configure()
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         installCallbacks(on: handle)
     }

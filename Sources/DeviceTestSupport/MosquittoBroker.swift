@@ -6,14 +6,14 @@ import VSearchCore
 ///
 /// It can be stopped and started again on the same port, to test what
 /// clients do when the broker goes away.
-public final class MosquittoBroker: @unchecked Sendable {
+public final class MosquittoBroker: Sendable {
     public let port: Int
     public let directory: URL
-    private let lock = NSLock()
-    private var process: Process?
+    /// The running broker; `start` and `stop` may come from different tasks.
+    private let process = Locked<Process?>(nil)
 
     /// The CA certificate that signed a TLS broker's certificate (nil for plain TCP).
-    public private(set) var caFile: String?
+    public let caFile: String?
 
     /// Writes the configuration; `users` (name → password) turns anonymous access off, and `tls`
     /// makes a throwaway CA and a certificate for 127.0.0.1 with openssl and listens with TLS only.
@@ -36,6 +36,8 @@ public final class MosquittoBroker: @unchecked Sendable {
             let files = try Self.makeCertificates(in: directory.path)
             config += "cafile \(files.ca)\ncertfile \(files.certificate)\nkeyfile \(files.key)\n"
             caFile = files.ca
+        } else {
+            caFile = nil
         }
         try config.write(to: configURL, atomically: true, encoding: .utf8)
     }
@@ -89,7 +91,7 @@ public final class MosquittoBroker: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        lock.withLock { self.process = process }
+        self.process.withLock { $0 = process }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if FreePort.accepts(port) { return }
@@ -105,7 +107,7 @@ public final class MosquittoBroker: @unchecked Sendable {
     ///
     /// SIGTERM is not enough: a child started from a dispatch thread inherits its blocked signals.
     public func stop() {
-        let running = lock.withLock { () -> Process? in
+        let running = process.withLock { process -> Process? in
             defer { process = nil }
             return process
         }

@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// Frames from anything ffmpeg reads: a V4L2 camera (`/dev/video0`), an RTSP
 /// or HTTP stream, or a video file.
@@ -111,6 +112,7 @@ public struct FFmpegSource: FrameSource {
 }
 
 /// Lets the stream's termination handler stop the ffmpeg it started.
+// @unchecked: Process is not Sendable in corelibs Foundation; only `isRunning` and the pid are read.
 private final class ProcessBox: @unchecked Sendable {
     private let process: Process
     init(_ process: Process) { self.process = process }
@@ -121,16 +123,15 @@ private final class ProcessBox: @unchecked Sendable {
 }
 
 /// Collects a child's standard error on a thread of its own, keeping the last lines.
-private final class ErrorCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var text = ""
+private final class ErrorCollector: Sendable {
+    private let text = Locked("")
 
     init(_ handle: FileHandle) {
         let thread = Thread { [self] in
             while true {
                 let chunk = handle.availableData
                 if chunk.isEmpty { break }
-                lock.withLock {
+                text.withLock { text in
                     text += String(decoding: chunk, as: UTF8.self)
                     if text.count > 4096 { text = String(text.suffix(4096)) }
                 }
@@ -142,7 +143,7 @@ private final class ErrorCollector: @unchecked Sendable {
     func lastLine() -> String? {
         // Give the reader a moment to take ffmpeg's last words after it exited.
         Thread.sleep(forTimeInterval: 0.05)
-        return lock.withLock {
+        return text.withLock { text in
             text.split(separator: "\n").last.map { $0.trimmingCharacters(in: .whitespaces) }
         }
     }

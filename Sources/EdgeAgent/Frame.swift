@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// One picture from a frame source, still encoded (JPEG, PNG or WebP).
 public struct Frame: Sendable {
@@ -96,13 +97,11 @@ public struct FrameStream: AsyncSequence, Sendable {
 }
 
 /// Counts shared between a frame source's thread and its consumer.
-final class FrameCounters: @unchecked Sendable {
-    private let lock = NSLock()
-    private var droppedFrames = 0
-    private var cancelled = false
+final class FrameCounters: Sendable {
+    private let state = Locked((dropped: 0, cancelled: false))
 
-    var dropped: Int { lock.withLock { droppedFrames } }
-    var isCancelled: Bool { lock.withLock { cancelled } }
-    func drop() { lock.withLock { droppedFrames += 1 } }
-    func cancel() { lock.withLock { cancelled = true } }
+    var dropped: Int { state.withLock { $0.dropped } }
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+    func drop() { state.withLock { $0.dropped += 1 } }
+    func cancel() { state.withLock { $0.cancelled = true } }
 }

@@ -85,14 +85,12 @@ public struct DeviceSubscription: Service {
         let searchMS = (ContinuousClock.now - started) / .milliseconds(1)
         let timing = SearchTiming(
             decodeMS: 0, featurizeMS: 0, searchMS: searchMS, totalMS: Date().timeIntervalSince(receivedAt) * 1000)
-        var queryJPEG: (@Sendable () -> [UInt8]?)?
-        if let thumbnail = message.thumbnailJPEG { queryJPEG = { thumbnail } }
         // Without a capture time (the original payload has none) the latency starts at the message's arrival.
         let latencyMS = max(0, Date().timeIntervalSince(message.capturedAt ?? receivedAt) * 1000)
         await server.hub.publish(
             source: .device, device: message.device, capturedAt: message.capturedAt,
             matches: (found.first ?? []).map(MatchResult.init), timing: timing, latencyMS: latencyMS,
-            queryJPEG: queryJPEG)
+            queryPicture: message.thumbnailJPEG.map(QueryPicture.jpeg))
         server.metrics.deviceMessage(result: "accepted")
         server.metrics.deviceLatency(milliseconds: latencyMS)
     }

@@ -2,6 +2,7 @@ import Dispatch
 import Featurizer
 import Foundation
 import ImageDecoding
+import VSearchCore
 
 /// Gathers concurrent requests' images into batches for the featurizer.
 ///
@@ -10,18 +11,32 @@ import ImageDecoding
 /// (`maxBatch`) goes at once, and images that arrive while the network runs form the next
 /// batch. The network runs on its own serial queue, never on an event loop or the
 /// concurrency pool, and uses the cores through its own threads.
-final class FeatureBatcher: @unchecked Sendable {
+final class FeatureBatcher: Sendable {
     typealias Completion = @Sendable (Result<[[Float]], FeaturizerError>) -> Void
+
+    /// What waits for the network, whether it is running, and whether a window timer is set.
+    private struct Waiting {
+        var pending: [(Image, VectorRole, Completion)] = []
+        var running = false
+        var timerArmed = false
+
+        /// Takes up to `maxBatch` waiting images and marks the network busy.
+        mutating func takeBatch(_ maxBatch: Int) -> [(Image, VectorRole, Completion)] {
+            guard !pending.isEmpty else { return [] }
+            let count = min(maxBatch, pending.count)
+            let batch = Array(pending.prefix(count))
+            pending.removeFirst(count)
+            running = true
+            return batch
+        }
+    }
 
     let featurizer: Featurizer
     let window: Duration
     let maxBatch: Int
     private let onBatch: @Sendable (Int, Double) -> Void
     private let queue = DispatchQueue(label: "vsearch.featurizer", qos: .userInitiated)
-    private let lock = NSLock()
-    private var pending: [(Image, VectorRole, Completion)] = []
-    private var running = false
-    private var timerArmed = false
+    private let waiting = Locked(Waiting())
 
     /// `onBatch` is told each batch's size and its network time in seconds.
     init(
@@ -45,38 +60,27 @@ final class FeatureBatcher: @unchecked Sendable {
     }
 
     private func submit(_ image: Image, role: VectorRole, completion: @escaping Completion) {
-        lock.lock()
-        pending.append((image, role, completion))
-        var batch: [(Image, VectorRole, Completion)] = []
-        if !running {
-            if pending.count >= maxBatch || window <= .zero {
-                batch = takeBatch()
-            } else if !timerArmed {
-                timerArmed = true
-                let delay = DispatchTimeInterval.microseconds(Int(window / .microseconds(1)))
-                queue.asyncAfter(deadline: .now() + delay) { [self] in windowClosed() }
-            }
+        let (batch, armTimer) = waiting.withLock { waiting -> ([(Image, VectorRole, Completion)], Bool) in
+            waiting.pending.append((image, role, completion))
+            guard !waiting.running else { return ([], false) }
+            if waiting.pending.count >= maxBatch || window <= .zero { return (waiting.takeBatch(maxBatch), false) }
+            guard !waiting.timerArmed else { return ([], false) }
+            waiting.timerArmed = true
+            return ([], true)
         }
-        lock.unlock()
+        if armTimer {
+            let delay = DispatchTimeInterval.microseconds(Int(window / .microseconds(1)))
+            queue.asyncAfter(deadline: .now() + delay) { [self] in windowClosed() }
+        }
         if !batch.isEmpty { queue.async { [self, batch] in run(batch) } }
     }
 
     private func windowClosed() {
-        lock.lock()
-        timerArmed = false
-        let batch = running ? [] : takeBatch()
-        lock.unlock()
+        let batch = waiting.withLock { waiting in
+            waiting.timerArmed = false
+            return waiting.running ? [] : waiting.takeBatch(maxBatch)
+        }
         if !batch.isEmpty { run(batch) }
-    }
-
-    /// Takes up to `maxBatch` waiting images and marks the network busy; call holding the lock.
-    private func takeBatch() -> [(Image, VectorRole, Completion)] {
-        guard !pending.isEmpty else { return [] }
-        let count = min(maxBatch, pending.count)
-        let batch = Array(pending.prefix(count))
-        pending.removeFirst(count)
-        running = true
-        return batch
     }
 
     /// Runs on the queue: the network on one batch, then the next batch if images are waiting.
@@ -92,10 +96,10 @@ final class FeatureBatcher: @unchecked Sendable {
             }
             onBatch(batch.count, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             // Images that arrived during the run have already waited a whole batch: no window.
-            lock.lock()
-            running = false
-            batch = takeBatch()
-            lock.unlock()
+            batch = waiting.withLock { waiting in
+                waiting.running = false
+                return waiting.takeBatch(maxBatch)
+            }
         }
     }
 

@@ -34,9 +34,9 @@ extension SearchServer {
         let parameters = request.uri.queryParameters
         let offset = try Self.integer(parameters.get("offset"), name: "offset", default: 0, range: 0...Int.max)
         let limit = try Self.integer(parameters.get("limit"), name: "limit", default: 24, range: 1...200)
-        let all = try storeAccess.store.items()
-        let page = all.dropFirst(offset).prefix(limit).map(ItemResponse.init)
-        return try Self.json(ItemPage(items: Array(page), total: all.count, offset: offset, limit: limit))
+        let store = storeAccess.store
+        let page = try store.items(offset: offset, limit: limit).map(ItemResponse.init)
+        return try Self.json(ItemPage(items: page, total: try store.count(), offset: offset, limit: limit))
     }
 
     private func similar(_ request: Request, id: String) throws -> Response {
@@ -189,11 +189,14 @@ extension SearchServer {
         }
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        var difference = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<min(x.count, y.count) { difference |= x[i] ^ y[i] }
+    /// Whether `presented` equals `key`, in a time that depends only on the presented key's
+    /// length (which its sender knows): every presented byte is compared, with no early exit and
+    /// no loop bounded by the secret's length.
+    static func constantTimeEqual(_ presented: String, _ key: String) -> Bool {
+        let x = Array(presented.utf8)
+        let y = Array(key.utf8)
+        var difference = UInt(bitPattern: x.count ^ y.count)
+        for i in x.indices { difference |= UInt(x[i] ^ (y.isEmpty ? 0 : y[i % y.count])) }
         return difference == 0
     }
 

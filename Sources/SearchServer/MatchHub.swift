@@ -8,6 +8,15 @@ public enum MatchStreamMessage: Sendable {
     case keepAlive
 }
 
+/// The picture of what an event searched for.
+public enum QueryPicture: Sendable {
+    /// Already a JPEG (a device's thumbnail): kept as it is.
+    case jpeg([UInt8])
+    /// Made on demand (an uploaded photo, encoded as a JPEG), which costs a few milliseconds, so
+    /// it is made only when someone can see it: a live-stream client is connected.
+    case encode(@Sendable () -> [UInt8]?)
+}
+
 /// Where match events are kept across restarts.
 public protocol MatchEventArchive: Sendable {
     func save(_ events: [StoredMatchEvent], keepingLast limit: Int) throws
@@ -60,20 +69,28 @@ public actor MatchHub {
 
     /// Records an event and sends it to every subscriber; returns it with its id and time.
     ///
-    /// `queryJPEG` makes the query picture; it runs in its own task so the search that caused
-    /// the event does not wait for the encoding.
+    /// `queryPicture` is the event's query picture. One to encode is encoded only when a
+    /// live-stream client is connected (otherwise no one would see it, and a search would pay
+    /// for nothing: the event then has no picture), in a task of its own so the search that
+    /// caused the event does not wait for it.
     @discardableResult
     public func publish(
         source: MatchEvent.Source, device: String? = nil, capturedAt: Date? = nil, matches: [MatchResult],
-        timing: SearchTiming, latencyMS: Double? = nil, queryJPEG: (@Sendable () -> [UInt8]?)? = nil
+        timing: SearchTiming, latencyMS: Double? = nil, queryPicture: QueryPicture? = nil
     ) -> MatchEvent {
         let id = String(format: "e-%06d", nextNumber)
         nextNumber += 1
+        var picture: Task<[UInt8]?, Never>?
+        switch queryPicture {
+        case .jpeg(let bytes)?: picture = Task { bytes }
+        case .encode(let encode)? where !subscribers.isEmpty: picture = Task.detached(priority: .utility) { encode() }
+        case .encode?, nil: picture = nil
+        }
         let event = MatchEvent(
             eventID: id, source: source, device: device, createdAt: Date(), capturedAt: capturedAt,
-            queryImage: queryJPEG == nil ? nil : MatchEvent.queryImagePath(eventID: id), matches: matches,
+            queryImage: picture == nil ? nil : MatchEvent.queryImagePath(eventID: id), matches: matches,
             timing: timing, latencyMS: latencyMS)
-        if let queryJPEG { queryImages[id] = Task.detached(priority: .utility) { queryJPEG() } }
+        if let picture { queryImages[id] = picture }
         events.append(event)
         if events.count > capacity {
             let excess = events.count - capacity

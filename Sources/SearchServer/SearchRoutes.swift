@@ -83,11 +83,10 @@ extension SearchServer {
         let timing = SearchTiming(
             fetchMS: query.fetchMS, decodeMS: query.decodeMS, featurizeMS: query.featurizeMS, searchMS: searchMS,
             totalMS: Self.milliseconds(since: started))
-        var queryJPEG: (@Sendable () -> [UInt8]?)?
-        if let image = query.image {
-            queryJPEG = { try? Thumbnailer.jpeg(image, longestSide: 512, name: "query") }
+        let picture = query.image.map { image in
+            QueryPicture.encode { try? Thumbnailer.jpeg(image, longestSide: 512, name: "query") }
         }
-        let event = await hub.publish(source: .api, matches: matches, timing: timing, queryJPEG: queryJPEG)
+        let event = await hub.publish(source: .api, matches: matches, timing: timing, queryPicture: picture)
         return try Self.json(SearchResponse(eventID: event.eventID, matches: matches, timing: timing))
     }
 

@@ -1,22 +1,26 @@
 import Catalogue
 import Foundation
+import VSearchCore
 
 /// The server's catalogue store, reopened when another process changes it.
 ///
 /// The server writes the store itself when it can take the writer lock. When an ingest holds
 /// the lock, the server opens the store for reading, answers writes with 409, and reopens the
 /// store when the index's files change (``refreshIfChanged()``), so that items the ingest adds
-/// become searchable within the refresh interval.
-final class StoreAccess: @unchecked Sendable {
+/// become searchable within the refresh interval. Once the ingest has ended (its writer lock is
+/// free) the next refresh, or the next write request, opens the store for writing again.
+final class StoreAccess: Sendable {
+    private struct Current {
+        var store: CatalogueStore
+        var token: String
+    }
+
     let directory: String
-    private let lock = NSLock()
-    private var current: CatalogueStore
-    private var token: String
+    private let current: Locked<Current>
 
     init(_ store: CatalogueStore) {
         directory = store.directory
-        current = store
-        token = store.indexChangeToken
+        current = Locked(Current(store: store, token: store.indexChangeToken))
     }
 
     /// Opens the store for writing, or for reading when another process is writing it.
@@ -28,34 +32,51 @@ final class StoreAccess: @unchecked Sendable {
         }
     }
 
-    var store: CatalogueStore { lock.withLock { current } }
+    var store: CatalogueStore { current.withLock { $0.store } }
 
     var isWritable: Bool { store.mode == .write }
 
-    /// The store, for a write; 409 when another process holds the writer lock.
+    /// The store, for a write; 409 while another process holds the writer lock.
     func writableStore() throws(APIError) -> CatalogueStore {
         let store = self.store
-        guard store.mode == .write else {
-            throw APIError(
-                .conflict, "store_read_only",
-                "\(directory): another process (an ingest) is writing this store; the server only reads it, "
-                    + "so items cannot be changed until that process ends and the server restarts")
-        }
-        return store
+        if store.mode == .write { return store }
+        if upgrade() { return self.store }
+        throw APIError(
+            .conflict, "store_read_only",
+            "\(directory): another process (an ingest) is writing this store; the server only reads it "
+                + "until that process ends")
     }
 
-    /// Reopens a read-only store whose index another process changed; returns whether it did.
+    /// Reopens a read-only store: for writing when the writer lock has become free, or for
+    /// reading when another process changed the index. Returns whether it reopened.
+    ///
+    /// Stores are opened outside the mutex (opening waits for the index lock, which an ingest's
+    /// checkpoint may hold for a while), so requests never queue behind a reopen.
     @discardableResult
     func refreshIfChanged() -> Bool {
-        let store = self.store
-        guard store.mode == .read else { return false }
-        let now = store.indexChangeToken
-        guard now != lock.withLock({ token }) else { return false }
-        guard let reopened = try? CatalogueStore.open(directory: directory, mode: .read) else { return false }
-        lock.withLock {
-            current = reopened
-            token = now
+        let old = current.withLock { $0 }
+        guard old.store.mode == .read else { return false }
+        if upgrade() { return true }
+        let now = old.store.indexChangeToken
+        guard now != old.token, let reopened = try? CatalogueStore.open(directory: directory, mode: .read) else {
+            return false
         }
+        return current.withLock { current in
+            guard current.store === old.store else { return false }  // someone else reopened meanwhile
+            current = Current(store: reopened, token: now)
+            return true
+        }
+    }
+
+    /// Opens the store for writing if no other process holds the writer lock; returns whether
+    /// the server can write now. Only one open can succeed while the lock is held, so two
+    /// requests upgrading at once cannot both install a store.
+    private func upgrade() -> Bool {
+        if store.mode == .write { return true }
+        // Busy is the expected answer while the ingest runs; any other failure leaves the
+        // server reading, as it was, and the next refresh tries again.
+        guard let writable = try? CatalogueStore.open(directory: directory, mode: .write) else { return isWritable }
+        current.withLock { $0 = Current(store: writable, token: writable.indexChangeToken) }
         return true
     }
 }

@@ -1,20 +1,25 @@
 import Catalogue
 import Foundation
 import ImageDecoding
+import VSearchCore
 
 /// Small JPEGs of catalogue images and query pictures, resized here and kept in memory.
 ///
 /// Thumbnails are made from the store's image cache (or the item's local file) the first time
 /// they are asked for, and kept, least recently used first out, within a byte budget. The key
 /// includes the image's content hash, so a changed image never shows an old thumbnail.
-final class Thumbnailer: @unchecked Sendable {
+final class Thumbnailer: Sendable {
+    /// The kept thumbnails, a byte count and a use counter for least-recently-used eviction.
+    private struct Cache {
+        var entries: [String: (bytes: [UInt8], used: UInt64)] = [:]
+        var bytes = 0
+        var clock: UInt64 = 0
+    }
+
     static let sizes = 64...1024
     private let decoder: ImageDecoder
     private let budget: Int
-    private let lock = NSLock()
-    private var cache: [String: (bytes: [UInt8], used: UInt64)] = [:]
-    private var cachedBytes = 0
-    private var clock: UInt64 = 0
+    private let cache = Locked(Cache())
 
     init(decoding: ImageDecodingOptions, budgetBytes: Int = 64 << 20) {
         decoder = ImageDecoder(options: decoding)
@@ -49,22 +54,24 @@ final class Thumbnailer: @unchecked Sendable {
     }
 
     private func lookup(_ key: String) -> [UInt8]? {
-        lock.withLock {
-            guard let entry = cache[key] else { return nil }
-            clock += 1
-            cache[key] = (entry.bytes, clock)
+        cache.withLock { cache in
+            guard let entry = cache.entries[key] else { return nil }
+            cache.clock += 1
+            cache.entries[key] = (entry.bytes, cache.clock)
             return entry.bytes
         }
     }
 
     private func remember(_ bytes: [UInt8], key: String) {
-        lock.withLock {
-            clock += 1
-            if let old = cache.updateValue((bytes, clock), forKey: key) { cachedBytes -= old.bytes.count }
-            cachedBytes += bytes.count
-            while cachedBytes > budget, let oldest = cache.min(by: { $0.value.used < $1.value.used }) {
-                cachedBytes -= oldest.value.bytes.count
-                cache[oldest.key] = nil
+        cache.withLock { cache in
+            cache.clock += 1
+            if let old = cache.entries.updateValue((bytes, cache.clock), forKey: key) {
+                cache.bytes -= old.bytes.count
+            }
+            cache.bytes += bytes.count
+            while cache.bytes > budget, let oldest = cache.entries.min(by: { $0.value.used < $1.value.used }) {
+                cache.bytes -= oldest.value.bytes.count
+                cache.entries[oldest.key] = nil
             }
         }
     }

@@ -9,20 +9,23 @@ import Foundation
 /// Shows the progress of long work: a bar redrawn in place on a terminal,
 /// and plain periodic lines when the output is a file or a pipe (CI logs).
 ///
-/// It is a class guarded by a lock, so that tasks working in parallel can
-/// report to one reporter.
-public final class ProgressReporter: @unchecked Sendable {
+/// Its counters sit behind a mutex, so that tasks working in parallel can report to one
+/// reporter; lines are drawn while it is held, so they never interleave.
+public final class ProgressReporter: Sendable {
+    private struct Counters {
+        var done = 0
+        var failed = 0
+        var lastDraw = Date.distantPast
+        var finished = false
+    }
+
     private let label: String
     private let total: Int?
     private let isTerminal: Bool
     private let plainInterval: TimeInterval
     private let output: FileHandle
-    private let lock = NSLock()
     private let start = Date()
-    private var done = 0
-    private var failed = 0
-    private var lastDraw = Date.distantPast
-    private var finished = false
+    private let counters = Locked(Counters())
 
     /// - Parameters:
     ///   - label: what is being done, e.g. "ingest".
@@ -42,42 +45,42 @@ public final class ProgressReporter: @unchecked Sendable {
 
     /// Records `count` finished units, `failures` of which failed.
     public func advance(by count: Int = 1, failures: Int = 0) {
-        lock.lock()
-        defer { lock.unlock() }
-        done += count
-        failed += failures
-        redrawIfDue()
+        counters.withLock { counters in
+            counters.done += count
+            counters.failed += failures
+            redrawIfDue(&counters)
+        }
     }
 
     /// Sets the number of finished units, for work that counts for itself.
     public func update(done: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        self.done = done
-        redrawIfDue()
+        counters.withLock { counters in
+            counters.done = done
+            redrawIfDue(&counters)
+        }
     }
 
-    private func redrawIfDue() {
+    private func redrawIfDue(_ counters: inout Counters) {
         let now = Date()
         let interval = isTerminal ? 0.1 : plainInterval
-        if now.timeIntervalSince(lastDraw) >= interval {
-            lastDraw = now
-            draw(now: now, final: false)
+        if now.timeIntervalSince(counters.lastDraw) >= interval {
+            counters.lastDraw = now
+            draw(counters, now: now, final: false)
         }
     }
 
     /// Draws the final state and ends the line.
     public func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !finished else { return }
-        finished = true
-        draw(now: Date(), final: true)
+        counters.withLock { counters in
+            guard !counters.finished else { return }
+            counters.finished = true
+            draw(counters, now: Date(), final: true)
+        }
     }
 
-    private func draw(now: Date, final: Bool) {
+    private func draw(_ counters: Counters, now: Date, final: Bool) {
         let line = Self.render(
-            label: label, done: done, total: total, failed: failed,
+            label: label, done: counters.done, total: total, failed: counters.failed,
             elapsed: now.timeIntervalSince(start), barWidth: isTerminal ? 28 : 0)
         if isTerminal {
             output.write(Data(("\r\u{1B}[2K" + line + (final ? "\n" : "")).utf8))

@@ -4,6 +4,7 @@
 /// linearly between the minimum and maximum seen in the first batch added
 /// (later values are clamped), so the scan's scores are approximate and the
 /// flat index re-ranks its best candidates with the exact vectors.
+// @unchecked: raw code memory; the owning FlatIndex's reader-writer lock guards it.
 final class CompactCodes: @unchecked Sendable {
     let kind: VectorStorage
     let dimension: Int

@@ -1,6 +1,7 @@
 import CDNNL
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Runs work on a chosen number of threads.
 enum Parallel {
@@ -47,34 +48,24 @@ enum Parallel {
 
 /// Hands a value to concurrent workers that the caller knows is used safely
 /// (each worker touches only its own part).
+// @unchecked: the caller's promise above; used only by `Parallel`, whose workers touch disjoint parts.
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
 
 /// A counter shared between threads.
-final class AtomicCounter: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var value = 0
+final class AtomicCounter: Sendable {
+    private let value: Atomic<Int>
 
-    init(_ start: Int = 0) {
-        value = start
-        pthread_mutex_init(&mutex, nil)
-    }
-
-    deinit { pthread_mutex_destroy(&mutex) }
+    init(_ start: Int = 0) { value = Atomic(start) }
 
     /// Returns the value before adding one.
-    func increment() -> Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        let old = value
-        value += 1
-        return old
-    }
+    func increment() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
 /// Many readers or one writer.
+// @unchecked: a pthread_rwlock_t, itself the guard. (Mutex has no shared mode; searches need one.)
 final class ReadWriteLock: @unchecked Sendable {
     private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
 
@@ -99,6 +90,7 @@ final class ReadWriteLock: @unchecked Sendable {
 }
 
 /// One mutex per graph node, allocated together.
+// @unchecked: an array of pthread mutexes, one per graph node; grown only under the index's write lock.
 final class NodeLocks: @unchecked Sendable {
     private(set) var locks: UnsafeMutablePointer<pthread_mutex_t>
     private(set) var capacity: Int

@@ -6,6 +6,7 @@
 /// top-k heap per query. With ``VectorStorage/f16`` or ``VectorStorage/i8``
 /// storage the scan reads compact codes and the best candidates are
 /// re-ranked with the exact float32 vectors.
+// @unchecked: owns raw row memory (RowStore, CompactCodes); `lock` (reader-writer) guards every field.
 public final class FlatIndex: VectorIndex, @unchecked Sendable {
     public let dimension: Int
     public let metric: Metric
@@ -93,6 +94,13 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
             vectors.removeSwappingLast(row)
             codes?.removeSwappingLast(row)
             return true
+        }
+    }
+
+    public func vector(id: UInt64) -> [Float]? {
+        lock.read {
+            guard let row = rowOf[id] else { return nil }
+            return Array(UnsafeBufferPointer(start: vectors.row(row), count: dimension))
         }
     }
 

@@ -6,6 +6,8 @@ import Foundation
 /// up to 2M neighbours. Upper layers of a node with top layer L are one
 /// block of L·(1 + M) slots in `upperLinks[n]`. Distances are "lower is
 /// closer": −dot for inner product and cosine, squared L2 for L2.
+// @unchecked: raw link memory; the owning HNSWIndex's reader-writer lock guards it, and a parallel build
+// locks each node it links (`nodeLocks`) and the entry point (`entryLock`).
 final class HNSWGraph: @unchecked Sendable {
     let dimension: Int
     let metric: Metric

@@ -35,6 +35,7 @@ public struct HNSWParameters: Sendable, Equatable {
 /// never returned; when tombstones outnumber live items the graph is
 /// rebuilt (``compact()``). Replacing an item's vector is a removal plus an
 /// insert.
+// @unchecked: owns an HNSWGraph (raw link memory); `lock` (reader-writer) guards it: searches read, changes write.
 public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public let dimension: Int
     public let metric: Metric
@@ -124,6 +125,13 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         let first = liveRows.withUnsafeBufferPointer { fresh.appendNodes(ids: liveIDs, rows: $0.baseAddress!) }
         Parallel.forEach(liveIDs.count, threads: threads) { i in fresh.insert(node: Int32(first + i), locking: true) }
         graph = fresh
+    }
+
+    public func vector(id: UInt64) -> [Float]? {
+        lock.read {
+            guard let node = graph.nodeOf[id] else { return nil }
+            return Array(UnsafeBufferPointer(start: graph.vectors.row(Int(node)), count: dimension))
+        }
     }
 
     public func forEachItem(_ body: (UInt64, UnsafeBufferPointer<Float>) throws -> Void) rethrows {

@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// Which index a store builds.
 public enum IndexKind: String, Sendable, CaseIterable {
@@ -58,7 +59,7 @@ public struct IndexOptions: Sendable {
 }
 
 /// Indexes that can write themselves as an ``IndexFile`` snapshot.
-protocol Snapshotting: AnyObject {
+protocol Snapshotting: AnyObject, Sendable {
     func writeSnapshot(path: String, generation: UInt64) throws(IndexError)
 }
 
@@ -73,26 +74,26 @@ extension HNSWIndex: Snapshotting {}
 /// killed at any moment reopens to its last committed batch. ``checkpoint()``
 /// folds the log into a new snapshot (written to a temporary file, fsynced
 /// and renamed over the old one).
-public final class IndexStore: @unchecked Sendable {
+public final class IndexStore: Sendable {
     public static let snapshotName = "index.vsi"
     public static let logName = "wal.log"
 
     public let directory: String
     /// The index; search it directly. Change it only through the store, or the change is not durable.
     public let index: any VectorIndex
+    /// The same object as `index`; snapshots are written only while `journal` is held.
     private let snapshot: any Snapshotting
-    private var log: WriteAheadLog
-    private var generation: UInt64
-    private let mutex = NSLock()
+    /// The log and its generation: every change and checkpoint holds this, so records and
+    /// snapshots follow one order.
+    private let journal: Locked<(log: WriteAheadLog, generation: UInt64)>
 
     private init(
-        directory: String, index: any VectorIndex & Snapshotting, log: WriteAheadLog, generation: UInt64
+        directory: String, index: any VectorIndex & Snapshotting, log: sending WriteAheadLog, generation: UInt64
     ) {
         self.directory = directory
         self.index = index
         self.snapshot = index
-        self.log = log
-        self.generation = generation
+        self.journal = Locked((log, generation))
     }
 
     var snapshotPath: String { directory + "/" + Self.snapshotName }
@@ -209,29 +210,30 @@ public final class IndexStore: @unchecked Sendable {
             for id in ids where !seen.insert(id).inserted { throw .duplicateID(id) }
         }
         let d = index.dimension
-        mutex.lock()
-        defer { mutex.unlock() }
-        try log.append(ids.indices.map { .add(id: ids[$0], vector: Array(vectors[($0 * d)..<(($0 + 1) * d)])) })
-        try index.add(ids: ids, vectors: vectors)
+        try journal.withLock { (journal) throws(IndexError) in
+            try journal.log.append(
+                ids.indices.map { .add(id: ids[$0], vector: Array(vectors[($0 * d)..<(($0 + 1) * d)])) })
+            try index.add(ids: ids, vectors: vectors)
+        }
     }
 
     /// Removes an item durably; returns whether it was there.
     @discardableResult
     public func remove(id: UInt64) throws(IndexError) -> Bool {
-        mutex.lock()
-        defer { mutex.unlock() }
-        guard index.contains(id: id) else { return false }
-        try log.append([.remove(id: id)])
-        return index.remove(id: id)
+        try journal.withLock { (journal) throws(IndexError) in
+            guard index.contains(id: id) else { return false }
+            try journal.log.append([.remove(id: id)])
+            return index.remove(id: id)
+        }
     }
 
     /// Writes a new snapshot holding everything so far and starts an empty log.
     public func checkpoint() throws(IndexError) {
-        mutex.lock()
-        defer { mutex.unlock() }
-        let next = generation + 1
-        try snapshot.writeSnapshot(path: snapshotPath, generation: next)
-        log = try WriteAheadLog.create(path: logPath, dimension: index.dimension, generation: next)
-        generation = next
+        try journal.withLock { (journal) throws(IndexError) in
+            let next = journal.generation + 1
+            try snapshot.writeSnapshot(path: snapshotPath, generation: next)
+            journal.log = try WriteAheadLog.create(path: logPath, dimension: index.dimension, generation: next)
+            journal.generation = next
+        }
     }
 }

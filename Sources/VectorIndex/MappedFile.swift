@@ -8,6 +8,7 @@
 ///
 /// Pages are read from disk on first touch, so opening a large index costs
 /// only what is actually looked at.
+// @unchecked: an mmap'ed read-only region, unmapped only in deinit; never written.
 final class MappedFile: @unchecked Sendable {
     let path: String
     let bytes: UnsafeRawBufferPointer
@@ -61,7 +62,7 @@ final class MappedFile: @unchecked Sendable {
 ///
 /// Re-ranking touches a few rows per query; reading them through the mapping would let the kernel map
 /// the pages around each one too ("fault-around"), so the whole float32 section would end up resident.
-final class RowFileReader: @unchecked Sendable {
+final class RowFileReader: Sendable {
     private let fd: Int32
     private let offset: Int
     private let rowBytes: Int

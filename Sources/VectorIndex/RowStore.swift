@@ -3,6 +3,7 @@
 /// A store either owns its memory or borrows a read-only slice of a
 /// memory-mapped file; the first mutation of a borrowed store copies it, so
 /// an index opened from disk costs no reading until it is searched or changed.
+// @unchecked: raw or memory-mapped rows; the owning index's reader-writer lock guards them.
 final class RowStore<Element: BitwiseCopyable>: @unchecked Sendable {
     let width: Int
     private(set) var count: Int

@@ -116,6 +116,7 @@ final class VisitedSet {
 }
 
 /// Visited sets reused between searches, one per concurrent search.
+// @unchecked: hands out VisitedSets (raw memory); `mutex` guards the free list and capacity.
 final class VisitedPool: @unchecked Sendable {
     private var free: [VisitedSet] = []
     private let mutex = NSLock()

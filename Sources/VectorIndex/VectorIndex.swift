@@ -25,6 +25,9 @@ public protocol VectorIndex: AnyObject, Sendable {
     func search(_ query: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [SearchHit]
     /// The same for `queries` (row-major, `n × dimension`), one result list per query.
     func search(batch queries: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [[SearchHit]]
+    /// The vector stored for `id` (normalised for cosine), or nil when the index has no such item:
+    /// a lookup through the id map, like hnswlib's `get_items` or FAISS's `reconstruct`.
+    func vector(id: UInt64) -> [Float]?
     /// Every item as `(id, vector)`, for saving and rebuilding; vectors as stored (normalised for cosine).
     func forEachItem(_ body: (UInt64, UnsafeBufferPointer<Float>) throws -> Void) rethrows
 }

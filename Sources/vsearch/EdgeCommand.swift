@@ -194,39 +194,42 @@ enum MQTTPassword {
 }
 
 /// The agent's running status: one rewritten line on a terminal, a log line every 10 s otherwise.
-final class StatusLine: @unchecked Sendable {
-    private let lock = NSLock()
+final class StatusLine: Sendable {
+    private struct Shown {
+        var lastUpdate = ContinuousClock.now - .seconds(60)
+        var shown = false
+    }
+
     private let isTerminal = isatty(STDERR_FILENO) == 1
-    private var lastUpdate = ContinuousClock.now - .seconds(60)
-    private var shown = false
+    private let state = Locked(Shown())
 
     func update(_ line: String) {
-        lock.withLock {
+        state.withLock { state in
             let now = ContinuousClock.now
             if isTerminal {
-                guard now - lastUpdate >= .milliseconds(250) else { return }
+                guard now - state.lastUpdate >= .milliseconds(250) else { return }
                 write("\r\u{1B}[K" + line)
-                shown = true
+                state.shown = true
             } else {
-                guard now - lastUpdate >= .seconds(10) else { return }
+                guard now - state.lastUpdate >= .seconds(10) else { return }
                 write("vsearch edge: \(line)\n")
             }
-            lastUpdate = now
+            state.lastUpdate = now
         }
     }
 
     func log(_ message: String) {
-        lock.withLock {
-            write((shown ? "\r\u{1B}[K" : "") + "vsearch edge: \(message)\n")
-            shown = false
-            lastUpdate = ContinuousClock.now - .seconds(60)
+        state.withLock { state in
+            write((state.shown ? "\r\u{1B}[K" : "") + "vsearch edge: \(message)\n")
+            state.shown = false
+            state.lastUpdate = ContinuousClock.now - .seconds(60)
         }
     }
 
     func finish() {
-        lock.withLock {
-            if shown { write("\n") }
-            shown = false
+        state.withLock { state in
+            if state.shown { write("\n") }
+            state.shown = false
         }
     }
 

@@ -76,7 +76,7 @@ struct IngestCommand: AsyncParsableCommand {
         options.prune = prune
         options.reportPath = report
         if index != nil || hnswThreshold != nil {
-            let current = store.indexChoice
+            let current = try store.indexChoice()
             options.index = IndexChoice(
                 kind: index ?? current.kind, autoThreshold: hnswThreshold ?? current.autoThreshold)
         }

@@ -1,6 +1,7 @@
 import DeviceTestSupport
 import Foundation
 import Testing
+import VSearchCore
 
 @testable import DeviceLink
 

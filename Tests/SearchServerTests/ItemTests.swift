@@ -156,6 +156,72 @@ import Testing
         }
     }
 
+    /// Stands in for an ingest: a write-mode store of this process holding the writer lock until `end()`.
+    final class Ingest {
+        private(set) var store: CatalogueStore?
+        init(directory: String) throws { store = try CatalogueStore.open(directory: directory, mode: .write) }
+        func end() { store = nil }
+    }
+
+    /// A server over a store whose writer lock an ingest holds.
+    static func serverBesideAnIngest() async throws -> (SearchServer, Ingest, TemporaryDirectory) {
+        let dir = try await Fixture.shared.store()
+        let ingest = try Ingest(directory: dir.path)
+        var configuration = ServerConfiguration()
+        configuration.apiKey = "k-123456"
+        let server = try SearchServer(
+            configuration: configuration, storeDirectory: dir.path,
+            featurizer: try await Fixture.shared.loadFeaturizer())
+        return (server, ingest, dir)
+    }
+
+    @Test func aReadOnlyServerBecomesWritableWhenTheIngestEnds() async throws {
+        let (server, ingest, dir) = try await Self.serverBesideAnIngest()
+        defer { _ = dir }
+        #expect(!server.isWritable)
+        #expect(ingest.store?.mode == .write)
+        #expect(throws: APIError.self) { try server.storeAccess.writableStore() }
+        ingest.end()
+        #expect(server.storeAccess.refreshIfChanged())
+        #expect(server.isWritable)
+        try await server.makeApplication().test(.router) { client in
+            try await client.execute(
+                uri: "/api/v1/items/coffee", method: .delete, headers: [.authorization: "Bearer k-123456"]
+            ) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                let body = try json(response.body)
+                #expect(body["mode"] as? String == "write")
+            }
+        }
+    }
+
+    @Test func aWriteRequestFindsTheStoreWritableAsSoonAsTheIngestEnds() async throws {
+        let (server, ingest, dir) = try await Self.serverBesideAnIngest()
+        defer { _ = dir }
+        #expect(!server.isWritable)
+        ingest.end()
+        try await server.makeApplication().test(.router) { client in
+            try await client.execute(
+                uri: "/api/v1/items/coffee", method: .delete, headers: [.authorization: "Bearer k-123456"]
+            ) { response in
+                #expect(response.status == .noContent)
+            }
+        }
+        #expect(server.isWritable)
+    }
+
+    @Test func theAPIKeyComparisonChecksEveryByte() {
+        #expect(SearchServer.constantTimeEqual("s3cret-key", "s3cret-key"))
+        #expect(!SearchServer.constantTimeEqual("s3cret-kez", "s3cret-key"))
+        #expect(!SearchServer.constantTimeEqual("s3cret-key-and-more", "s3cret-key"))
+        #expect(!SearchServer.constantTimeEqual("s3cret", "s3cret-key"))
+        #expect(!SearchServer.constantTimeEqual("", "s3cret-key"))
+        #expect(!SearchServer.constantTimeEqual("x", ""))
+        #expect(SearchServer.constantTimeEqual("", ""))
+    }
+
     @Test func whileAnotherProcessWritesTheServerReadsAndSeesNewItems() async throws {
         // The writer lock is per open file, so the first server's write-mode store stands in for an ingest.
         let (writer, dir) = try await makeServer()

@@ -101,6 +101,7 @@ struct StreamReader {
         do {
             let (server, storeDir) = try await makeServer()
             dir = storeDir
+            _ = await server.hub.subscribe()  // someone watches, so the query picture is made and kept
             eventID = try await server.makeApplication().test(.router) { client in
                 try await client.execute(
                     uri: "/api/v1/search", method: .post, headers: .contentType("image/jpeg"),

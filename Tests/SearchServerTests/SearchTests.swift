@@ -13,6 +13,7 @@ import VSearchCore
     @Test func aRawJPEGFindsItsOwnItemFirstAndBecomesAnEvent() async throws {
         let (server, dir) = try await makeServer()
         defer { _ = dir }
+        _ = await server.hub.subscribe()  // a live-stream client watches, so the event keeps its query picture
         try await server.makeApplication().test(.router) { client in
             let eventID = try await client.execute(
                 uri: "/api/v1/search?k=3", method: .post, headers: .contentType("image/jpeg"),
@@ -51,6 +52,24 @@ import VSearchCore
                 let matches = try #require(try JSONSerialization.jsonObject(with: inner) as? [[String: Any]])
                 #expect(matches.first?["id"] as? String == "rocket")
                 #expect(Set(matches.first?.keys.map { $0 } ?? []) == ["id", "title", "url", "score"])
+            }
+        }
+    }
+
+    @Test func withNoOneWatchingTheQueryPictureIsNeverMade() async throws {
+        let (server, dir) = try await makeServer()
+        defer { _ = dir }
+        try await server.makeApplication().test(.router) { client in
+            let eventID = try await client.execute(
+                uri: "/api/v1/search", method: .post, headers: .contentType("image/jpeg"),
+                body: try photoBytes("skimage/rocket.jpg")
+            ) { response in try #require(try json(response.body)["event_id"] as? String) }
+            try await client.execute(uri: "/api/v1/matches/latest", method: .get) { response in
+                let event = try json(response.body)
+                #expect(event["query_image"] is NSNull)
+            }
+            try await client.execute(uri: "/api/v1/matches/\(eventID)/query.jpg", method: .get) { response in
+                #expect(response.status == .notFound)
             }
         }
     }

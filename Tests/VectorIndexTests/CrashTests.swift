@@ -5,8 +5,14 @@ import Testing
 
 /// Kills a writing `vsearch index add` with SIGKILL and checks that the index reopens consistently.
 @Suite(.serialized) struct CrashTests {
-    /// The `vsearch` binary built beside the tests (`swift build` builds it; `swift test` does too).
+    /// The `vsearch` binary: $VSEARCH_BIN_DIR (a sanitizer build keeps its own elsewhere), then the
+    /// one built beside the tests (`swift build` builds it; `swift test` does too).
     static func vsearchBinary() throws -> URL {
+        if let dir = ProcessInfo.processInfo.environment["VSEARCH_BIN_DIR"],
+            FileManager.default.isExecutableFile(atPath: dir + "/vsearch")
+        {
+            return URL(fileURLWithPath: dir + "/vsearch")
+        }
         var directory = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { directory.deleteLastPathComponent() }  // Tests/VectorIndexTests/CrashTests.swift
         for configuration in ["debug", "release"] {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The Swift tests under sanitizers, each in its own build directory (.build-asan, .build-tsan):
+#
+# - AddressSanitizer: the whole suite, every target in one process, three times in a row. The
+#   suite once aborted with glibc heap corruption only when all targets shared a process; a
+#   clean ASan run of all of them together is what shows that is gone.
+# - ThreadSanitizer: the suites that share one store, one server or one MQTT client between
+#   threads and tasks.
+#
+# VSEARCH_BIN_DIR (the release binaries) must be set, as scripts/test.sh does.
+# VSEARCH_SANITIZE=asan or =tsan runs only one of the two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+which="${VSEARCH_SANITIZE:-asan tsan}"
+# Report every error with its stack and fail the run; leaks are not checked (Swift's runtime
+# and the test harness keep caches alive until exit).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1:abort_on_error=1}"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+
+if [[ " $which " == *" asan "* ]]; then
+    echo "==> swift build --build-tests --sanitize=address"
+    swift build --build-tests --sanitize=address --scratch-path .build-asan
+    for run in 1 2 3; do
+        echo "==> swift test --sanitize=address (every target, one process), run $run of 3"
+        swift test --skip-build --sanitize=address --scratch-path .build-asan
+    done
+fi
+
+if [[ " $which " == *" tsan "* ]]; then
+    echo "==> swift build --build-tests --sanitize=thread"
+    swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+    echo "==> swift test --sanitize=thread (store, server and device-link concurrency)"
+    swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
+        --filter 'StoreConcurrencyTests|ConcurrentWriteTests|ItemTests|BatcherTests|DeviceLinkTests\.BrokerTests'
+fi
