@@ -19,11 +19,17 @@ public struct CatalogueQuery: Sendable {
     public var minScore: Float?
     /// Attribute equalities (`key`, `value`) every match must satisfy; values compare as text.
     public var filters: [(key: String, value: String)]
+    /// For a query of several vectors: subtracted from the scores of every vector but the first
+    /// (a picture's windows, against the whole picture), as the model's descriptor says.
+    public var windowPenalty: Float
 
-    public init(k: Int = 4, minScore: Float? = nil, filters: [(key: String, value: String)] = []) {
+    public init(
+        k: Int = 4, minScore: Float? = nil, filters: [(key: String, value: String)] = [], windowPenalty: Float = 0
+    ) {
         self.k = k
         self.minScore = minScore
         self.filters = filters
+        self.windowPenalty = windowPenalty
     }
 
     /// Parses `key=value`.
@@ -75,14 +81,18 @@ extension CatalogueStore {
     public func search(regions queries: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
         -> [[CatalogueMatch]]
     {
-        let lists = try search(queries.flatMap { $0 }, modelID: modelID, query: query)
+        var unfiltered = query
+        unfiltered.minScore = nil
+        let lists = try search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
         var results: [[CatalogueMatch]] = []
         var next = 0
         for vectors in queries {
             var best: [String: CatalogueMatch] = [:]
-            for matches in lists[next..<(next + vectors.count)] {
-                for match in matches where match.score > best[match.id]?.score ?? -.infinity {
-                    best[match.id] = match
+            for (offset, matches) in lists[next..<(next + vectors.count)].enumerated() {
+                for var match in matches {
+                    if offset > 0 { match.score -= query.windowPenalty }
+                    if let minScore = query.minScore, match.score < minScore { continue }
+                    if match.score > best[match.id]?.score ?? -.infinity { best[match.id] = match }
                 }
             }
             next += vectors.count

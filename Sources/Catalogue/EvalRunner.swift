@@ -9,11 +9,14 @@ public protocol ImageEmbedder: Sendable {
     func embed(_ images: [Image]) throws -> [[Float]]
     /// One or more query vectors per image, in order; an item scores its best score over them.
     func embedQueries(_ images: [Image]) throws -> [[[Float]]]
+    /// Subtracted from the scores of a query's vectors after the first.
+    var windowPenalty: Float { get }
 }
 
 extension ImageEmbedder {
     /// A query is the image's one catalogue vector.
     public func embedQueries(_ images: [Image]) throws -> [[[Float]]] { try embed(images).map { [$0] } }
+    public var windowPenalty: Float { 0 }
 }
 
 extension Featurizer: ImageEmbedder {
@@ -135,7 +138,7 @@ public struct RetrievalEvaluation: Sendable {
         let catalogue = try embedder.embed(images).map(Self.normalised)
         var report = try run(
             photos: PhotosInMemory(images: images, names: names, alphas: alphas),
-            target: ExactRetrieval(vectors: catalogue), progress: progress)
+            target: ExactRetrieval(vectors: catalogue, windowPenalty: embedder.windowPenalty), progress: progress)
         report.pairs = PairTask(names: names).metrics(vectors: catalogue)
         return report
     }
@@ -287,12 +290,19 @@ public protocol RetrievalTarget: Sendable {
 /// Exact search over the catalogue's vectors (unit length), every rank counted.
 public struct ExactRetrieval: RetrievalTarget {
     public let vectors: [[Float]]
+    /// Subtracted from the scores of a query's window vectors (all but the first).
+    public let windowPenalty: Float
 
-    public init(vectors: [[Float]]) { self.vectors = vectors }
+    public init(vectors: [[Float]], windowPenalty: Float = 0) {
+        self.vectors = vectors
+        self.windowPenalty = windowPenalty
+    }
 
     public func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int] {
         queries.map { query in
-            let scores = vectors.map { vector in query.map { Self.dot(vector, $0) }.max() ?? -.infinity }
+            let scores = vectors.map { vector in
+                query.enumerated().map { Self.dot(vector, $1) - ($0 > 0 ? windowPenalty : 0) }.max() ?? -.infinity
+            }
             return RetrievalMetrics.rank(of: item, scores: scores)
         }
     }

@@ -46,17 +46,21 @@ public struct StoreRetrieval: RetrievalTarget {
     let ids: [String]
     let modelID: String
     let depth: Int
+    let windowPenalty: Float
 
-    /// `ids[item]` is the store id of evaluation item `item`; `modelID` is the queries' model.
-    public init(store: CatalogueStore, ids: [String], modelID: String, depth: Int = 100) {
+    /// `ids[item]` is the store id of evaluation item `item`; `modelID` is the queries' model, and
+    /// `windowPenalty` its descriptor's.
+    public init(store: CatalogueStore, ids: [String], modelID: String, depth: Int = 100, windowPenalty: Float = 0) {
         self.store = store
         self.ids = ids
         self.modelID = modelID
         self.depth = max(1, depth)
+        self.windowPenalty = windowPenalty
     }
 
     public func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int] {
-        let results = try store.search(regions: queries, modelID: modelID, query: CatalogueQuery(k: depth))
+        let results = try store.search(
+            regions: queries, modelID: modelID, query: CatalogueQuery(k: depth, windowPenalty: windowPenalty))
         return results.map { matches in
             guard let position = matches.firstIndex(where: { $0.id == ids[item] }) else { return 0 }
             let score = matches[position].score

@@ -134,8 +134,15 @@ public final class Featurizer: Sendable {
     /// one per region when the model's descriptor has regions.
     public func queryVectors(_ images: [Image]) throws(FeaturizerError) -> [[[Float]]] {
         guard let views else { return try run(images).map { [$0.features] } }
-        return try pooled(images, views: views, role: .query)
+        var queries = try pooled(images, views: views, role: .query)
+        if views.spec.wholeAsItem == true, !views.spec.regions.isEmpty {
+            for (index, whole) in try features(images).enumerated() { queries[index][0] = whole }
+        }
+        return queries
     }
+
+    /// What a query's window vectors (all but the first) lose against its whole picture's.
+    public var windowPenalty: Float { descriptor.descriptor?.windowPenalty ?? 0 }
 
     /// Vectors for `role`: one per item image, one or more per query image.
     public func vectors(_ images: [Image], for role: VectorRole) throws(FeaturizerError) -> [[[Float]]] {

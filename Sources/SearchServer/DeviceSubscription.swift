@@ -76,7 +76,8 @@ public struct DeviceSubscription: Service {
         do {
             found = try store.search(
                 regions: [([message.features] + message.regions).map(Self.normalized)],
-                modelID: store.modelID ?? server.featurizer.descriptor.id, query: CatalogueQuery(k: k))
+                modelID: store.modelID ?? server.featurizer.descriptor.id,
+                query: CatalogueQuery(k: k, windowPenalty: server.featurizer.windowPenalty))
         } catch {
             server.metrics.deviceMessage(result: "search_failed")
             logger.error("MQTT: \(message.topic): search failed: \(error.description)")

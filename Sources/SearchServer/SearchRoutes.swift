@@ -47,7 +47,9 @@ struct SearchOptions {
         return (String(text[..<equals]), String(text[text.index(after: equals)...]))
     }
 
-    var catalogueQuery: CatalogueQuery { CatalogueQuery(k: k, minScore: minScore, filters: filters) }
+    func catalogueQuery(windowPenalty: Float) -> CatalogueQuery {
+        CatalogueQuery(k: k, minScore: minScore, filters: filters, windowPenalty: windowPenalty)
+    }
 }
 
 /// A picture's vectors (an item's one, or a query's whole view and regions) and what they cost.
@@ -74,7 +76,7 @@ extension SearchServer {
         do {
             found = try store.search(
                 regions: [query.vectors], modelID: store.modelID ?? featurizer.descriptor.id,
-                query: options.catalogueQuery)
+                query: options.catalogueQuery(windowPenalty: featurizer.windowPenalty))
         } catch {
             throw APIError.from(error)
         }

@@ -39,10 +39,18 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
     /// Keep only this many windows, those whose pooled activations are strongest (where an
     /// object most likely is), so a query costs this many searches plus one; nil keeps all.
     public var keep: Int?
+    /// Subtracted from a window's score before it competes with the whole picture's, so a window
+    /// wins only with clearly better evidence: a crop of the background that happens to look like
+    /// another item loses to the picture as a whole. 0 when nil.
+    public var windowPenalty: Float?
+    /// Compute the query's whole-picture vector exactly as an item's (at `item`'s size), so a photo
+    /// of a whole item is compared like for like, and only the windows come from the larger view.
+    public var wholeAsItem: Bool?
 
     public init(
         map: String, pooling: Pooling = .gem, power: Float = 3, item: ViewSize, query: ViewSize,
-        regions: [Int] = [], overlap: Float = 0.5, keep: Int? = nil
+        regions: [Int] = [], overlap: Float = 0.5, keep: Int? = nil, windowPenalty: Float? = nil,
+        wholeAsItem: Bool? = nil
     ) {
         self.map = map
         self.pooling = pooling
@@ -52,6 +60,8 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         self.regions = regions
         self.overlap = overlap
         self.keep = keep
+        self.windowPenalty = windowPenalty
+        self.wholeAsItem = wholeAsItem
     }
 
     public enum Pooling: String, Codable, Sendable {
@@ -90,6 +100,7 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         guard regions.allSatisfy({ $0 >= 1 }) else { return "descriptor.regions must be positive cell counts" }
         guard overlap >= 0, overlap < 1 else { return "descriptor.overlap must be from 0 to below 1" }
         if let keep, keep < 1 { return "descriptor.keep must be at least 1" }
+        if let windowPenalty, !(0...1).contains(windowPenalty) { return "descriptor.windowPenalty must be from 0 to 1" }
         return nil
     }
 }

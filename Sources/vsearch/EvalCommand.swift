@@ -110,7 +110,8 @@ struct EvalCommand: AsyncParsableCommand {
             let photos = try StorePhotos(store: opened, shortSide: shortSide, limit: items)
             guard photos.count >= 1 else { throw CommandError("\(store): no ready items to evaluate") }
             let target = StoreRetrieval(
-                store: opened, ids: photos.items.map(\.id), modelID: featurizer.descriptor.id)
+                store: opened, ids: photos.items.map(\.id), modelID: featurizer.descriptor.id,
+                windowPenalty: featurizer.windowPenalty)
             reports = try evaluation.run(photos: photos, target: target) { seed in
                 ProgressReporter(label: "eval seed \(seed)", total: photos.count)
             }

@@ -48,9 +48,11 @@ struct SearchCommand: AsyncParsableCommand {
             queries += String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        let query = CatalogueQuery(k: k, minScore: minScore, filters: try filters.map(CatalogueQuery.filter))
         let store = try storeOptions.open(.read)
         let featurizer = try modelOptions.loadFeaturizer()
+        let query = CatalogueQuery(
+            k: k, minScore: minScore, filters: try filters.map(CatalogueQuery.filter),
+            windowPenalty: featurizer.windowPenalty)
         var failures = 0
         var paths: [String] = []
         var vectors: [[[Float]]] = []
