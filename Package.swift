@@ -175,3 +175,23 @@ let package = Package(
 #else
     var vectorKernelSettings: [SwiftSetting] { [.unsafeFlags(["-enforce-exclusivity=unchecked"])] }
 #endif
+
+// libFuzzer targets (Tests/Fuzz, run by scripts/fuzz.sh): declared only when VSEARCH_FUZZ is set, because they
+// link only with `-sanitize=fuzzer` (libFuzzer's driver runs them) and so would break a plain `swift build`.
+// FuzzedSources builds the multipart and catalogue-source parsers alone, through links to their files, so
+// the fuzz build needs neither the HTTP server nor the store's SQLite and HTTP client.
+if Context.environment["VSEARCH_FUZZ"] != nil {
+    package.targets += [
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
+        .target(name: "FuzzedSources", dependencies: ["VSearchCore"], path: "Tests/Fuzz/FuzzedSources"),
+        .executableTarget(
+            name: "vsearch-fuzz",
+            dependencies: [
+                "CFuzzDriver", "FuzzedSources", "VSearchCore", "ImageDecoding", "CImageCodecs", "CNNRuntime",
+                "VectorIndex", "DeviceLink",
+            ],
+            path: "Tests/Fuzz/vsearch-fuzz"
+        ),
+    ]
+    package.products.append(.executable(name: "vsearch-fuzz", targets: ["vsearch-fuzz"]))
+}

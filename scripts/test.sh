@@ -35,6 +35,10 @@ done
 if [[ "${VSEARCH_SANITIZERS:-0}" == "1" ]]; then
     bash scripts/sanitizers.sh
 fi
+# libFuzzer + AddressSanitizer on every parser of untrusted input, 20 s per target (README "Fuzzing"); the
+# instrumented build has its own scratch path (.build-fuzz). About 6 minutes in all on 2 cores.
+echo "==> scripts/fuzz.sh short"
+bash scripts/fuzz.sh short
 
 echo "==> pytest tests/oracle (ONNX Runtime, Pillow, FAISS as oracles)"
 "${VSEARCH_VENV:-.venv}/bin/python" -m pytest -q tests/oracle

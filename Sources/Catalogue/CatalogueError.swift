@@ -17,6 +17,8 @@ public enum CatalogueError: VSearchError, Equatable {
     case record(source: String, line: Int, reason: String)
     /// An image could not be fetched.
     case fetch(url: String, reason: String)
+    /// A URL was not fetched because it, or a redirect, leads to an address the fetch may not reach.
+    case refused(url: String, reason: String)
     /// An image was fetched but is not usable.
     case content(url: String, reason: String)
     /// A search request is not valid.
@@ -33,6 +35,7 @@ public enum CatalogueError: VSearchError, Equatable {
         case .source(let path, let reason): return "\(path): \(reason)"
         case .record(let source, let line, let reason): return "\(source):\(line): \(reason)"
         case .fetch(let url, let reason): return "\(url): cannot fetch: \(reason)"
+        case .refused(let url, let reason): return "\(url): refused: \(reason)"
         case .content(let url, let reason): return "\(url): \(reason)"
         case .query(let message): return message
         }

@@ -18,6 +18,9 @@ public struct FetchOptions: Sendable {
     public var maxSourceBytes: Int = 512 << 20
     /// Download again even when the cache has the URL.
     public var refresh = false
+    /// Checks every address before connecting, for URLs that someone other than the operator gave
+    /// (the server's clients); nil fetches from anywhere, as the operator's own `vsearch ingest` does.
+    public var fetchGuard: FetchGuard?
 
     public init() {}
 }
@@ -42,17 +45,22 @@ final class ImageFetcher: Sendable {
     init(options: FetchOptions, cacheDirectory: String) {
         self.options = options
         self.cacheDirectory = cacheDirectory
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(
-            connect: .nanoseconds(Self.nanoseconds(options.connectTimeout)),
-            read: .nanoseconds(Self.nanoseconds(options.readTimeout)))
+        var configuration = Self.clientConfiguration(options)
         configuration.redirectConfiguration = .follow(max: 5, allowCycles: false)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    static func clientConfiguration(_ options: FetchOptions) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(
+            connect: .nanoseconds(Self.nanoseconds(options.connectTimeout)),
+            read: .nanoseconds(Self.nanoseconds(options.readTimeout)))
+        return configuration
+    }
+
     func shutdown() async { try? await client.shutdown() }
 
-    static func isRemote(_ url: String) -> Bool { url.hasPrefix("http://") || url.hasPrefix("https://") }
+    static func isRemote(_ url: String) -> Bool { SourceReader.isRemote(url) }
 
     /// Where the download cache in `cacheDirectory` keeps the bytes of `url`.
     static func cachePath(for url: String, in cacheDirectory: String) -> String {
@@ -65,6 +73,11 @@ final class ImageFetcher: Sendable {
     }
 
     func fetch(_ url: String) async throws(CatalogueError) -> FetchedImage {
+        if let fetchGuard = options.fetchGuard {
+            // Checked before the cache too, so that an answer never depends on what the operator's
+            // ingest happened to download from a private address.
+            _ = try await fetchGuard.checkedAddress(of: url, givenAs: url)
+        }
         guard Self.isRemote(url) else {
             return FetchedImage(bytes: try readLocal(url), cached: false, isRemote: false)
         }
@@ -124,29 +137,20 @@ final class ImageFetcher: Sendable {
     }
 
     private func downloadOnce(_ url: String, limit: Int) async -> Result<[UInt8], Attempt> {
-        let request = HTTPClientRequest(url: url)
-        // A whole-request deadline on top of the read timeout, so a server dribbling bytes
-        // cannot hold a download slot for ever.
-        let deadline = Self.nanoseconds(options.readTimeout * 4 + options.connectTimeout)
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(deadline))
-            let status = Int(response.status.code)
-            guard status == 200 else {
-                let error = CatalogueError.fetch(url: url, reason: "HTTP \(status)")
-                return .failure(status >= 500 ? .transient(error) : .permanent(error))
+            let response: FetchResponse
+            if let fetchGuard = options.fetchGuard {
+                response = try await guardedGet(url, limit: limit, fetchGuard: fetchGuard)
+            } else {
+                response = try await Self.get(url, client: client, limit: limit, options: options)
             }
-            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > limit {
-                return .failure(
-                    .permanent(.content(url: url, reason: "\(length) bytes, more than the limit of \(limit)")))
+            guard response.status == 200 else {
+                let error = CatalogueError.fetch(url: url, reason: "HTTP \(response.status)")
+                return .failure(response.status >= 500 ? .transient(error) : .permanent(error))
             }
-            var bytes: [UInt8] = []
-            for try await chunk in response.body {
-                bytes += chunk.readableBytesView
-                if bytes.count > limit {
-                    return .failure(.permanent(.content(url: url, reason: "more than the limit of \(limit) bytes")))
-                }
-            }
-            return .success(bytes)
+            return .success(response.body)
+        } catch let error as CatalogueError {
+            return .failure(.permanent(error))
         } catch let error as HTTPClientError {
             let reason = String(describing: error)
             let timedOut = [HTTPClientError.readTimeout, .connectTimeout, .deadlineExceeded].contains(error)
@@ -155,6 +159,30 @@ final class ImageFetcher: Sendable {
         } catch {
             return .failure(.permanent(.fetch(url: url, reason: String(describing: error))))
         }
+    }
+
+    /// One GET through `client`, the body read up to `limit` bytes.
+    static func get(_ url: String, client: HTTPClient, limit: Int, options: FetchOptions) async throws
+        -> FetchResponse
+    {
+        // A whole-request deadline on top of the read timeout, so a server dribbling bytes
+        // cannot hold a download slot for ever.
+        let deadline = nanoseconds(options.readTimeout * 4 + options.connectTimeout)
+        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .nanoseconds(deadline))
+        let status = Int(response.status.code)
+        let location = response.headers.first(name: "location")
+        guard status == 200 else { return FetchResponse(status: status, location: location, body: []) }
+        if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > limit {
+            throw CatalogueError.content(url: url, reason: "\(length) bytes, more than the limit of \(limit)")
+        }
+        var bytes: [UInt8] = []
+        for try await chunk in response.body {
+            bytes += chunk.readableBytesView
+            if bytes.count > limit {
+                throw CatalogueError.content(url: url, reason: "more than the limit of \(limit) bytes")
+            }
+        }
+        return FetchResponse(status: status, location: location, body: bytes)
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

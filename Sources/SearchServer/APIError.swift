@@ -79,6 +79,7 @@ public struct APIError: VSearchError, HTTPResponseError {
         case .modelMismatch: return APIError(.conflict, "model_mismatch", error.description)
         case .query(let message): return .badRequest("bad_query", message)
         case .fetch: return APIError(.badGateway, "fetch_failed", error.description)
+        case .refused: return APIError(.forbidden, "url_refused", error.description)
         case .content: return APIError(.unprocessableContent, "bad_image", error.description)
         case .record, .source: return .badRequest("bad_request", error.description)
         case .store: return APIError(.serviceUnavailable, "store_unavailable", error.description)

@@ -29,7 +29,7 @@ enum MultipartParser {
         return nil
     }
 
-    static func parse(_ body: [UInt8], boundary: String) throws(APIError) -> [MultipartPart] {
+    static func parse(_ body: [UInt8], boundary: String) throws(MultipartError) -> [MultipartPart] {
         let delimiter = Array("--\(boundary)".utf8)
         guard var position = find(delimiter, in: body, from: 0) else {
             throw malformed("the body does not contain the boundary")
@@ -57,7 +57,7 @@ enum MultipartParser {
         }
     }
 
-    private static func part(headers: String, body: [UInt8]) throws(APIError) -> MultipartPart {
+    private static func part(headers: String, body: [UInt8]) throws(MultipartError) -> MultipartPart {
         var name: String?
         var filename: String?
         var contentType: String?
@@ -98,7 +98,12 @@ enum MultipartParser {
         return nil
     }
 
-    private static func malformed(_ reason: String) -> APIError {
-        .badRequest("bad_multipart", "multipart body: \(reason)")
-    }
+    private static func malformed(_ reason: String) -> MultipartError { MultipartError(reason: reason) }
+}
+
+/// Why a multipart body is malformed. Its own type rather than the server's `APIError`, so that the
+/// parser builds without the HTTP stack (the fuzz targets in Tests/Fuzz build it alone).
+struct MultipartError: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "multipart body: \(reason)" }
 }

@@ -208,7 +208,11 @@ extension SearchServer {
             throw APIError.badRequest("bad_multipart", "Content-Type multipart/form-data without a boundary")
         }
         let buffer = try await readBody(request)
-        return try MultipartParser.parse(Array(buffer.readableBytesView), boundary: boundary)
+        do {
+            return try MultipartParser.parse(Array(buffer.readableBytesView), boundary: boundary)
+        } catch {
+            throw APIError.badRequest("bad_multipart", error.description)
+        }
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

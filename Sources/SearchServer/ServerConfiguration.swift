@@ -26,11 +26,13 @@ public struct ServerConfiguration: Sendable {
     public var keepAliveInterval: Duration = .seconds(15)
     /// How often a read-only store checks for another process's new items.
     public var refreshInterval: Duration = .seconds(2)
-    /// Limits for images fetched by URL.
+    /// Limits for images fetched by URL. The URLs come from clients, so the fetch is guarded: only
+    /// public addresses unless `fetch.fetchGuard.policy` allows more.
     public var fetch: FetchOptions = {
         var options = FetchOptions()
         options.retries = 0
         options.readTimeout = .seconds(10)
+        options.fetchGuard = FetchGuard()
         return options
     }()
 

@@ -57,6 +57,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Threads for the network (default: all cores).")
     var threads: Int?
 
+    @Option(
+        name: .customLong("allow-fetch-from"),
+        help: """
+            Let clients' image URLs ({"url"} searches, items) reach loopback, private, link-local, or a CIDR block \
+            such as 10.1.0.0/16 (repeatable). Without it the server fetches only public addresses.
+            """)
+    var allowFetchFrom: [String] = []
+
     @OptionGroup var device: DeviceSubscriptionOptions
 
     func validate() throws {
@@ -64,6 +72,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxBodyMb >= 1 else { throw ValidationError("--max-body-mb must be at least 1") }
         guard maxPixels >= 1 else { throw ValidationError("--max-pixels must be at least 1") }
         guard (1...64).contains(maxBatch) else { throw ValidationError("--max-batch must be 1…64") }
+        for name in allowFetchFrom where FetchAddressPolicy.blocks(named: name) == nil {
+            throw ValidationError(
+                "--allow-fetch-from \(name): give loopback, private, link-local, or a CIDR block such as 10.1.0.0/16")
+        }
         guard batchWindowMs >= 0, batchWindowMs <= 1000 else {
             throw ValidationError("--batch-window-ms must be 0…1000")
         }
@@ -79,6 +91,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webRoot = webRoot
         configuration.batchWindow = .microseconds(Int64(batchWindowMs * 1000))
         configuration.maxBatch = maxBatch
+        configuration.fetch.fetchGuard?.policy.allowed = allowFetchFrom.flatMap {
+            FetchAddressPolicy.blocks(named: $0) ?? []
+        }
 
         var options = Featurizer.Options(threads: threads, maxBatch: maxBatch)
         options.decoding.maxPixels = maxPixels

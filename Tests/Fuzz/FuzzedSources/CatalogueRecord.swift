@@ -1,0 +1,1 @@
+../../../Sources/Catalogue/CatalogueRecord.swift

@@ -1,0 +1,1 @@
+../../../Sources/SearchServer/Multipart.swift
