@@ -51,7 +51,10 @@ public struct SeededEvaluation: Sendable {
     {
         let catalogue = try embedder.embed(photos.images).map(RetrievalEvaluation.normalised)
         let pairs = PairTask(names: photos.names).metrics(vectors: catalogue)
-        return try run(photos: photos, target: ExactRetrieval(vectors: catalogue, windowPenalty: embedder.windowPenalty), progress: progress).map {
+        return try run(
+            photos: photos, target: ExactRetrieval(vectors: catalogue, windowPenalty: embedder.windowPenalty),
+            progress: progress
+        ).map {
             var report = $0
             report.pairs = pairs
             return report
