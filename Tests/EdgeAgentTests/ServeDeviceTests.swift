@@ -199,14 +199,7 @@ enum RawHTTP {
             guard count > 0 else { throw TestSupportError("cannot send the request to port \(port)") }
             sent += count
         }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            response += buffer[0..<count]
-        }
-        let text = String(decoding: response, as: UTF8.self)
+        let text = String(decoding: readToEnd(fd), as: UTF8.self)
         guard let split = text.range(of: "\r\n\r\n") else { throw TestSupportError("no HTTP response") }
         return String(text[split.upperBound...])
     }
@@ -231,6 +224,11 @@ enum RawHTTP {
         defer { close(fd) }
         let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        return readToEnd(fd)
+    }
+
+    /// Everything the server sends until it closes the connection.
+    static func readToEnd(_ fd: Int32) -> [UInt8] {
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
