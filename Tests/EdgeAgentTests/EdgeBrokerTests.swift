@@ -16,13 +16,14 @@ import Testing
         deinit { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    static func run(_ arguments: [String], in scratch: Scratch) throws -> (status: Int32, output: String, error: String)
-    {
+    static func run(_ arguments: [String], in scratch: Scratch, model: String = RepositoryPaths.model) throws -> (
+        status: Int32, output: String, error: String
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try RepositoryPaths.binary())
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
-        environment["VSEARCH_MODEL"] = RepositoryPaths.model
+        environment["VSEARCH_MODEL"] = model
         process.environment = environment
         let out = scratch.path + "/out-\(UUID().uuidString)"
         let err = scratch.path + "/err-\(UUID().uuidString)"

@@ -14,10 +14,13 @@ import Testing
         let scratch: EdgeBrokerTests.Scratch
         let broker: MosquittoBroker
         let port: Int
+        let model: String
         private let process = Process()
 
-        init() throws {
+        /// `model` serves (and builds the catalogue); the default model unless a test names another.
+        init(model: String = RepositoryPaths.model) throws {
             try RepositoryPaths.requireModelAndPhotos()
+            self.model = model
             scratch = try EdgeBrokerTests.Scratch()
             let photos = scratch.path + "/photos"
             try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
@@ -26,7 +29,8 @@ import Testing
                     atPath: RepositoryPaths.photos + "/" + name,
                     toPath: photos + "/" + (name as NSString).lastPathComponent)
             }
-            let ingest = try EdgeBrokerTests.run(["ingest", "--store", scratch.path + "/store", photos], in: scratch)
+            let ingest = try EdgeBrokerTests.run(
+                ["ingest", "--store", scratch.path + "/store", photos], in: scratch, model: model)
             guard ingest.status == 0 else { throw TestSupportError("ingest failed: \(ingest.error)") }
             broker = try MosquittoBroker()
             try broker.start()
@@ -36,7 +40,7 @@ import Testing
                 "serve", "--store", scratch.path + "/store", "--port", String(port), "--mqtt", broker.url,
             ]
             var environment = ProcessInfo.processInfo.environment
-            environment["VSEARCH_MODEL"] = RepositoryPaths.model
+            environment["VSEARCH_MODEL"] = model
             process.environment = environment
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -128,7 +132,11 @@ import Testing
 /// region vectors as the server, and the compact payload carries them all.
 extension ServeDeviceTests {
     @Test func theCLITheServerAndTheEdgeAgentFindTheSameItemFirst() async throws {
-        let server = try Server()
+        let regions = RepositoryPaths.root + "/models/efficientnet-lite0-regions"
+        guard FileManager.default.fileExists(atPath: regions + "/model.json") else {
+            throw TestSupportError("no model at \(regions): run scripts/prepare-model.sh lite0 --regions")
+        }
+        let server = try Server(model: regions)
         // A camera's view: the espresso cup small, off centre, in a meadow that is not in the catalogue.
         let query = server.scratch.path + "/query.jpg"
         try Tool.run(
@@ -139,7 +147,8 @@ extension ServeDeviceTests {
                 "-gravity", "northwest", "-geometry", "+360+200", "-composite", "-quality", "85", query,
             ])
         let cli = try EdgeBrokerTests.run(
-            ["search", "--store", server.scratch.path + "/store", "--json", "-k", "3", query], in: server.scratch)
+            ["search", "--store", server.scratch.path + "/store", "--json", "-k", "3", query], in: server.scratch,
+            model: regions)
         #expect(cli.status == 0, "\(cli.error)")
         let cliResult = try JSONSerialization.jsonObject(with: Data(cli.output.utf8)) as? [String: Any]
         let cliMatches = cliResult?["results"] as? [[String: Any]] ?? []
@@ -158,7 +167,7 @@ extension ServeDeviceTests {
             "--qos", "1", "-",
         ]
         var environment = ProcessInfo.processInfo.environment
-        environment["VSEARCH_MODEL"] = RepositoryPaths.model
+        environment["VSEARCH_MODEL"] = regions
         edge.environment = environment
         edge.standardInput = FileHandle(forReadingAtPath: query)
         edge.standardOutput = FileHandle.nullDevice

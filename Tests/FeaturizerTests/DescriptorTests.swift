@@ -10,15 +10,27 @@ import VSearchCore
         map: "head", pooling: .gem, power: 3, item: .init(longSide: 224, shortSide: 224),
         query: .init(longSide: 384, shortSide: 288), regions: [3, 5], overlap: 0.5)
 
+    /// The default network with the region recipe (`scripts/prepare-model.sh lite0 --regions`).
+    static let regionsModel = FeaturizerTests.root + "/models/efficientnet-lite0-regions"
+
+    static func regions() throws -> Featurizer {
+        guard FileManager.default.fileExists(atPath: regionsModel + "/model.json") else {
+            throw CommandLineSetup("no model at \(regionsModel): run scripts/prepare-model.sh lite0 --regions")
+        }
+        return try Featurizer(model: ModelDirectory(path: regionsModel))
+    }
+
     @Test func theRecipeRoundTripsThroughModelJSON() throws {
-        let directory = try ModelDirectory(path: FeaturizerTests.root + "/models/efficientnet-lite0")
-        let recipe = try #require(directory.descriptor.descriptor, "the default model has a descriptor recipe")
+        let directory = try ModelDirectory(path: Self.regionsModel)
+        let recipe = try #require(directory.descriptor.descriptor, "the regions model has a descriptor recipe")
         #expect(recipe.problem == nil)
         let data = try JSONEncoder().encode(directory.descriptor)
         let decoded = try JSONDecoder().decode(ModelDescriptor.self, from: data)
         #expect(decoded == directory.descriptor)
-        // A recipe is part of the model's identity: the default model's id is not the plain pooled one's.
-        #expect(directory.descriptor.id != "efficientnet-lite0/1")
+        // A recipe is part of the model's identity: its id is not the plain pooled model's.
+        let plain = try ModelDirectory(path: FeaturizerTests.root + "/models/efficientnet-lite0")
+        #expect(plain.descriptor.descriptor == nil)
+        #expect(directory.descriptor.id != plain.descriptor.id)
     }
 
     @Test func badRecipesAreNamed() {
@@ -106,7 +118,7 @@ import VSearchCore
     }
 
     @Test func aQueryIsTheWholePictureThenItsRegionsAndAnItemIsOneVector() async throws {
-        let featurizer = try FeaturizerTests.load()
+        let featurizer = try Self.regions()
         let photo = try featurizer.decode(file: FeaturizerTests.photos + "/coffee.png", for: .query)
         let query = try featurizer.queryVectors([photo])[0]
         let spec = try #require(featurizer.descriptor.descriptor)
@@ -118,5 +130,14 @@ import VSearchCore
         // The same photo as a query finds itself as an item: its best vector is close to the item's.
         let best = query.map { q in zip(q, item[0]).reduce(0) { $0 + $1.0 * $1.1 } }.max() ?? 0
         #expect(best > 0.85)
+    }
+
+    @Test func withoutARecipeAQueryIsTheOnePlainVector() async throws {
+        let featurizer = try FeaturizerTests.load()
+        let photo = try featurizer.decode(file: FeaturizerTests.photos + "/coffee.png", for: .query)
+        let query = try featurizer.queryVectors([photo])
+        #expect(query.count == 1 && query[0].count == 1)
+        #expect(query[0][0] == (try featurizer.features([photo]))[0])
+        #expect(featurizer.windowPenalty == 0)
     }
 }
