@@ -20,7 +20,7 @@ import Testing
             onBatch: { size, _ in sizes.append(size) })
         let vectors = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
             for (index, image) in images.enumerated() {
-                group.addTask { (index, try await batcher.features(of: image)) }
+                group.addTask { (index, try await batcher.vectors(of: image, for: .item)[0]) }
             }
             var vectors = [[Float]](repeating: [], count: images.count)
             for try await (index, vector) in group { vectors[index] = vector }
