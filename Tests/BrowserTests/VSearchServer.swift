@@ -74,7 +74,11 @@ final class VSearchServer {
         let port = try freeLoopbackPort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--store", store, "--host", "127.0.0.1", "--port", String(port)]
+        // The URL-search test fetches a picture from this same server on loopback, which the server
+        // refuses by default (no server-side request forgery); this flag is how an operator allows it.
+        process.arguments = [
+            "serve", "--store", store, "--host", "127.0.0.1", "--port", String(port), "--allow-fetch-from", "loopback",
+        ]
         process.environment = environment()
         FileManager.default.createFile(atPath: directory + "/serve.log", contents: nil)
         let log = FileHandle(forWritingAtPath: directory + "/serve.log")
