@@ -30,7 +30,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let d = 8
         let initial = 200
-        let extra = 3000
+        // Enough small fsynced batches that the writer is still going when the first kill lands, even
+        // for a release binary on a fast disk (3,000 rows were all written before the kill there).
+        let extra = 20_000
         let base = TestData.uniform(initial, d, seed: 31)
         let more = TestData.uniform(extra, d, seed: 32)
         let options = IndexOptions(kind: kind, metric: .l2, hnsw: HNSWParameters(m: 8, efConstruction: 32))
@@ -53,7 +55,7 @@ import Testing
             ]
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let delay = Double.random(in: 0.05...0.6, using: &rng) * Double(round + 1)
+            let delay = Double.random(in: 0.05...0.3, using: &rng) * Double(round + 1)
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
