@@ -29,10 +29,6 @@ struct DescriptorViews: Sendable {
             landscape = try ImagePreprocessor(spec: spec(width: view.longSide, height: view.shortSide))
             portrait = try ImagePreprocessor(spec: spec(width: view.shortSide, height: view.longSide))
         }
-
-        func preprocessor(for image: Image) -> ImagePreprocessor {
-            image.width >= image.height ? landscape : portrait
-        }
     }
 
     init(spec: DescriptorSpec, input: ModelDescriptor.InputSpec) throws(PreprocessingError) {

@@ -8,14 +8,13 @@ import VSearchCore
 /// channel), so every window costs four reads per channel whatever its size: a query's twenty
 /// or so windows cost about as much as pooling the map once.
 struct FeatureMapPooling: Sendable {
-    let pooling: DescriptorSpec.Pooling
+    /// 1 for average pooling.
     let power: Float
     let regions: [Int]
     let overlap: Float
     let keep: Int?
 
     init(spec: DescriptorSpec) {
-        pooling = spec.pooling
         power = spec.pooling == .average ? 1 : spec.power
         regions = spec.regions
         overlap = spec.overlap
