@@ -135,16 +135,19 @@ let package = Package(
             ]
         ),
 
+        // Shared by the test targets: blocking calls (child processes) off Swift's cooperative pool.
+        .target(name: "TestSupport", path: "Tests/Support"),
+
         .testTarget(name: "VSearchCoreTests", dependencies: ["VSearchCore"]),
         .testTarget(name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor"]),
         .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
-        .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore"]),
-        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"]),
-        .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore"]),
+        .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore", "TestSupport"]),
+        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "TestSupport"]),
+        .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore", "TestSupport"]),
         .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "DeviceTestSupport"]),
         .testTarget(
             name: "EdgeAgentTests",
-            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "DeviceTestSupport"]
+            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "DeviceTestSupport", "TestSupport"]
         ),
         .testTarget(
             name: "SearchServerTests",
@@ -157,7 +160,7 @@ let package = Package(
         // Drives headless Chromium over the DevTools protocol against the built `vsearch serve`.
         .testTarget(
             name: "BrowserTests",
-            dependencies: [.product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
+            dependencies: ["TestSupport", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
         ),
     ]
 )

@@ -17,25 +17,11 @@ echo "==> swift build -c release (binaries for the oracle tests)"
 swift build -c release
 export VSEARCH_BIN_DIR="$PWD/.build/release"
 
-echo "==> swift build --build-tests"
-swift build --build-tests
-# One process per test target. The heap corruption that a single process once showed is found and
-# fixed (a double mosquitto_destroy; README, "Sanitizers"), and the whole suite has run clean under
-# AddressSanitizer in one process; but three tests still wait on the wall clock, and with every
-# target's brokers, servers and browsers running at once on two cores they can miss it. Until they
-# wait on events instead, targets run one after another.
-for target in Tests/*/; do
-    target=$(basename "$target")
-    echo "==> swift test --filter $target"
-    swift test --skip-build --filter "^$target\\."
-done
+# The whole Swift suite, every target in one process, three times in a row under AddressSanitizer,
+# then the store, server and device-link concurrency suites under ThreadSanitizer (README,
+# "Sanitizers and the soak test"). Each sanitizer builds in its own scratch path.
+bash scripts/sanitizers.sh
 
-# The sanitizer runs (ASan over the whole suite in one process three times, TSan over the
-# concurrency suites) build the package twice more, 30–40 minutes each on a 2-core machine, so
-# they run on request, before a release: VSEARCH_SANITIZERS=1 bash scripts/test.sh.
-if [[ "${VSEARCH_SANITIZERS:-0}" == "1" ]]; then
-    bash scripts/sanitizers.sh
-fi
 # libFuzzer + AddressSanitizer on every parser of untrusted input, 20 s per target (README "Fuzzing"); the
 # instrumented build has its own scratch path (.build-fuzz). About 6 minutes in all on 2 cores.
 echo "==> scripts/fuzz.sh short"

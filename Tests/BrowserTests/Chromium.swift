@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Debian's `chromium` in headless mode with its DevTools endpoint on a free loopback port, in a throwaway profile.
 final class Chromium {
@@ -87,7 +88,7 @@ final class Chromium {
         _ = try? await client.send("Browser.close")
         await client.disconnect()
         if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        _ = try? await process.exited()
         try? FileManager.default.removeItem(atPath: profile)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -64,7 +65,7 @@ final class VSearchServer {
             }.joined(separator: "\n") + "\n"
         try csv.write(toFile: directory + "/catalogue.csv", atomically: true, encoding: .utf8)
         let store = directory + "/store"
-        let ingest = try run(
+        let ingest = try await run(
             binary, ["ingest", "--store", store, directory + "/catalogue.csv"], log: directory + "/ingest.log")
         guard ingest == 0 else {
             let log = (try? String(contentsOfFile: directory + "/ingest.log", encoding: .utf8)) ?? ""
@@ -107,7 +108,7 @@ final class VSearchServer {
         return environment
     }
 
-    private static func run(_ binary: String, _ arguments: [String], log: String) throws -> Int32 {
+    private static func run(_ binary: String, _ arguments: [String], log: String) async throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -116,8 +117,7 @@ final class VSearchServer {
         process.standardOutput = FileHandle(forWritingAtPath: log)
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return try await process.exited()
     }
 
     private func waitUntilHealthy() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Catalogue
@@ -63,25 +64,40 @@ import Testing
         child.arguments = arguments
         child.standardError = FileHandle.nullDevice
         try child.run()
-        var readyBeforeKill = 0
-        for _ in 0..<6000 where child.isRunning {
-            if let reader = try? CatalogueStore.open(directory: store, mode: .read),
-                let items = try? reader.items()
-            {
-                readyBeforeKill = items.filter { $0.state == .ready }.count
-                // A reader searches while the writer ingests.
-                if readyBeforeKill > 0, let model = reader.modelID, let dimension = reader.dimension {
-                    let probe = [Float(1)] + [Float](repeating: 0, count: dimension - 1)
-                    let found = try reader.search([probe], modelID: model, query: CatalogueQuery(k: 1))
-                    #expect(found[0].count == 1)
+        // Watched from a thread of its own, so the kill follows the second stored item at once,
+        // however busy the rest of the suite keeps Swift's cooperative pool.
+        let watched = UncheckedProcess(child)
+        let watch = try await onOwnThread { () -> (ready: Int, searched: [Int], lastError: String?) in
+            var ready = 0
+            var searched: [Int] = []
+            var lastError: String?
+            while watched.process.isRunning {
+                do {
+                    let reader = try CatalogueStore.open(directory: store, mode: .read)
+                    ready = try reader.items().filter { $0.state == .ready }.count
+                    // A reader searches while the writer ingests.
+                    if ready > 0, let model = reader.modelID, let dimension = reader.dimension {
+                        let probe = [Float(1)] + [Float](repeating: 0, count: dimension - 1)
+                        searched.append(
+                            try reader.search([probe], modelID: model, query: CatalogueQuery(k: 1))[0].count)
+                    }
+                    if ready >= 2 {
+                        kill(watched.process.processIdentifier, SIGKILL)
+                        break
+                    }
+                } catch {
+                    lastError = "\(error)"
                 }
-                if readyBeforeKill >= 2 { break }
+                usleep(10_000)
             }
-            try await Task.sleep(for: .milliseconds(10))
+            return (ready, searched, lastError)
         }
-        try #require(child.isRunning, "the ingest finished before it could be killed")
-        kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
+        try await child.exited()
+        #expect(
+            child.terminationReason == .uncaughtSignal,
+            "the ingest finished before it could be killed; the reader's last error: \(watch.lastError ?? "none")")
+        #expect(watch.searched.allSatisfy { $0 == 1 })
+        let readyBeforeKill = watch.ready
         #expect(readyBeforeKill >= 2)
 
         // Reopening reconciles; every ready item has exactly one vector.
@@ -93,7 +109,7 @@ import Testing
         }
 
         // The re-run completes the store.
-        let rerun = try runProcess(vsearch, arguments)
+        let rerun = try await runProcess(vsearch, arguments)
         #expect(rerun.status == 0, "\(rerun.error)")
         let complete = try CatalogueStore.open(directory: store, mode: .write)
         #expect(try complete.pendingCount() == 0)
@@ -108,7 +124,7 @@ import Testing
         try #require(photos.count >= 20, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
         let dir = try TemporaryDirectory()
         let store = dir.path + "/store"
-        let ingest = try runProcess(
+        let ingest = try await runProcess(
             vsearch,
             [
                 "ingest", "--store", store, "--model", Repository.model, Repository.photos + "/skimage",
@@ -120,7 +136,7 @@ import Testing
         let ids = Set(try complete.items().map(\.id))
 
         // Brute force over `vsearch embed` vectors.
-        let embedded = try runProcess(vsearch, ["embed", "--model", Repository.model] + photos)
+        let embedded = try await runProcess(vsearch, ["embed", "--model", Repository.model] + photos)
         var vectors: [String: [Float]] = [:]
         for line in embedded.output.split(separator: "\n") {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -131,7 +147,7 @@ import Testing
         #expect(Set(vectors.keys) == ids)
         #expect(total == ids.count)
         let queries = [photos[0], photos[photos.count / 2], photos[photos.count - 1]]
-        let searched = try runProcess(
+        let searched = try await runProcess(
             vsearch, ["search", "--store", store, "--model", Repository.model, "--json", "-k", "4"] + queries)
         #expect(searched.status == 0, "\(searched.error)")
         let answers = searched.output.split(separator: "\n")
@@ -154,7 +170,7 @@ import Testing
         }
     }
 
-    @Test func everyErrorIsOneLineStartingWithVsearch() throws {
+    @Test func everyErrorIsOneLineStartingWithVsearch() async throws {
         let vsearch = try Self.binary()
         let dir = try TemporaryDirectory()
         let cases: [[String]] = [
@@ -167,11 +183,18 @@ import Testing
             ["eval", "--photos", dir.path, "--store", dir.path],
         ]
         for arguments in cases {
-            let result = try runProcess(vsearch, arguments)
+            let result = try await runProcess(vsearch, arguments)
             #expect(result.status != 0, "\(arguments)")
             let lines = result.error.split(separator: "\n")
             #expect(lines.count == 1, "\(arguments): \(result.error)")
             #expect(lines.first?.hasPrefix("vsearch: ") == true, "\(arguments): \(result.error)")
         }
     }
+}
+
+/// A child process watched from another thread, which only reads `isRunning` and
+/// `processIdentifier`: Foundation makes both safe from any thread.
+struct UncheckedProcess: @unchecked Sendable {
+    let process: Process
+    init(_ process: Process) { self.process = process }
 }

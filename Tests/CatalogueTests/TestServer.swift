@@ -13,7 +13,9 @@ import Foundation
 /// - `/huge-bytes/...`: a photo larger than the test's byte limit
 /// - `/huge-pixels/...`: a small PNG that claims 100,000 × 100,000 pixels
 /// - `/flaky/...`: 503 on the first request, the photo after
-final class TestServer {
+///
+/// Unchecked `Sendable`: every stored property is a constant set by `init`.
+final class TestServer: @unchecked Sendable {
     let port: Int
     private let process: Process
     private let countsPath: String

@@ -1,6 +1,7 @@
 import DeviceLink
 import DeviceTestSupport
 import Foundation
+import TestSupport
 import Testing
 
 @testable import EdgeAgent
@@ -16,7 +17,7 @@ import Testing
         deinit { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    static func run(_ arguments: [String], in scratch: Scratch, model: String = RepositoryPaths.model) throws -> (
+    static func run(_ arguments: [String], in scratch: Scratch, model: String = RepositoryPaths.model) async throws -> (
         status: Int32, output: String, error: String
     ) {
         let process = Process()
@@ -32,7 +33,7 @@ import Testing
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: err)
         try process.run()
-        process.waitUntilExit()
+        try await process.exited()
         return (
             process.terminationStatus, try String(contentsOfFile: out, encoding: .utf8),
             try String(contentsOfFile: err, encoding: .utf8)
@@ -58,16 +59,6 @@ import Testing
         }
 
         var messages: [MQTTMessage] { lock.withLock { received } }
-
-        /// Waits until no message has come for `quiet` seconds, then returns them all.
-        func waitForQuiet(_ quiet: Double) async -> [MQTTMessage] {
-            var count = -1
-            while count != messages.count {
-                count = messages.count
-                try? await Task.sleep(for: .seconds(quiet))
-            }
-            return messages
-        }
     }
 
     @Test(arguments: [PayloadFormat.compact, .original])
@@ -82,7 +73,7 @@ import Testing
         let (client, stream) = try await Self.subscriber(broker)
         defer { client.disconnect() }
         let collector = Collector(stream)
-        let result = try Self.run(
+        let result = try await Self.run(
             [
                 "edge", "--mqtt", broker.url, "--topic", "devices/cam-7/features", "--device-id", "cam-7", "--fps", "5",
                 "--payload", payload.rawValue, "--qos", "1", "--thumbnail", "--json-summary", video,
@@ -90,8 +81,9 @@ import Testing
         #expect(result.status == 0, "\(result.error)")
         let summary = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         #expect(summary?["frames"] as? Int == 40)
-        let messages = await collector.waitForQuiet(2)
         let published = summary?["published"] as? Int ?? -1
+        try await waitUntilCount(reaches: published) { collector.messages.count }
+        let messages = collector.messages
         #expect(messages.count == published)
         // One message per scene: the camera noise of a still scene stays above the threshold.
         #expect(published == Self.photos.count)
@@ -114,7 +106,7 @@ import Testing
         try broker.start()
         let passwordFile = scratch.path + "/password"
         try "wrong\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        let result = try Self.run(
+        let result = try await Self.run(
             [
                 "edge", "--mqtt", broker.url, "--topic", "devices/cam-1/features", "--username", "cam",
                 "--password-file", passwordFile, RepositoryPaths.photos + "/mate/Aqua.jpg",
@@ -138,18 +130,21 @@ import Testing
         let (client, stream) = try await Self.subscriber(broker)
         let collector = Collector(stream)
         let agent = Task {
-            try Self.run(
+            try await Self.run(
                 [
                     "edge", "--mqtt", broker.url, "--topic", "devices/cam-3/features", "--realtime", "--fps", "10",
                     "--dedup-threshold", "1.1", "--json-summary", video,
                 ], in: scratch)
         }
-        try await Task.sleep(for: .seconds(2))
+        // The broker goes away once the agent is streaming (its first message has arrived), however
+        // long the agent took to start, and stays away while the video plays on.
+        try await waitUntil("the agent's first message") { !collector.messages.isEmpty }
         broker.stop()
         try await Task.sleep(for: .seconds(2))
         try broker.start()
         let result = try await agent.value
-        let messages = await collector.waitForQuiet(3)
+        try await waitUntilCount(reaches: 6) { collector.messages.count }
+        let messages = collector.messages
         client.disconnect()
         #expect(result.status == 0, "\(result.error)")
         #expect(result.error.contains("reconnected; sent "))

@@ -1,6 +1,7 @@
 import DeviceLink
 import DeviceTestSupport
 import Foundation
+import TestSupport
 import Testing
 
 /// The whole device path: `vsearch edge` on a video made from catalogue photos → a real Mosquitto
@@ -18,7 +19,7 @@ import Testing
         private let process = Process()
 
         /// `model` serves (and builds the catalogue); the default model unless a test names another.
-        init(model: String = RepositoryPaths.model) throws {
+        init(model: String = RepositoryPaths.model) async throws {
             try RepositoryPaths.requireModelAndPhotos()
             self.model = model
             scratch = try EdgeBrokerTests.Scratch()
@@ -29,7 +30,7 @@ import Testing
                     atPath: RepositoryPaths.photos + "/" + name,
                     toPath: photos + "/" + (name as NSString).lastPathComponent)
             }
-            let ingest = try EdgeBrokerTests.run(
+            let ingest = try await EdgeBrokerTests.run(
                 ["ingest", "--store", scratch.path + "/store", photos], in: scratch, model: model)
             guard ingest.status == 0 else { throw TestSupportError("ingest failed: \(ingest.error)") }
             broker = try MosquittoBroker()
@@ -45,13 +46,11 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let deadline = Date().addingTimeInterval(60)
-            while !FreePort.accepts(port) {
-                guard Date() < deadline, process.isRunning else {
-                    throw TestSupportError("vsearch serve did not start")
-                }
-                Thread.sleep(forTimeInterval: 0.1)
+            let (process, port) = (self.process, self.port)
+            try await waitUntil("vsearch serve accepting connections") {
+                FreePort.accepts(port) || !process.isRunning
             }
+            guard process.isRunning else { throw TestSupportError("vsearch serve did not start") }
         }
 
         deinit {
@@ -69,14 +68,17 @@ import Testing
         let video = server.scratch.path + "/scenes-\(payload).mp4"
         try TestVideo.make(
             photos: scenes.map { RepositoryPaths.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
-        let stream = try SSEClient(port: server.port, path: "/api/v1/matches/stream")
-        let result = try EdgeBrokerTests.run(
+        let stream = try await SSEClient(port: server.port, path: "/api/v1/matches/stream")
+        let result = try await EdgeBrokerTests.run(
             [
                 "edge", "--mqtt", server.broker.url, "--topic", "devices/cam-7/features", "--fps", "5",
                 "--payload", payload, "--qos", "1", "--json-summary",
             ] + extra + [video], in: server.scratch)
         #expect(result.status == 0, "\(result.error)")
-        let events = await stream.waitForQuiet(2)
+        let summary = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        // Every published message becomes one event, once the server has handled it.
+        try await waitUntilCount(reaches: summary?["published"] as? Int ?? 1) { stream.received.count }
+        let events = stream.received
         stream.close()
         return events
     }
@@ -86,7 +88,7 @@ import Testing
     }
 
     @Test func compactMessagesBecomeLiveMatchEventsNamingTheFilmedItemsInOrder() async throws {
-        let server = try Server()
+        let server = try await Server()
         let events = try await Self.runEdge(server, payload: "compact", extra: ["--device-id", "cam-7", "--thumbnail"])
         #expect(events.map(Self.topMatch) == ["coffee", "Aqua", "chelsea", "LadyBird"])
         for event in events {
@@ -105,7 +107,7 @@ import Testing
     }
 
     @Test func originalPayloadStillWorksAndBadMessagesAreCountedWithoutStoppingTheSubscription() async throws {
-        let server = try Server()
+        let server = try await Server()
         let device = try MQTTClient(options: MQTTOptions(broker: BrokerURL(parsing: server.broker.url)))
         try await device.connect()
         for _ in 0..<20 {
@@ -115,7 +117,7 @@ import Testing
                 Array(#"{"v":1,"model":"resnet50/1","dim":1,"features_f16":"ADw="}"#.utf8), to: "devices/bad/features",
                 qos: .atLeastOnce)
         }
-        #expect(await device.waitUntilDelivered(timeout: 10))
+        #expect(await device.waitUntilDelivered(timeout: 300))
         device.disconnect()
         let events = try await Self.runEdge(server, payload: "original")
         #expect(events.map(Self.topMatch) == ["coffee", "Aqua", "chelsea", "LadyBird"])
@@ -136,7 +138,7 @@ extension ServeDeviceTests {
         guard FileManager.default.fileExists(atPath: regions + "/model.json") else {
             throw TestSupportError("no model at \(regions): run scripts/prepare-model.sh lite0 --regions")
         }
-        let server = try Server(model: regions)
+        let server = try await Server(model: regions)
         // A camera's view: the espresso cup small, off centre, in a meadow that is not in the catalogue.
         let query = server.scratch.path + "/query.jpg"
         try Tool.run(
@@ -146,7 +148,7 @@ extension ServeDeviceTests {
                 "-extent", "640x480", "(", RepositoryPaths.photos + "/skimage/coffee.png", "-resize", "220x220", ")",
                 "-gravity", "northwest", "-geometry", "+360+200", "-composite", "-quality", "85", query,
             ])
-        let cli = try EdgeBrokerTests.run(
+        let cli = try await EdgeBrokerTests.run(
             ["search", "--store", server.scratch.path + "/store", "--json", "-k", "3", query], in: server.scratch,
             model: regions)
         #expect(cli.status == 0, "\(cli.error)")
@@ -159,7 +161,7 @@ extension ServeDeviceTests {
         let api = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
         let apiMatches = api?["matches"] as? [[String: Any]] ?? []
 
-        let stream = try SSEClient(port: server.port, path: "/api/v1/matches/stream")
+        let stream = try await SSEClient(port: server.port, path: "/api/v1/matches/stream")
         let edge = Process()
         edge.executableURL = URL(fileURLWithPath: try RepositoryPaths.binary())
         edge.arguments = [
@@ -173,9 +175,10 @@ extension ServeDeviceTests {
         edge.standardOutput = FileHandle.nullDevice
         edge.standardError = FileHandle.nullDevice
         try edge.run()
-        edge.waitUntilExit()
-        #expect(edge.terminationStatus == 0)
-        let events = await stream.waitForQuiet(2).filter { $0["source"] as? String == "device" }
+        #expect(try await edge.exited() == 0)
+        // The stream opened after the API search, so the device's message is its one event.
+        try await waitUntilCount(reaches: 1) { stream.received.count }
+        let events = stream.received.filter { $0["source"] as? String == "device" }
         stream.close()
 
         let first = cliMatches.first?["id"] as? String
@@ -254,8 +257,9 @@ final class SSEClient: @unchecked Sendable {
     private let fd: Int32
     private let lock = NSLock()
     private var events: [[String: Any]] = []
+    private var connected = false
 
-    init(port: Int, path: String) throws {
+    init(port: Int, path: String) async throws {
         fd = try RawHTTP.connect(port: port)
         let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
@@ -270,6 +274,9 @@ final class SSEClient: @unchecked Sendable {
                 while let newline = pending.firstIndex(of: "\n") {
                     let line = String(pending[..<newline])
                     pending = String(pending[pending.index(after: newline)...])
+                    // The response head and the chunk sizes end in "\r\n", one Character for Swift's
+                    // String, so they stay glued to the front of the first body line.
+                    if line.hasSuffix(": connected") { self?.markConnected() }
                     guard line.hasPrefix("data: "),
                         let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
                             as? [String: Any]
@@ -278,22 +285,18 @@ final class SSEClient: @unchecked Sendable {
                 }
             }
         }.start()
-        // Let the server register the subscriber before anything is published.
-        Thread.sleep(forTimeInterval: 0.3)
+        // The server registers a subscriber before it writes the preamble, so nothing published after
+        // this point is missed.
+        try await waitUntil("the live stream's preamble") { [self] in isConnected }
     }
 
     private func append(_ event: [String: Any]) { lock.withLock { events.append(event) } }
 
-    var received: [[String: Any]] { lock.withLock { events } }
+    private func markConnected() { lock.withLock { connected = true } }
 
-    func waitForQuiet(_ seconds: Double) async -> [[String: Any]] {
-        var count = -1
-        while count != received.count {
-            count = received.count
-            try? await Task.sleep(for: .seconds(seconds))
-        }
-        return received
-    }
+    private var isConnected: Bool { lock.withLock { connected } }
+
+    var received: [[String: Any]] { lock.withLock { events } }
 
     func close() { shutdown(fd, Int32(SHUT_RDWR)) }
 }

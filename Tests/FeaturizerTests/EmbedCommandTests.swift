@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `vsearch embed` and `vsearch classify` as a person runs them: the built binary.
@@ -18,7 +19,7 @@ import Testing
         }
     }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try binary)
         process.arguments = arguments
@@ -36,16 +37,16 @@ import Testing
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: err)
         try process.run()
-        process.waitUntilExit()
+        try await process.exited()
         return (
             process.terminationStatus, try String(contentsOfFile: out, encoding: .utf8),
             try String(contentsOfFile: err, encoding: .utf8)
         )
     }
 
-    @Test func printsOneJSONLinePerImage() throws {
+    @Test func printsOneJSONLinePerImage() async throws {
         let photos = FeaturizerTests.photos
-        let result = try Self.run(["embed", photos + "/chelsea.png", photos + "/coffee.png"])
+        let result = try await Self.run(["embed", photos + "/chelsea.png", photos + "/coffee.png"])
         #expect(result.status == 0)
         let lines = result.output.split(separator: "\n")
         #expect(lines.count == 2)
@@ -54,14 +55,14 @@ import Testing
         #expect((first?["vector"] as? [Double])?.count == 1280)
     }
 
-    @Test func aBadFileGetsOneLineAndAFailingStatusWhileTheOthersAreEmbedded() throws {
+    @Test func aBadFileGetsOneLineAndAFailingStatusWhileTheOthersAreEmbedded() async throws {
         let directory = NSTemporaryDirectory() + "vsearch-embed-bad-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let truncated = directory + "/truncated.jpg"
         let photo = try Data(contentsOf: URL(fileURLWithPath: FeaturizerTests.photos + "/rocket.jpg"))
         try photo.prefix(photo.count / 3).write(to: URL(fileURLWithPath: truncated))
-        let result = try Self.run(["embed", FeaturizerTests.photos + "/chelsea.png", truncated])
+        let result = try await Self.run(["embed", FeaturizerTests.photos + "/chelsea.png", truncated])
         #expect(result.status != 0)
         #expect(result.output.split(separator: "\n").count == 1)
         let errors = result.error.split(separator: "\n")
@@ -69,8 +70,8 @@ import Testing
         #expect(errors.first?.contains("truncated.jpg") == true)
     }
 
-    @Test func classifyNamesTheEspresso() throws {
-        let result = try Self.run(["classify", "--json", FeaturizerTests.photos + "/coffee.png"])
+    @Test func classifyNamesTheEspresso() async throws {
+        let result = try await Self.run(["classify", "--json", FeaturizerTests.photos + "/coffee.png"])
         #expect(result.status == 0)
         let line = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         let classes = line?["classes"] as? [[String: Any]]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import VectorIndex
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test(arguments: [IndexKind.flat, .hnsw])
-    func sigkillDuringWritesReopensToCommittedState(kind: IndexKind) throws {
+    func sigkillDuringWritesReopensToCommittedState(kind: IndexKind) async throws {
         let binary = try Self.vsearchBinary()
         let directory = TestData.temporaryDirectory("crash")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -56,9 +57,14 @@ import Testing
             process.standardError = FileHandle.nullDevice
             try process.run()
             let delay = Double.random(in: 0.05...0.3, using: &rng) * Double(round + 1)
-            Thread.sleep(forTimeInterval: delay)
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            // The delay is slept on a thread of its own: a task's sleep can end late by seconds when the
+            // whole suite keeps the cooperative pool busy, and the writer would be done by then.
+            let pid = process.processIdentifier
+            try await onOwnThread {
+                usleep(UInt32(delay * 1_000_000))
+                kill(pid, SIGKILL)
+            }
+            try await process.exited()
 
             let store = try IndexStore.open(directory: directory)
             let count = store.index.count
