@@ -23,6 +23,8 @@ public enum CatalogueError: VSearchError, Equatable {
     case content(url: String, reason: String)
     /// A search request is not valid.
     case query(String)
+    /// An item was to be added as new, but one with its id is already in the store.
+    case exists(id: String)
 
     public var description: String {
         switch self {
@@ -38,6 +40,7 @@ public enum CatalogueError: VSearchError, Equatable {
         case .refused(let url, let reason): return "\(url): refused: \(reason)"
         case .content(let url, let reason): return "\(url): \(reason)"
         case .query(let message): return message
+        case .exists(let id): return "item '\(id)': already in the catalogue"
         }
     }
 }

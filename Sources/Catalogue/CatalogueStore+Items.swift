@@ -76,11 +76,26 @@ extension CatalogueStore {
 
     /// Stores items with their vectors: rows written pending, vectors logged, rows marked ready.
     ///
-    /// `vectors` is row-major, one vector of the store's dimension per item.
-    public func put(_ staged: [StagedItem], vectors: [Float]) throws(CatalogueError) {
+    /// `vectors` is row-major, one vector of the store's dimension per item. An item whose id is
+    /// already stored is replaced, unless `onlyNew`: then nothing is written and the call throws
+    /// ``CatalogueError/exists(id:)``. The check and the write happen under one write gate, so of
+    /// two tasks creating the same id at once exactly one succeeds.
+    public func put(_ staged: [StagedItem], vectors: [Float], onlyNew: Bool = false) throws(CatalogueError) {
         guard !staged.isEmpty else { return }
         try requireWriter()
-        try exclusive { () throws(CatalogueError) in try putExclusively(staged, vectors: vectors) }
+        try exclusive { () throws(CatalogueError) in
+            if onlyNew, let taken = try itemsByID(staged.map(\.id)).first { throw .exists(id: taken) }
+            try putExclusively(staged, vectors: vectors)
+        }
+    }
+
+    /// The ids among `ids` that the store holds.
+    private func itemsByID(_ ids: [String]) throws(CatalogueError) -> [String] {
+        try read { db in
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            return try String.fetchAll(
+                db, sql: "SELECT id FROM item WHERE id IN (\(marks))", arguments: StatementArguments(ids))
+        }
     }
 
     private func putExclusively(_ staged: [StagedItem], vectors: [Float]) throws(CatalogueError) {

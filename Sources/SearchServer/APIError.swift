@@ -83,6 +83,8 @@ public struct APIError: VSearchError, HTTPResponseError {
         case .content: return APIError(.unprocessableContent, "bad_image", error.description)
         case .record, .source: return .badRequest("bad_request", error.description)
         case .store: return APIError(.serviceUnavailable, "store_unavailable", error.description)
+        case .exists:
+            return APIError(.conflict, "item_exists", error.description + "; use PATCH to change it")
         }
     }
 }

@@ -99,12 +99,12 @@ extension SearchServer {
             throw APIError.badRequest("missing_title", "item '\(id)': give a title")
         }
         if let url = fields.url { try Self.checkImageURL(url) }
-        guard try store.item(id: id) == nil else {
-            throw APIError(.conflict, "item_exists", "item '\(id)': already in the catalogue; use PATCH to change it")
-        }
+        // Checked here to answer early, and again when the item is written: two requests creating
+        // the same id at once both pass this check, and only the write decides between them.
+        guard try store.item(id: id) == nil else { throw APIError.from(catalogue: .exists(id: id)) }
         let saved = try await putItem(
             store: store, id: id, title: title, url: fields.url ?? "", attributes: fields.attributes ?? [:],
-            imageBytes: imageBytes)
+            imageBytes: imageBytes, onlyNew: true)
         return try Self.json(ItemResponse(saved), status: .created)
     }
 
@@ -147,7 +147,7 @@ extension SearchServer {
     /// Embeds an item's image (given, or fetched from `url`) and stores the item with its vector.
     private func putItem(
         store: CatalogueStore, id: String, title: String, url: String, attributes: [String: JSONValue],
-        imageBytes: [UInt8]?
+        imageBytes: [UInt8]?, onlyNew: Bool = false
     ) async throws -> CatalogueItem {
         let bytes: [UInt8]
         if let imageBytes {
@@ -165,7 +165,7 @@ extension SearchServer {
         let staged = StagedItem(
             id: id, title: title, url: url, attributes: try Self.text(attributes),
             contentHash: CatalogueStore.contentHash(bytes))
-        try store.put([staged], vectors: query.vectors[0])
+        try store.put([staged], vectors: query.vectors[0], onlyNew: onlyNew)
         return try item(id)
     }
 

@@ -102,6 +102,51 @@ import Testing
         #expect(indexed == Set(items.map { UInt64(bitPattern: $0.key) }))
     }
 
+    /// Twenty creates of one id at once: exactly one is acknowledged (201), the others are told
+    /// the item exists (409), and the store holds the acknowledged one, not a later overwrite.
+    @Test func concurrentCreatesOfOneIDAcknowledgeExactlyOne() async throws {
+        let key = "same-id-key"
+        let (server, dir) = try await makeServer { $0.apiKey = key }
+        defer { _ = dir }
+        let photos = try Fixture.catalogue.map { try photoBytes($0.photo) }
+        let answers = try await server.makeApplication().test(.live) { client in
+            let port = try #require(client.port)
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 20
+            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let result: Result<[(photo: Int, status: Int, body: String)], any Error>
+            do {
+                result = .success(
+                    try await withThrowingTaskGroup(of: (photo: Int, status: Int, body: String).self) { group in
+                        for n in 0..<20 {
+                            let photo = n % photos.count
+                            let request = Self.request(.upload(id: "same"), port: port, key: key, photo: photos[photo])
+                            group.addTask {
+                                let response = try await http.execute(request, timeout: .seconds(600))
+                                let body = try await response.body.collect(upTo: 1 << 20)
+                                return (photo, Int(response.status.code), String(buffer: body))
+                            }
+                        }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    })
+            } catch {
+                result = .failure(error)
+            }
+            try await http.shutdown()
+            return try result.get()
+        }
+        let created = answers.filter { $0.status == 201 }
+        #expect(created.count == 1, "\(answers.map(\.status))")
+        #expect(answers.filter { $0.status == 409 }.count == 19, "\(answers.map(\.status))")
+        for answer in answers where answer.status == 409 { #expect(answer.body.contains("item_exists")) }
+        // The stored item is the acknowledged one: its vector is that photo's.
+        let store = server.storeAccess.store
+        let winner = try #require(created.first)
+        let stored = try #require(try store.vector(ofItem: "same"))
+        let fixture = try #require(try store.vector(ofItem: Fixture.catalogue[winner.photo].id))
+        #expect(zip(stored, fixture).map { $0 * $1 }.reduce(0, +) > 0.999)
+    }
+
     static func request(_ operation: Operation, port: Int, key: String, photo: ByteBuffer) -> HTTPClientRequest {
         let base = "http://127.0.0.1:\(port)/api/v1"
         switch operation {
