@@ -84,13 +84,13 @@ extension CatalogueStore {
         guard !staged.isEmpty else { return }
         try requireWriter()
         try exclusive { () throws(CatalogueError) in
-            if onlyNew, let taken = try itemsByID(staged.map(\.id)).first { throw .exists(id: taken) }
+            if onlyNew, let taken = try storedIDs(among: staged.map(\.id)).first { throw .exists(id: taken) }
             try putExclusively(staged, vectors: vectors)
         }
     }
 
     /// The ids among `ids` that the store holds.
-    private func itemsByID(_ ids: [String]) throws(CatalogueError) -> [String] {
+    private func storedIDs(among ids: [String]) throws(CatalogueError) -> [String] {
         try read { db in
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
             return try String.fetchAll(

@@ -66,12 +66,12 @@ import Testing
         try child.run()
         // Watched from a thread of its own, so the kill follows the second stored item at once,
         // however busy the rest of the suite keeps Swift's cooperative pool.
-        let watched = UncheckedProcess(child)
+        let watched = SendableProcess(child)
         let watch = try await onOwnThread { () -> (ready: Int, searched: [Int], lastError: String?) in
             var ready = 0
             var searched: [Int] = []
             var lastError: String?
-            while watched.process.isRunning {
+            while watched.value.isRunning {
                 do {
                     let reader = try CatalogueStore.open(directory: store, mode: .read)
                     ready = try reader.items().filter { $0.state == .ready }.count
@@ -82,7 +82,7 @@ import Testing
                             try reader.search([probe], modelID: model, query: CatalogueQuery(k: 1))[0].count)
                     }
                     if ready >= 2 {
-                        kill(watched.process.processIdentifier, SIGKILL)
+                        kill(watched.value.processIdentifier, SIGKILL)
                         break
                     }
                 } catch {
@@ -190,11 +190,4 @@ import Testing
             #expect(lines.first?.hasPrefix("vsearch: ") == true, "\(arguments): \(result.error)")
         }
     }
-}
-
-/// A child process watched from another thread, which only reads `isRunning` and
-/// `processIdentifier`: Foundation makes both safe from any thread.
-struct UncheckedProcess: @unchecked Sendable {
-    let process: Process
-    init(_ process: Process) { self.process = process }
 }

@@ -17,7 +17,7 @@ extension Process {
     /// Waits for the process to end without holding a thread of the cooperative pool; returns its status.
     @discardableResult
     public func exited() async throws -> Int32 {
-        let process = WaitedProcess(self)
+        let process = SendableProcess(self)
         return try await onOwnThread {
             process.value.waitUntilExit()
             return process.value.terminationStatus
@@ -25,11 +25,11 @@ extension Process {
     }
 }
 
-/// A `Process` handed to the waiting thread, which only calls `waitUntilExit` and
-/// `terminationStatus` on it: Foundation makes both safe from any thread.
-private struct WaitedProcess: @unchecked Sendable {
-    let value: Process
-    init(_ value: Process) { self.value = value }
+/// A `Process` handed to another thread, which only calls what Foundation makes safe from any
+/// thread on it: `waitUntilExit`, `terminationStatus`, `isRunning` and `processIdentifier`.
+public struct SendableProcess: @unchecked Sendable {
+    public let value: Process
+    public init(_ value: Process) { self.value = value }
 }
 
 /// Waits until `condition` holds. The wait is for an event (a message, a stream event, a file), not
