@@ -3,19 +3,20 @@ import Hummingbird
 
 /// Cross-origin access: which web pages on other origins may call the API.
 ///
-/// By default no origin is allowed (browsers then refuse cross-origin calls), except for the
-/// seed-compatible `POST /matches`, which the original page calls from its own origin and
-/// which only reads the latest matches. `*` allows every origin.
+/// By default no origin is allowed (browsers then refuse cross-origin calls). `*` allows every
+/// origin. The seed-compatible `POST /matches` is open to every origin whatever the list says:
+/// the original page is served from its own origin, which an operator cannot always name, and
+/// the route only reads the latest matches.
 struct CORSPolicy: Sendable {
     var allowedOrigins: [String]
-    /// Paths open to every origin even when `allowedOrigins` is empty.
+    /// Paths open to every origin, whatever `allowedOrigins` holds.
     var openPaths: Set<String> = ["/matches"]
 
     /// The `Access-Control-Allow-Origin` value for a request from `origin` to `path`, or nil.
     func allowOrigin(_ origin: String, path: String) -> String? {
         if allowedOrigins.contains("*") { return "*" }
         if allowedOrigins.contains(origin) { return origin }
-        return allowedOrigins.isEmpty && openPaths.contains(path) ? "*" : nil
+        return openPaths.contains(path) ? "*" : nil
     }
 }
 

@@ -24,7 +24,7 @@ extension SearchServer {
                 body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
         }
         routes.add(.get, "/api/v1/matches/stream") { request, _ in await self.stream(request) }
-        routes.add(.post, "/matches") { _, _ in try await self.seedMatches() }
+        routes.add(.post, "/matches") { request, _ in try await self.seedMatches(request) }
     }
 
     /// Server-Sent Events: every new match event, and a keep-alive comment when idle.
@@ -83,31 +83,26 @@ extension SearchServer {
         return ByteBuffer(string: "event: match\nid: \(event.eventID)\ndata: \(json)\n\n")
     }
 
-    /// The original page's `POST /matches`: the latest event's matches as a JSON string.
-    private func seedMatches() async throws -> Response {
-        let matches = await hub.latest?.matches ?? []
-        let body = String(
-            decoding: try APIJSON.encode(
-                matches.map { SeedMatch(id: $0.id, title: $0.title, url: $0.url, score: $0.score) }),
-            as: UTF8.self)
-        return try Self.json(SeedResponse(statusCode: "200", body: body))
+    /// How this server's absolute URLs start, for answers to pages on other origins.
+    var publicURL: PublicURL {
+        PublicURL(
+            configured: configuration.publicURL.flatMap(PublicURL.normalized),
+            fallback: "http://\(configuration.host):\(configuration.port)")
+    }
+
+    /// The original page's `POST /matches`: the matches of the latest search that found any.
+    ///
+    /// The original search Lambda stored a result only when it had matches, so an empty search
+    /// leaves the previous matches on the page, as it did there.
+    private func seedMatches(_ request: Request) async throws -> Response {
+        let latest = await hub.recent(limit: hub.capacity).first { !$0.matches.isEmpty }
+        guard let latest else { return try Self.json(SeedAnswer.noMatches) }
+        return try Self.json(try SeedAnswer.matches(latest.matches, baseURL: publicURL.base(for: request.head)))
     }
 }
 
 struct EventList: Encodable {
     var events: [MatchEvent]
-}
-
-struct SeedMatch: Encodable {
-    var id: String
-    var title: String
-    var url: String
-    var score: Float
-}
-
-struct SeedResponse: Encodable {
-    var statusCode: String
-    var body: String
 }
 
 extension HTTPField.Name {

@@ -6,6 +6,9 @@ public struct ServerConfiguration: Sendable {
     /// The address to listen on; loopback unless told otherwise.
     public var host = "127.0.0.1"
     public var port = 8080
+    /// Where browsers reach the server (`https://search.example.com`), for the absolute picture URLs of
+    /// `POST /matches`; nil takes them from each request's `X-Forwarded-Proto`/`X-Forwarded-Host`/`Host`.
+    public var publicURL: String?
     /// Origins whose pages may call the API (`*` for any); none by default.
     public var corsOrigins: [String] = []
     /// The key write requests must present; nil refuses every write.
@@ -37,4 +40,8 @@ public struct ServerConfiguration: Sendable {
     }()
 
     public init() {}
+
+    /// `text` as a public URL the server can use (http or https, a host, no query; the trailing
+    /// slash dropped), or nil when it is not one.
+    public static func normalizedPublicURL(_ text: String) -> String? { PublicURL.normalized(text) }
 }

@@ -34,6 +34,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("cors-origin"), help: "An origin whose pages may call the API, or * (repeatable).")
     var corsOrigins: [String] = []
 
+    @Option(
+        name: .customLong("public-url"),
+        help: """
+            The server's address as browsers reach it (https://search.example.com), for the absolute picture URLs \
+            of POST /matches. Default: each request's X-Forwarded-Proto and X-Forwarded-Host, then its Host.
+            """)
+    var publicURL: String?
+
     @Option(name: .long, help: "A file holding the API key that write requests must present.")
     var apiKeyFile: String?
 
@@ -76,6 +84,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--allow-fetch-from \(name): give loopback, private, link-local, or a CIDR block such as 10.1.0.0/16")
         }
+        if let publicURL, ServerConfiguration.normalizedPublicURL(publicURL) == nil {
+            throw ValidationError("--public-url \(publicURL): give an http:// or https:// URL with a host and no query")
+        }
         guard batchWindowMs >= 0, batchWindowMs <= 1000 else {
             throw ValidationError("--batch-window-ms must be 0…1000")
         }
@@ -86,6 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.corsOrigins = corsOrigins
+        configuration.publicURL = publicURL
         configuration.apiKey = try apiKey()
         configuration.maxBodyBytes = maxBodyMb << 20
         configuration.webRoot = webRoot

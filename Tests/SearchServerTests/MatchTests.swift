@@ -147,7 +147,7 @@ struct StreamReader {
             }
             try await client.execute(uri: "/matches", method: .post) { response in
                 let body = try json(response.body)
-                #expect(body["body"] as? String == "[]")
+                #expect(body["body"] as? String == "NO MATCHES")
             }
         }
     }
