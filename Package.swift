@@ -160,7 +160,12 @@ let package = Package(
         // Drives headless Chromium over the DevTools protocol against the built `vsearch serve`.
         .testTarget(
             name: "BrowserTests",
-            dependencies: ["TestSupport", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
+            dependencies: [
+                "TestSupport", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                // The static site that serves the original page from another origin.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )

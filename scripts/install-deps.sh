@@ -12,6 +12,7 @@ packages=(
     ffmpeg                                       # vsearch edge's frame sources
     imagemagick mate-backgrounds                 # test images and demo photos
     chromium                                     # the web UI's real-browser test (Tests/BrowserTests)
+    libjs-angularjs                              # AngularJS 1.x for the original page's browser test
     wrk                                          # the server load benchmark (scripts/bench/serve.py)
     python3 python3-venv python3-pip unzip curl
 )
