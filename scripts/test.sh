@@ -13,6 +13,9 @@ bash scripts/prepare-model.sh lite2
 echo "==> swift format lint"
 swift format lint --strict --recursive Sources Tests
 
+# API documentation: every library module's DocC catalogue, warnings as errors.
+bash scripts/docs.sh
+
 echo "==> swift build -c release (binaries for the oracle tests)"
 swift build -c release
 export VSEARCH_BIN_DIR="$PWD/.build/release"

@@ -7,7 +7,7 @@ import VSearchCore
 /// Turns images into feature vectors with one model, loaded once.
 ///
 /// A catalogue item's photo becomes one vector (``features(_:)``); a query picture becomes one or
-/// more (``queryVectors(_:)``), as the model's ``VSearchCore/DescriptorSpec`` says: with regions,
+/// more (``queryVectors(_:)``), as the model's `DescriptorSpec` says: with regions,
 /// the whole picture's vector and one per window, and a query matches an item by its best one.
 ///
 /// A featurizer is safe to share between tasks: the runtime gives each call

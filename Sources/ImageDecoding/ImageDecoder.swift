@@ -22,9 +22,11 @@ public struct ImageDecoder: Sendable {
 
     /// Reads and decodes the file at `path`; errors name `path`.
     ///
-    /// - Parameter targetShortSide: the shortest side the caller will use. A
-    ///   large JPEG may then be decoded at a reduced scale whose short side is
-    ///   still at least this long. Nil decodes at full size.
+    /// - Parameters:
+    ///   - path: the file to read.
+    ///   - targetShortSide: the shortest side the caller will use. A
+    ///     large JPEG may then be decoded at a reduced scale whose short side is
+    ///     still at least this long. Nil decodes at full size.
     public func decode(file path: String, targetShortSide: Int? = nil) throws(ImageDecodingError) -> Image {
         let data = try Self.read(file: path, limit: options.maxFileBytes)
         return try decode(data: data, name: path, targetShortSide: targetShortSide)

@@ -68,7 +68,7 @@ extension HNSWIndex: Snapshotting {}
 
 /// An index kept durably in a directory: a snapshot plus a write-ahead log.
 ///
-/// `DIR/index.vsi` is the last snapshot (see ``IndexFile``), opened by
+/// `DIR/index.vsi` is the last snapshot (see `IndexFile`), opened by
 /// memory-mapping; `DIR/wal.log` holds the adds and removes made since, each
 /// batch fsynced before it is applied. Opening replays the log, so a process
 /// killed at any moment reopens to its last committed batch. ``checkpoint()``
