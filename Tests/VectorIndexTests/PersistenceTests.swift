@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VSearchTesting
 
 @testable import VectorIndex
 
