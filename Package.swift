@@ -159,10 +159,12 @@ let package = Package(
         .target(name: "VSearchTesting", dependencies: ["VSearchCore"]),
 
         .testTarget(name: "VSearchCoreTests", dependencies: ["VSearchCore"]),
-        .testTarget(name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor", "VSearchTesting"]),
+        .testTarget(
+            name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor", "VSearchCore", "VSearchTesting"]
+        ),
         .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
         .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore", "VSearchTesting"]),
-        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "VSearchTesting"]),
+        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "VSearchCore", "VSearchTesting"]),
         .testTarget(name: "ImageFetchingTests", dependencies: ["ImageFetching"]),
         .testTarget(
             name: "CatalogueTests",
@@ -171,7 +173,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RetrievalEvalTests",
-            dependencies: ["RetrievalEval", "Catalogue", "ImageDecoding", "ImageOps", "VSearchTesting"]
+            dependencies: ["RetrievalEval", "Catalogue", "ImageDecoding", "ImageOps", "VSearchCore", "VSearchTesting"]
         ),
         .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "VSearchTesting"]),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import ImageDecoding
 import ImageOps
+import VSearchCore
 
 /// The kinds of change a camera makes to a photo of a physical item.
 public enum DistortionKind: String, CaseIterable, Sendable {

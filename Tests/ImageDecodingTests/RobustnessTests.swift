@@ -1,6 +1,7 @@
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchCore
 import VSearchTesting
 
 /// Damaged files of every supported format must give a decoded picture or an
@@ -26,7 +27,7 @@ import VSearchTesting
         if kind == "progressive.jpg" { arguments += ["-interlace", "JPEG"] }
         try Fixtures.convert(arguments + [path])
         let original = try Fixtures.bytes(path)
-        var random = SplitMix64(state: 42)
+        var random = SeededGenerator(seed: 42)
         var truncatedErrors = 0
         for step in 1..<48 {
             let cut = Array(original.prefix(original.count * step / 48))

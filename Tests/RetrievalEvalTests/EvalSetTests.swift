@@ -2,6 +2,7 @@ import Catalogue
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchCore
 
 @testable import RetrievalEval
 

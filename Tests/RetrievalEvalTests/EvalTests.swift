@@ -3,6 +3,7 @@ import Foundation
 import ImageDecoding
 import ImageOps
 import Testing
+import VSearchCore
 import VSearchTesting
 
 @testable import RetrievalEval

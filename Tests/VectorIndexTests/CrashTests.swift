@@ -24,7 +24,7 @@ import VSearchTesting
         _ = try IndexStore.create(directory: directory, index: index)
         try VectorFile.writeNPY(path: directory + "/more.npy", values: more, count: extra, dimension: d)
 
-        var rng = SeededGenerator(seed: kind == .flat ? 33 : 34)
+        var rng = TestData.generator(seed: kind == .flat ? 33 : 34)
         var lastCount = initial
         var counts: [Int] = []
         for round in 0..<4 {
