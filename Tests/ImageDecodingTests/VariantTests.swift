@@ -222,11 +222,10 @@ import VSearchTesting
 
 /// `decodeWithAlpha`: the picture over white as `decode` gives it, and its opacity, for cut-outs.
 @Suite struct KeptAlphaTests {
-    /// A 6 × 4 transparent picture with an opaque red 2 × 2 square at (1, 1), as `format`.
-    func redSquare(as format: String) throws -> String {
-        let scratch = try TemporaryDirectory("image")
-        let dir = scratch.path
-        let path = dir + "/square." + (format.hasPrefix("PNG") ? "png" : format.lowercased())
+    /// A 6 × 4 transparent picture with an opaque red 2 × 2 square at (1, 1), as `format`, in `scratch`
+    /// (which the caller keeps while it reads the file).
+    func redSquare(as format: String, in scratch: TemporaryDirectory) throws -> String {
+        let path = scratch.path + "/square." + (format.hasPrefix("PNG") ? "png" : format.lowercased())
         try Fixtures.convert([
             "-size", "6x4", "xc:rgba(0,0,0,0)", "+antialias", "-fill", "red", "-draw", "rectangle 1,1 2,2",
             "-define", "webp:lossless=true", format + ":" + path,
@@ -236,7 +235,8 @@ import VSearchTesting
 
     @Test(arguments: ["PNG32", "WEBP"])
     func theAlphaPlaneFollowsTheObject(format: String) throws {
-        let path = try redSquare(as: format)
+        let scratch = try TemporaryDirectory("image")
+        let path = try redSquare(as: format, in: scratch)
         let decoded = try ImageDecoder().decodeWithAlpha(file: path)
         #expect(decoded.image == (try ImageDecoder().decode(file: path)))
         let alpha = try #require(decoded.alpha)
@@ -258,7 +258,8 @@ import VSearchTesting
     }
 
     @Test func theAlphaPlaneIsTurnedWithThePicture() throws {
-        let png = try Fixtures.bytes(try redSquare(as: "PNG32"))
+        let scratch = try TemporaryDirectory("image")
+        let png = try Fixtures.bytes(try redSquare(as: "PNG32", in: scratch))
         // Orientation 6: the stored picture is turned a quarter clockwise to be seen.
         let decoded = try ImageDecoder().decodeWithAlpha(bytes: Fixtures.withPNGExifOrientation(png, 6), name: "x")
         #expect(decoded.image.width == 4 && decoded.image.height == 6)
@@ -272,7 +273,8 @@ import VSearchTesting
     }
 
     @Test func aDamagedFileIsAnErrorNamingIt() throws {
-        let path = try redSquare(as: "PNG32")
+        let scratch = try TemporaryDirectory("image")
+        let path = try redSquare(as: "PNG32", in: scratch)
         let bytes = try Fixtures.bytes(path)
         try Fixtures.write(Array(bytes.prefix(bytes.count / 2)), to: path)
         #expect(throws: ImageDecodingError.truncated(name: path, format: .png)) {
