@@ -4,8 +4,10 @@
 // The targets follow the data path, and dependencies point one way, towards
 // the core:
 //
-//   image (ImageDecoding) → tensor (ImageTensor) → features (CNNRuntime,
-//   Featurizer) → index (VectorIndex) → matches → people and devices (vsearch)
+//   image (ImageDecoding, ImageOps, ImageFetching) → tensor (ImageTensor) →
+//   features (CNNRuntime, Featurizer) → index (VectorIndex) → matches
+//   (Catalogue, RetrievalEval) → people and devices (DeviceLink, EdgeAgent,
+//   SearchServer, vsearch)
 import PackageDescription
 
 let package = Package(
@@ -15,12 +17,17 @@ let package = Package(
         .executable(name: "vsearch", targets: ["vsearch"]),
         .library(name: "VSearchCore", targets: ["VSearchCore"]),
         .library(name: "ImageDecoding", targets: ["ImageDecoding"]),
+        .library(name: "ImageOps", targets: ["ImageOps"]),
+        .library(name: "ImageFetching", targets: ["ImageFetching"]),
         .library(name: "ImageTensor", targets: ["ImageTensor"]),
         .library(name: "CNNRuntime", targets: ["CNNRuntime"]),
         .library(name: "Featurizer", targets: ["Featurizer"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "Catalogue", targets: ["Catalogue"]),
+        .library(name: "RetrievalEval", targets: ["RetrievalEval"]),
         .library(name: "SearchServer", targets: ["SearchServer"]),
+        // What the tests share, as HummingbirdTesting is for Hummingbird's: real processes, brokers and photos.
+        .library(name: "VSearchTesting", targets: ["VSearchTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -60,6 +67,18 @@ let package = Package(
             name: "ImageDecoding",
             dependencies: ["VSearchCore", "CImageCodecs", "CWebP"]
         ),
+        // image: the toolbox on decoded pixels: JPEG encoding, downscaling, blur (thumbnails, eval queries).
+        .target(name: "ImageOps", dependencies: ["VSearchCore", "ImageDecoding", "CImageCodecs"]),
+        // image: bytes from paths, file URLs and http(s), with a download cache, limits, retries and the
+        // address guard for URLs that a server's clients give.
+        .target(
+            name: "ImageFetching",
+            dependencies: [
+                "VSearchCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // tensor: RGB pixels → the model's input tensor, as model.json says.
         .target(name: "ImageTensor", dependencies: ["VSearchCore", "ImageDecoding", "CImageCodecs"]),
         // Sets OMP_WAIT_POLICY before libgomp starts (a .preinit_array entry).
@@ -84,11 +103,14 @@ let package = Package(
         .target(
             name: "Catalogue",
             dependencies: [
-                "VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "VectorIndex",
+                "VSearchCore", "ImageDecoding", "ImageFetching", "Featurizer", "VectorIndex",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        // matches: how well a catalogue finds its own photos under camera-like distortions (`vsearch eval`).
+        .target(
+            name: "RetrievalEval",
+            dependencies: ["VSearchCore", "ImageDecoding", "ImageOps", "ImageFetching", "Featurizer", "Catalogue"]
         ),
 
         // devices: MQTT through libmosquitto, and the feature payloads devices publish.
@@ -96,16 +118,13 @@ let package = Package(
         // devices: the edge agent (frames from ffmpeg, a folder or stdin → features → MQTT).
         .target(
             name: "EdgeAgent",
-            dependencies: ["VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "DeviceLink"]
+            dependencies: ["VSearchCore", "ImageDecoding", "ImageOps", "Featurizer", "DeviceLink"]
         ),
-        // Tests' real Mosquitto broker on a free loopback port and ffmpeg test videos (test targets only).
-        .target(name: "DeviceTestSupport", dependencies: ["VSearchCore"]),
-
         // people and devices: the HTTP API, the live match stream and the web UI.
         .target(
             name: "SearchServer",
             dependencies: [
-                "VSearchCore", "ImageDecoding", "CImageCodecs", "Featurizer", "Catalogue", "DeviceLink",
+                "VSearchCore", "ImageDecoding", "ImageOps", "ImageFetching", "Featurizer", "Catalogue", "DeviceLink",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -120,7 +139,7 @@ let package = Package(
             name: "vsearch",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
-                "DeviceLink", "EdgeAgent",
+                "ImageFetching", "RetrievalEval", "DeviceLink", "EdgeAgent",
                 "SearchServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -137,24 +156,37 @@ let package = Package(
             ]
         ),
 
-        // Shared by the test targets: blocking calls (child processes) off Swift's cooperative pool.
-        .target(name: "TestSupport", path: "Tests/Support"),
+        // Shared by every test target: the repository's model, photos and binary, temporary directories,
+        // child processes run off Swift's cooperative pool, a real Mosquitto broker and ffmpeg test videos.
+        .target(name: "VSearchTesting", dependencies: ["VSearchCore"]),
 
         .testTarget(name: "VSearchCoreTests", dependencies: ["VSearchCore"]),
-        .testTarget(name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor"]),
+        .testTarget(
+            name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor", "VSearchCore", "VSearchTesting"]
+        ),
         .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
-        .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore", "TestSupport"]),
-        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "TestSupport"]),
-        .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore", "TestSupport"]),
-        .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "DeviceTestSupport"]),
+        .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore", "VSearchTesting"]),
+        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "VSearchCore", "VSearchTesting"]),
+        .testTarget(name: "ImageFetchingTests", dependencies: ["ImageFetching"]),
+        .testTarget(
+            name: "CatalogueTests",
+            // RetrievalEval for its camera-like query distortions, which the HNSW-against-flat test searches with.
+            dependencies: ["Catalogue", "VSearchCore", "RetrievalEval", "VSearchTesting"]
+        ),
+        .testTarget(
+            name: "RetrievalEvalTests",
+            dependencies: ["RetrievalEval", "Catalogue", "ImageDecoding", "ImageOps", "VSearchCore", "VSearchTesting"]
+        ),
+        .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "VSearchTesting"]),
         .testTarget(
             name: "EdgeAgentTests",
-            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "DeviceTestSupport", "TestSupport"]
+            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "VSearchTesting"]
         ),
         .testTarget(
             name: "SearchServerTests",
             dependencies: [
-                "SearchServer", "Catalogue", "Featurizer", "ImageDecoding", "VSearchCore",
+                "SearchServer", "Catalogue", "Featurizer", "ImageDecoding", "ImageFetching", "VSearchCore",
+                "VSearchTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -163,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "BrowserTests",
             dependencies: [
-                "TestSupport", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                "VSearchTesting", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 // The static site that serves the original page from another origin.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

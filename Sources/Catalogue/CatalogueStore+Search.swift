@@ -35,7 +35,7 @@ public struct CatalogueQuery: Sendable {
     /// Parses `key=value`.
     public static func filter(_ text: String) throws(CatalogueError) -> (key: String, value: String) {
         guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-            throw .query("--where \(text): expected key=value")
+            throw .query("filter '\(text)': expected key=value")
         }
         return (String(text[..<equals]), String(text[text.index(after: equals)...]))
     }

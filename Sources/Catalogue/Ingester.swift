@@ -1,6 +1,7 @@
 import Featurizer
 import Foundation
 import ImageDecoding
+import ImageFetching
 import VSearchCore
 
 /// How an ingest runs.
@@ -88,7 +89,7 @@ public final class Ingester: Sendable {
                 summary.failures.append(
                     IngestFailure(
                         id: nil, url: nil, source: sources.joined(separator: " "), line: nil,
-                        reason: "--prune skipped: a source could not be read, so missing items may not be gone"))
+                        reason: "pruning skipped: a source could not be read, so missing items may not be gone"))
             }
         }
         return try finish(summary)

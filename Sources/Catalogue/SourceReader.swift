@@ -1,4 +1,5 @@
 import Foundation
+import ImageFetching
 
 /// The files and downloads that catalogue sources come from; SourceFormats.swift parses them.
 extension SourceReader {
@@ -24,7 +25,7 @@ extension SourceReader {
         for path in paths {
             do {
                 if ImageFetcher.isRemote(path) {
-                    let bytes = try await fetcher.fetchSource(path)
+                    let bytes = try await download(path, with: fetcher)
                     let format = URL(string: path).map { $0.pathExtension } ?? ""
                     try parse(
                         String(decoding: bytes, as: UTF8.self), source: path, format: format, base: path, into: &listing
@@ -37,6 +38,15 @@ extension SourceReader {
             }
         }
         return listing
+    }
+
+    /// A remote source's bytes, a failed download told in the catalogue's words.
+    static func download(_ url: String, with fetcher: ImageFetcher) async throws(CatalogueError) -> [UInt8] {
+        do {
+            return try await fetcher.fetchSource(url)
+        } catch {
+            throw CatalogueError(error)
+        }
     }
 
     static func read(_ path: String, into listing: inout SourceListing) throws(CatalogueError) {

@@ -3,6 +3,7 @@ import Featurizer
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ImageFetching
 import VSearchCore
 
 /// An error answered to a client: an HTTP status and `{"error": {"code", "message"}}`.
@@ -52,6 +53,7 @@ public struct APIError: VSearchError, HTTPResponseError {
         case let error as APIError: return error
         case let error as FeaturizerError: return from(featurizer: error)
         case let error as CatalogueError: return from(catalogue: error)
+        case let error as FetchError: return from(fetch: error)
         case let error as HTTPError:
             let code = error.status == .contentTooLarge ? "body_too_large" : "http_\(error.status.code)"
             return APIError(
@@ -67,9 +69,17 @@ public struct APIError: VSearchError, HTTPResponseError {
         case .image(.tooManyPixels(let name, let width, let height, let limit)):
             return APIError(
                 .contentTooLarge, "too_many_pixels",
-                "\(name): \(width)×\(height) pixels is more than the limit of \(limit) (--max-pixels)")
+                "\(name): \(width)×\(height) pixels is more than the server's limit of \(limit)")
         case .image(let image): return APIError(.unprocessableContent, "bad_image", image.description)
         case .model, .inference: return APIError(.internalServerError, "featurizer", error.description)
+        }
+    }
+
+    static func from(fetch error: FetchError) -> APIError {
+        switch error {
+        case .failed: return APIError(.badGateway, "fetch_failed", error.description)
+        case .refused: return APIError(.forbidden, "url_refused", error.description)
+        case .tooLarge: return APIError(.unprocessableContent, "bad_image", error.description)
         }
     }
 

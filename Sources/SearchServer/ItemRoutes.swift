@@ -176,7 +176,7 @@ extension SearchServer {
         guard let key = configuration.apiKey, !key.isEmpty else {
             throw APIError(
                 .forbidden, "writes_disabled",
-                "writes are disabled: start the server with --api-key-file FILE or $VSEARCH_API_KEY")
+                "writes are disabled: the server has no API key configured")
         }
         var presented = request.headers[.init("X-API-Key")!]
         if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {

@@ -193,7 +193,7 @@ extension SearchServer {
     func readBody(_ request: Request) async throws -> ByteBuffer {
         let limit = configuration.maxBodyBytes
         let tooLarge = APIError(
-            .contentTooLarge, "body_too_large", "request body: larger than the limit of \(limit) bytes (--max-body-mb)")
+            .contentTooLarge, "body_too_large", "request body: larger than the server's limit of \(limit) bytes")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
         do {
             return try await request.body.collect(upTo: limit)

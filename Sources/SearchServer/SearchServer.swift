@@ -2,6 +2,7 @@ import Catalogue
 import Featurizer
 import Foundation
 import Hummingbird
+import ImageFetching
 import Logging
 import ServiceLifecycle
 

@@ -1,5 +1,6 @@
 import Catalogue
 import Foundation
+import ImageFetching
 
 /// How a ``SearchServer`` runs. The defaults are safe for a laptop: loopback only, writes off.
 public struct ServerConfiguration: Sendable {

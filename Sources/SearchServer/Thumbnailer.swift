@@ -1,6 +1,7 @@
 import Catalogue
 import Foundation
 import ImageDecoding
+import ImageOps
 import VSearchCore
 
 /// Small JPEGs of catalogue images and query pictures, resized here and kept in memory.
@@ -47,7 +48,8 @@ final class Thumbnailer: Sendable {
     /// `image` shrunk to fit `longestSide`, as JPEG.
     static func jpeg(_ image: Image, longestSide: Int, quality: Int = 82, name: String) throws(APIError) -> [UInt8] {
         do {
-            return try JPEGFile.encode(ImageResize.fit(image, longestSide: longestSide), quality: quality, name: name)
+            let small = ImageResize.fit(image, longestSide: longestSide)
+            return try JPEGEncoder.encode(small, quality: quality, name: name)
         } catch {
             throw APIError(.internalServerError, "encode_failed", error.description)
         }
@@ -73,59 +75,6 @@ final class Thumbnailer: Sendable {
                 cache.bytes -= oldest.value.bytes.count
                 cache.entries[oldest.key] = nil
             }
-        }
-    }
-}
-
-/// Area-averaging downscale: each output pixel is the mean of the source pixels it covers,
-/// which is what a thumbnail wants (no aliasing, no ringing).
-enum ImageResize {
-    static func fit(_ image: Image, longestSide: Int) -> Image {
-        let longest = max(image.width, image.height)
-        guard longest > longestSide, longestSide > 0 else { return image }
-        let scale = Double(longestSide) / Double(longest)
-        let width = max(1, Int((Double(image.width) * scale).rounded()))
-        let height = max(1, Int((Double(image.height) * scale).rounded()))
-        let columns = spans(from: image.width, to: width)
-        let rows = spans(from: image.height, to: height)
-        var output = [UInt8](repeating: 0, count: width * height * 3)
-        var sums = [UInt32](repeating: 0, count: width * 3)
-        image.pixels.withUnsafeBufferPointer { source in
-            for (y, rowSpan) in rows.enumerated() {
-                for i in sums.indices { sums[i] = 0 }
-                for sourceRow in rowSpan {
-                    let base = sourceRow * image.width * 3
-                    for (x, columnSpan) in columns.enumerated() {
-                        var r: UInt32 = 0
-                        var g: UInt32 = 0
-                        var b: UInt32 = 0
-                        for sourceColumn in columnSpan {
-                            let i = base + sourceColumn * 3
-                            r += UInt32(source[i])
-                            g += UInt32(source[i + 1])
-                            b += UInt32(source[i + 2])
-                        }
-                        sums[x * 3] += r
-                        sums[x * 3 + 1] += g
-                        sums[x * 3 + 2] += b
-                    }
-                }
-                for (x, columnSpan) in columns.enumerated() {
-                    let area = UInt32(columnSpan.count * rowSpan.count)
-                    let o = (y * width + x) * 3
-                    for c in 0..<3 { output[o + c] = UInt8((sums[x * 3 + c] + area / 2) / area) }
-                }
-            }
-        }
-        return Image(width: width, height: height, pixels: output)
-    }
-
-    /// The source indices each of `count` outputs covers; never empty.
-    private static func spans(from source: Int, to count: Int) -> [Range<Int>] {
-        (0..<count).map { i in
-            let start = i * source / count
-            let end = max(start + 1, (i + 1) * source / count)
-            return start..<min(end, source)
         }
     }
 }

@@ -74,7 +74,7 @@ public enum ModelDirectoryError: VSearchError {
     public var description: String {
         switch self {
         case .missing(let path):
-            return "\(path): no model here; run scripts/prepare-model.sh or pass --model DIR"
+            return "\(path): no model here; run scripts/prepare-model.sh"
         case .invalid(let path, let reason):
             return "\(path): not a valid model description: \(reason)"
         }

@@ -45,7 +45,8 @@ public struct IndexOptions: Sendable {
         switch resolvedKind(count: count) {
         case .hnsw:
             guard storage == .f32 else {
-                throw .invalidArgument("HNSW stores float32 vectors; --storage f16/i8 applies to the flat index")
+                throw .invalidArgument(
+                    "HNSW stores float32 vectors; \(storage.rawValue) storage is for the flat index only")
             }
             let index = try HNSWIndex(dimension: dimension, metric: metric, parameters: hnsw)
             index.threads = threads

@@ -130,7 +130,7 @@ struct EdgeCommand: AsyncParsableCommand {
         if let watch { return DirectoryWatchSource(directory: watch) }
         guard let source else { throw ValidationError("give either a SOURCE or --watch DIR") }
         if source == "-" { return StandardInputSource() }
-        let model = try ModelDirectory(path: modelOptions.model).descriptor
+        let model = try ModelOptions.directory(modelOptions.model).descriptor
         // Frames are queries: a region recipe's query view may be larger than the plain input.
         let shortSide = max(model.input.resizeShortSide ?? 256, model.descriptor?.query.shortSide ?? 0)
         return FFmpegSource(input: source, fps: fps, shortSide: shortSide, realtime: realtime)

@@ -3,6 +3,7 @@ import Catalogue
 import Featurizer
 import Foundation
 import ImageDecoding
+import RetrievalEval
 import VSearchCore
 
 /// `vsearch eval --photos DIR`: an open retrieval benchmark on real photos.

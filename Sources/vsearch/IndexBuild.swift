@@ -32,6 +32,9 @@ struct IndexBuild: ParsableCommand {
     func run() throws {
         try runIndexCommand {
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            guard kind != .hnsw || storage == .f32 else {
+                throw ValidationError("--storage \(storage.rawValue) needs --kind flat: HNSW stores float32 vectors")
+            }
             let start = Date()
             let file = try VectorFile.read(path: vectors)
             guard file.count > 0 else { throw IndexError.invalidArgument("\(vectors): no vectors") }

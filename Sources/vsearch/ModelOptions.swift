@@ -19,9 +19,20 @@ struct ModelOptions: ParsableArguments {
     var maxPixels: Int = 50_000_000
 
     func loadFeaturizer() throws -> Featurizer {
-        let directory = try ModelDirectory(path: model)
+        let directory = try Self.directory(model)
         var options = Featurizer.Options(threads: threads, maxBatch: batch)
         options.decoding.maxPixels = maxPixels
         return try Featurizer(model: directory, options: options)
+    }
+
+    /// The model directory at `path` ($VSEARCH_MODEL, then the default, when nil); a missing model's
+    /// error gains the flag that names another.
+    static func directory(_ path: String?) throws -> ModelDirectory {
+        do {
+            return try ModelDirectory(path: path)
+        } catch {
+            guard case .missing = error else { throw error }
+            throw CommandError("\(error), or pass --model DIR")
+        }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalogue
 import Featurizer
 import Foundation
+import ImageFetching
 import Logging
 import SearchServer
 import ServiceLifecycle
@@ -109,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         var options = Featurizer.Options(threads: threads, maxBatch: maxBatch)
         options.decoding.maxPixels = maxPixels
-        let featurizer = try Featurizer(model: ModelDirectory(path: model), options: options)
+        let featurizer = try Featurizer(model: ModelOptions.directory(model), options: options)
         let server = try SearchServer(
             configuration: configuration, storeDirectory: storeOptions.directory, featurizer: featurizer)
 

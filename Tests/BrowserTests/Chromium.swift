@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+import VSearchTesting
 
 /// Debian's `chromium` in headless mode with its DevTools endpoint on a free loopback port, in a throwaway profile.
 final class Chromium {

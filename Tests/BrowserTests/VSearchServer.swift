@@ -1,33 +1,12 @@
 import Foundation
-import TestSupport
+import VSearchTesting
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
 
-/// Paths in the repository this test runs from.
-enum Repository {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    static var model: String { root + "/models/efficientnet-lite0" }
-    static var photos: String { root + "/data/photos" }
-
-    /// The built `vsearch` binary: $VSEARCH_BIN_DIR, then .build/debug, then .build/release.
-    static func binary() throws -> String {
-        var candidates = [root + "/.build/debug/vsearch", root + "/.build/release/vsearch"]
-        if let dir = ProcessInfo.processInfo.environment["VSEARCH_BIN_DIR"] {
-            candidates.insert(dir + "/vsearch", at: 0)
-        }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw BrowserTestFailure("no vsearch binary in \(candidates.joined(separator: ", ")): run swift build")
-        }
-        return found
-    }
-
+/// What the browser tests leave for a person to look at.
+extension Repository {
     /// Where screenshots go: $VSEARCH_TEST_ARTIFACTS, else .build/test-artifacts/browser.
     static func artifacts() throws -> String {
         let directory =
@@ -65,14 +44,12 @@ final class VSearchServer {
             }.joined(separator: "\n") + "\n"
         try csv.write(toFile: directory + "/catalogue.csv", atomically: true, encoding: .utf8)
         let store = directory + "/store"
-        let ingest = try await run(
-            binary, ["ingest", "--store", store, directory + "/catalogue.csv"], log: directory + "/ingest.log")
-        guard ingest == 0 else {
-            let log = (try? String(contentsOfFile: directory + "/ingest.log", encoding: .utf8)) ?? ""
-            throw BrowserTestFailure("vsearch ingest failed (\(ingest)): \(log.suffix(600))")
+        let ingest = try await runVSearch(["ingest", "--store", store, directory + "/catalogue.csv"])
+        guard ingest.status == 0 else {
+            throw BrowserTestFailure("vsearch ingest failed (\(ingest.status)): \(ingest.error.suffix(600))")
         }
 
-        let port = try freeLoopbackPort()
+        let port = try FreePort.find()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         // The URL-search test fetches a picture from this same server on loopback, which the server
@@ -106,18 +83,6 @@ final class VSearchServer {
         var environment = ProcessInfo.processInfo.environment
         environment["VSEARCH_MODEL"] = Repository.model
         return environment
-    }
-
-    private static func run(_ binary: String, _ arguments: [String], log: String) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.environment = environment()
-        FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: log)
-        process.standardError = FileHandle(forWritingAtPath: log)
-        try process.run()
-        return try await process.exited()
     }
 
     private func waitUntilHealthy() async throws {
@@ -166,24 +131,4 @@ final class VSearchServer {
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: directory)
     }
-}
-
-/// A loopback port nobody listens on now: bind port 0, read what the kernel chose, release it.
-private func freeLoopbackPort() throws -> Int {
-    let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard socketFD >= 0 else { throw BrowserTestFailure("socket() failed: errno \(errno)") }
-    defer { close(socketFD) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-            guard bind(socketFD, generic, length) == 0 else { return false }
-            return getsockname(socketFD, generic, &length) == 0
-        }
-    }
-    guard bound else { throw BrowserTestFailure("cannot bind a loopback port: errno \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

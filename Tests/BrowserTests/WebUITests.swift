@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VSearchTesting
 
 /// The web UI in a real browser: headless Chromium, driven over the DevTools protocol, against the built
 /// `vsearch serve` on a catalogue of real photos. Screenshots at desktop and phone sizes are saved as artefacts.

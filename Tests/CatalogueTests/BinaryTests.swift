@@ -1,6 +1,6 @@
 import Foundation
-import TestSupport
 import Testing
+import VSearchTesting
 
 @testable import Catalogue
 
@@ -11,13 +11,6 @@ import Testing
 /// The built `vsearch` binary end to end: an ingest killed midway resumes to a complete,
 /// consistent store, and `search --json` agrees with a brute-force search over `embed` vectors.
 @Suite(.serialized) struct BinaryTests {
-    static func binary() throws -> String {
-        guard let path = Repository.binary else {
-            throw TestFailure("no vsearch binary under \(Repository.root)/.build: run `swift build` first")
-        }
-        return path
-    }
-
     /// Every ready row has its vector, the index holds nothing else, and nothing is pending.
     static func checkConsistent(_ store: CatalogueStore) throws -> Int {
         let items = try store.items()
@@ -47,7 +40,7 @@ import Testing
     }
 
     @Test func killedIngestResumesToACompleteConsistentStore() async throws {
-        let vsearch = try Self.binary()
+        let vsearch = try Repository.binary()
         let photos = Repository.photoFiles()
         try #require(photos.count >= 20, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
         let dir = try TemporaryDirectory()
@@ -119,7 +112,7 @@ import Testing
     }
 
     @Test func searchAgreesWithBruteForceOverEmbedVectors() async throws {
-        let vsearch = try Self.binary()
+        let vsearch = try Repository.binary()
         let photos = Repository.photoFiles()
         try #require(photos.count >= 20, "need real photos in \(Repository.photos): run scripts/fetch-photos.sh")
         let dir = try TemporaryDirectory()
@@ -171,7 +164,7 @@ import Testing
     }
 
     @Test func everyErrorIsOneLineStartingWithVsearch() async throws {
-        let vsearch = try Self.binary()
+        let vsearch = try Repository.binary()
         let dir = try TemporaryDirectory()
         let cases: [[String]] = [
             ["search"],

@@ -1,19 +1,17 @@
 import Featurizer
 import Foundation
 import ImageDecoding
-import TestSupport
+import RetrievalEval
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import Catalogue
 
 /// Ingestion over real HTTP from a loopback server, with real photos and the default model.
 @Suite(.serialized) struct IngestTests {
     static func loadFeaturizer() throws -> Featurizer {
-        guard FileManager.default.fileExists(atPath: Repository.model + "/model.json") else {
-            throw TestFailure("no model at \(Repository.model): run scripts/prepare-model.sh")
-        }
-        return try Featurizer(model: ModelDirectory(path: Repository.model))
+        try Featurizer(model: ModelDirectory(path: Repository.requireModel()))
     }
 
     /// The first lines of the seed's sample-data.txt (its image host is unreachable; the test serves these paths).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VSearchCore
+import VSearchTesting
 import VectorIndex
 
 @testable import Catalogue

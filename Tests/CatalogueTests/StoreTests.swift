@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VSearchTesting
 import VectorIndex
 
 @testable import Catalogue

@@ -1,4 +1,5 @@
 import Foundation
+import VSearchTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -123,9 +124,4 @@ final class TestServer: @unchecked Sendable {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -1,7 +1,7 @@
-import DeviceTestSupport
 import Foundation
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import DeviceLink
 

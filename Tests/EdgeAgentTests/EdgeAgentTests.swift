@@ -1,9 +1,9 @@
 import DeviceLink
-import DeviceTestSupport
 import Featurizer
 import Foundation
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import EdgeAgent
 
@@ -36,19 +36,19 @@ final class RecordingPublisher: FeaturePublisher, @unchecked Sendable {
 /// The agent's loop: featurize, skip near-duplicates, encode, publish.
 @Suite(.serialized) struct EdgeAgentTests {
     static let featurizer: Featurizer? = {
-        guard (try? RepositoryPaths.requireModelAndPhotos()) != nil else { return nil }
-        return try? Featurizer(model: ModelDirectory(path: RepositoryPaths.model))
+        guard (try? Repository.requireModelAndPhotos()) != nil else { return nil }
+        return try? Featurizer(model: ModelDirectory(path: Repository.model))
     }()
 
     static func loadFeaturizer() throws -> Featurizer {
-        try RepositoryPaths.requireModelAndPhotos()
-        guard let featurizer else { throw TestSupportError("cannot load \(RepositoryPaths.model)") }
+        try Repository.requireModelAndPhotos()
+        guard let featurizer else { throw TestFailure("cannot load \(Repository.model)") }
         return featurizer
     }
 
     static func frames(_ names: [String]) throws -> [Frame] {
         try names.enumerated().map { index, name in
-            let path = RepositoryPaths.photos + "/" + name
+            let path = Repository.photos + "/" + name
             return Frame(sequence: index, bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))), name: path)
         }
     }
@@ -72,7 +72,7 @@ final class RecordingPublisher: FeaturePublisher, @unchecked Sendable {
         #expect(messages.count == 3)
         #expect(messages.allSatisfy { $0.device == "cam-1" && $0.features.count == 1280 && $0.format == .compact })
         // The published vector is the frame's, to half-float precision.
-        let expected = try await featurizer.embed(files: [RepositoryPaths.photos + "/mate/Aqua.jpg"])[0].get()
+        let expected = try await featurizer.embed(files: [Repository.photos + "/mate/Aqua.jpg"])[0].get()
         #expect(Similarity.cosine(messages[1].features, expected) > 0.9999)
     }
 

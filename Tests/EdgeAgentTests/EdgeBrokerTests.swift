@@ -1,8 +1,7 @@
 import DeviceLink
-import DeviceTestSupport
 import Foundation
-import TestSupport
 import Testing
+import VSearchTesting
 
 @testable import EdgeAgent
 
@@ -10,35 +9,6 @@ import Testing
 /// broker, and a subscriber that validates what arrives.
 @Suite(.serialized) struct EdgeBrokerTests {
     static let photos = ["skimage/coffee.png", "mate/Aqua.jpg", "skimage/chelsea.png", "mate/LadyBird.jpg"]
-
-    final class Scratch {
-        let path = NSTemporaryDirectory() + "vsearch-edge-" + UUID().uuidString
-        init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        deinit { try? FileManager.default.removeItem(atPath: path) }
-    }
-
-    static func run(_ arguments: [String], in scratch: Scratch, model: String = RepositoryPaths.model) async throws -> (
-        status: Int32, output: String, error: String
-    ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try RepositoryPaths.binary())
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["VSEARCH_MODEL"] = model
-        process.environment = environment
-        let out = scratch.path + "/out-\(UUID().uuidString)"
-        let err = scratch.path + "/err-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
-        try await process.exited()
-        return (
-            process.terminationStatus, try String(contentsOfFile: out, encoding: .utf8),
-            try String(contentsOfFile: err, encoding: .utf8)
-        )
-    }
 
     static func subscriber(_ broker: MosquittoBroker) async throws -> (MQTTClient, AsyncStream<MQTTMessage>) {
         let client = try MQTTClient(options: MQTTOptions(broker: BrokerURL(parsing: broker.url)))
@@ -63,21 +33,21 @@ import Testing
 
     @Test(arguments: [PayloadFormat.compact, .original])
     func edgeCommandPublishesOneMessagePerSceneOfAVideo(payload: PayloadFormat) async throws {
-        try RepositoryPaths.requireModelAndPhotos()
-        let scratch = try Scratch()
+        try Repository.requireModelAndPhotos()
+        let scratch = try TemporaryDirectory("edge")
         let video = scratch.path + "/scenes.mp4"
         try TestVideo.make(
-            photos: Self.photos.map { RepositoryPaths.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
+            photos: Self.photos.map { Repository.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
         let broker = try MosquittoBroker()
         try broker.start()
         let (client, stream) = try await Self.subscriber(broker)
         defer { client.disconnect() }
         let collector = Collector(stream)
-        let result = try await Self.run(
+        let result = try await runVSearch(
             [
                 "edge", "--mqtt", broker.url, "--topic", "devices/cam-7/features", "--device-id", "cam-7", "--fps", "5",
                 "--payload", payload.rawValue, "--qos", "1", "--thumbnail", "--json-summary", video,
-            ], in: scratch)
+            ])
         #expect(result.status == 0, "\(result.error)")
         let summary = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         #expect(summary?["frames"] as? Int == 40)
@@ -100,17 +70,17 @@ import Testing
     }
 
     @Test func wrongCredentialsStopTheAgentWithOneClearLine() async throws {
-        try RepositoryPaths.requireModelAndPhotos()
-        let scratch = try Scratch()
+        try Repository.requireModelAndPhotos()
+        let scratch = try TemporaryDirectory("edge")
         let broker = try MosquittoBroker(users: ["cam": "right"])
         try broker.start()
         let passwordFile = scratch.path + "/password"
         try "wrong\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        let result = try await Self.run(
+        let result = try await runVSearch(
             [
                 "edge", "--mqtt", broker.url, "--topic", "devices/cam-1/features", "--username", "cam",
-                "--password-file", passwordFile, RepositoryPaths.photos + "/mate/Aqua.jpg",
-            ], in: scratch)
+                "--password-file", passwordFile, Repository.photos + "/mate/Aqua.jpg",
+            ])
         #expect(result.status != 0)
         let lines = result.error.split(separator: "\n")
         #expect(lines.count == 1)
@@ -120,21 +90,21 @@ import Testing
     /// The broker restarts while the agent streams a camera-paced video: the agent keeps going,
     /// buffers while the broker is away, and delivers the buffer after it reconnects.
     @Test func agentSurvivesABrokerRestart() async throws {
-        try RepositoryPaths.requireModelAndPhotos()
-        let scratch = try Scratch()
+        try Repository.requireModelAndPhotos()
+        let scratch = try TemporaryDirectory("edge")
         let video = scratch.path + "/long.mp4"
-        let photos = (Self.photos + Self.photos.reversed()).map { RepositoryPaths.photos + "/" + $0 }
+        let photos = (Self.photos + Self.photos.reversed()).map { Repository.photos + "/" + $0 }
         try TestVideo.make(photos: photos, secondsEach: 1, fps: 10, path: video)
         let broker = try MosquittoBroker()
         try broker.start()
         let (client, stream) = try await Self.subscriber(broker)
         let collector = Collector(stream)
         let agent = Task {
-            try await Self.run(
+            try await runVSearch(
                 [
                     "edge", "--mqtt", broker.url, "--topic", "devices/cam-3/features", "--realtime", "--fps", "10",
                     "--dedup-threshold", "1.1", "--json-summary", video,
-                ], in: scratch)
+                ])
         }
         // The broker goes away once the agent is streaming (its first message has arrived), however
         // long the agent took to start, and stays away while the video plays on.

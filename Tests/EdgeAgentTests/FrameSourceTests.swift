@@ -1,15 +1,15 @@
-import DeviceTestSupport
 import Foundation
 import Testing
+import VSearchTesting
 
 @testable import EdgeAgent
 
 /// Frame sources: the JPEG stream splitter, standard input, a watched directory and ffmpeg.
 @Suite struct FrameSourceTests {
     static func jpegs() throws -> [[UInt8]] {
-        try RepositoryPaths.requireModelAndPhotos()
+        try Repository.requireModelAndPhotos()
         return try ["Aqua.jpg", "FreshFlower.jpg", "LadyBird.jpg"].map {
-            Array(try Data(contentsOf: URL(fileURLWithPath: RepositoryPaths.photos + "/mate/" + $0)))
+            Array(try Data(contentsOf: URL(fileURLWithPath: Repository.photos + "/mate/" + $0)))
         }
     }
 
@@ -32,7 +32,7 @@ import Testing
     @Test func splitterSkipsPaddingAfterTheEndOfAnImage() throws {
         let images = try Self.jpegs()
         // Wood.jpg ends at its first end marker (byte 502221); zeros and a stray FF D9 pad it to 525520 bytes.
-        let wood = Array(try Data(contentsOf: URL(fileURLWithPath: RepositoryPaths.photos + "/mate/Wood.jpg")))
+        let wood = Array(try Data(contentsOf: URL(fileURLWithPath: Repository.photos + "/mate/Wood.jpg")))
         var splitter = JPEGStreamSplitter()
         let found = splitter.append(wood + images[0])
         #expect(found.map(\.count) == [502_221, images[0].count])
@@ -70,10 +70,10 @@ import Testing
     }
 
     @Test func standardInputTakesOnePathPerLineAndSkipsUnreadableOnes() async throws {
-        try RepositoryPaths.requireModelAndPhotos()
+        try Repository.requireModelAndPhotos()
         let paths = [
-            RepositoryPaths.photos + "/mate/Aqua.jpg", "/nonexistent/x.jpg",
-            RepositoryPaths.photos + "/skimage/coffee.png",
+            Repository.photos + "/mate/Aqua.jpg", "/nonexistent/x.jpg",
+            Repository.photos + "/skimage/coffee.png",
         ]
         let pipe = Pipe()
         pipe.fileHandleForWriting.write(Data((paths.joined(separator: "\n") + "\n").utf8))
@@ -84,9 +84,8 @@ import Testing
 
     @Test func watchedDirectoryYieldsOnlyNewImages() async throws {
         let images = try Self.jpegs()
-        let directory = NSTemporaryDirectory() + "vsearch-watch-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try TemporaryDirectory("watch")
+        let directory = scratch.path
         try Data(images[0]).write(to: URL(fileURLWithPath: directory + "/old.jpg"))
         let writer = Task {
             try await Task.sleep(for: .milliseconds(300))
@@ -102,12 +101,11 @@ import Testing
     }
 
     @Test func ffmpegSamplesAVideoAtTheRequestedRate() async throws {
-        try RepositoryPaths.requireModelAndPhotos()
-        let directory = NSTemporaryDirectory() + "vsearch-ffmpeg-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Repository.requireModelAndPhotos()
+        let scratch = try TemporaryDirectory("ffmpeg")
+        let directory = scratch.path
         let video = directory + "/clip.mp4"
-        let photos = ["skimage/coffee.png", "mate/Aqua.jpg"].map { RepositoryPaths.photos + "/" + $0 }
+        let photos = ["skimage/coffee.png", "mate/Aqua.jpg"].map { Repository.photos + "/" + $0 }
         try TestVideo.make(photos: photos, secondsEach: 2, fps: 10, path: video)
         let frames = try await Self.collect(FFmpegSource(input: video, fps: 5, shortSide: 256), limit: 1000)
         #expect(frames.count == 20)

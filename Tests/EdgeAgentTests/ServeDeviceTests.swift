@@ -1,8 +1,7 @@
 import DeviceLink
-import DeviceTestSupport
 import Foundation
-import TestSupport
 import Testing
+import VSearchTesting
 
 /// The whole device path: `vsearch edge` on a video made from catalogue photos → a real Mosquitto
 /// broker → `vsearch serve --mqtt` → an SSE client receiving match events.
@@ -12,31 +11,31 @@ import Testing
 
     /// A running `vsearch serve --mqtt` on a catalogue of real photos.
     final class Server {
-        let scratch: EdgeBrokerTests.Scratch
+        let scratch: TemporaryDirectory
         let broker: MosquittoBroker
         let port: Int
         let model: String
         private let process = Process()
 
         /// `model` serves (and builds the catalogue); the default model unless a test names another.
-        init(model: String = RepositoryPaths.model) async throws {
-            try RepositoryPaths.requireModelAndPhotos()
+        init(model: String = Repository.model) async throws {
+            try Repository.requireModelAndPhotos()
             self.model = model
-            scratch = try EdgeBrokerTests.Scratch()
+            scratch = try TemporaryDirectory("serve-device")
             let photos = scratch.path + "/photos"
             try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
             for name in ServeDeviceTests.catalogue {
                 try FileManager.default.copyItem(
-                    atPath: RepositoryPaths.photos + "/" + name,
+                    atPath: Repository.photos + "/" + name,
                     toPath: photos + "/" + (name as NSString).lastPathComponent)
             }
-            let ingest = try await EdgeBrokerTests.run(
-                ["ingest", "--store", scratch.path + "/store", photos], in: scratch, model: model)
-            guard ingest.status == 0 else { throw TestSupportError("ingest failed: \(ingest.error)") }
+            let ingest = try await runVSearch(
+                ["ingest", "--store", scratch.path + "/store", photos], model: model)
+            guard ingest.status == 0 else { throw TestFailure("ingest failed: \(ingest.error)") }
             broker = try MosquittoBroker()
             try broker.start()
             port = try FreePort.find()
-            process.executableURL = URL(fileURLWithPath: try RepositoryPaths.binary())
+            process.executableURL = URL(fileURLWithPath: try Repository.binary())
             process.arguments = [
                 "serve", "--store", scratch.path + "/store", "--port", String(port), "--mqtt", broker.url,
             ]
@@ -50,7 +49,7 @@ import Testing
             try await waitUntil("vsearch serve accepting connections") {
                 FreePort.accepts(port) || !process.isRunning
             }
-            guard process.isRunning else { throw TestSupportError("vsearch serve did not start") }
+            guard process.isRunning else { throw TestFailure("vsearch serve did not start") }
         }
 
         deinit {
@@ -67,13 +66,13 @@ import Testing
     static func runEdge(_ server: Server, payload: String, extra: [String] = []) async throws -> [[String: Any]] {
         let video = server.scratch.path + "/scenes-\(payload).mp4"
         try TestVideo.make(
-            photos: scenes.map { RepositoryPaths.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
+            photos: scenes.map { Repository.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
         let stream = try await SSEClient(port: server.port, path: "/api/v1/matches/stream")
-        let result = try await EdgeBrokerTests.run(
+        let result = try await runVSearch(
             [
                 "edge", "--mqtt", server.broker.url, "--topic", "devices/cam-7/features", "--fps", "5",
                 "--payload", payload, "--qos", "1", "--json-summary",
-            ] + extra + [video], in: server.scratch)
+            ] + extra + [video])
         #expect(result.status == 0, "\(result.error)")
         let summary = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         // Every published message becomes one event, once the server has handled it.
@@ -134,9 +133,9 @@ import Testing
 /// region vectors as the server, and the compact payload carries them all.
 extension ServeDeviceTests {
     @Test func theCLITheServerAndTheEdgeAgentFindTheSameItemFirst() async throws {
-        let regions = RepositoryPaths.root + "/models/efficientnet-lite0-regions"
+        let regions = Repository.root + "/models/efficientnet-lite0-regions"
         guard FileManager.default.fileExists(atPath: regions + "/model.json") else {
-            throw TestSupportError("no model at \(regions): run scripts/prepare-model.sh lite0 --regions")
+            throw TestFailure("no model at \(regions): run scripts/prepare-model.sh lite0 --regions")
         }
         let server = try await Server(model: regions)
         // A camera's view: the espresso cup small, off centre, in a meadow that is not in the catalogue.
@@ -144,13 +143,12 @@ extension ServeDeviceTests {
         try Tool.run(
             "convert",
             [
-                RepositoryPaths.photos + "/mate/GreenMeadow.jpg", "-resize", "640x480^", "-gravity", "center",
-                "-extent", "640x480", "(", RepositoryPaths.photos + "/skimage/coffee.png", "-resize", "220x220", ")",
+                Repository.photos + "/mate/GreenMeadow.jpg", "-resize", "640x480^", "-gravity", "center",
+                "-extent", "640x480", "(", Repository.photos + "/skimage/coffee.png", "-resize", "220x220", ")",
                 "-gravity", "northwest", "-geometry", "+360+200", "-composite", "-quality", "85", query,
             ])
-        let cli = try await EdgeBrokerTests.run(
-            ["search", "--store", server.scratch.path + "/store", "--json", "-k", "3", query], in: server.scratch,
-            model: regions)
+        let cli = try await runVSearch(
+            ["search", "--store", server.scratch.path + "/store", "--json", "-k", "3", query], model: regions)
         #expect(cli.status == 0, "\(cli.error)")
         let cliResult = try JSONSerialization.jsonObject(with: Data(cli.output.utf8)) as? [String: Any]
         let cliMatches = cliResult?["results"] as? [[String: Any]] ?? []
@@ -163,7 +161,7 @@ extension ServeDeviceTests {
 
         let stream = try await SSEClient(port: server.port, path: "/api/v1/matches/stream")
         let edge = Process()
-        edge.executableURL = URL(fileURLWithPath: try RepositoryPaths.binary())
+        edge.executableURL = URL(fileURLWithPath: try Repository.binary())
         edge.arguments = [
             "edge", "--mqtt", server.broker.url, "--topic", "devices/cam-3/features", "--payload", "compact",
             "--qos", "1", "-",
@@ -208,11 +206,11 @@ enum RawHTTP {
         var sent = 0
         while sent < request.count {
             let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { throw TestSupportError("cannot send the request to port \(port)") }
+            guard count > 0 else { throw TestFailure("cannot send the request to port \(port)") }
             sent += count
         }
         let text = String(decoding: readToEnd(fd), as: UTF8.self)
-        guard let split = text.range(of: "\r\n\r\n") else { throw TestSupportError("no HTTP response") }
+        guard let split = text.range(of: "\r\n\r\n") else { throw TestFailure("no HTTP response") }
         return String(text[split.upperBound...])
     }
 
@@ -227,7 +225,7 @@ enum RawHTTP {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard fd >= 0, result == 0 else { throw TestSupportError("cannot connect to port \(port)") }
+        guard fd >= 0, result == 0 else { throw TestFailure("cannot connect to port \(port)") }
         return fd
     }
 

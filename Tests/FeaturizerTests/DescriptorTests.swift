@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import Featurizer
 
@@ -11,11 +12,11 @@ import VSearchCore
         query: .init(longSide: 384, shortSide: 288), regions: [3, 5], overlap: 0.5)
 
     /// The default network with the region recipe (`scripts/prepare-model.sh lite0 --regions`).
-    static let regionsModel = FeaturizerTests.root + "/models/efficientnet-lite0-regions"
+    static let regionsModel = Repository.root + "/models/efficientnet-lite0-regions"
 
     static func regions() throws -> Featurizer {
         guard FileManager.default.fileExists(atPath: regionsModel + "/model.json") else {
-            throw CommandLineSetup("no model at \(regionsModel): run scripts/prepare-model.sh lite0 --regions")
+            throw TestFailure("no model at \(regionsModel): run scripts/prepare-model.sh lite0 --regions")
         }
         return try Featurizer(model: ModelDirectory(path: regionsModel))
     }
@@ -28,7 +29,7 @@ import VSearchCore
         let decoded = try JSONDecoder().decode(ModelDescriptor.self, from: data)
         #expect(decoded == directory.descriptor)
         // A recipe is part of the model's identity: its id is not the plain pooled model's.
-        let plain = try ModelDirectory(path: FeaturizerTests.root + "/models/efficientnet-lite0")
+        let plain = try ModelDirectory(path: Repository.model)
         #expect(plain.descriptor.descriptor == nil)
         #expect(directory.descriptor.id != plain.descriptor.id)
     }

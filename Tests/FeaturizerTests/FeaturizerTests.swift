@@ -1,29 +1,19 @@
 import Foundation
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import Featurizer
 
 /// The featurizer on the prepared default model and real photos
 /// (scripts/prepare-model.sh and scripts/fetch-photos.sh).
 @Suite struct FeaturizerTests {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-    static let photos = root + "/data/photos/skimage"
+    static let photos = Repository.photos + "/skimage"
 
     static func load(threads: Int? = nil, maxBatch: Int = 8) throws -> Featurizer {
-        let model = root + "/models/efficientnet-lite0"
-        guard FileManager.default.fileExists(atPath: model + "/model.json") else {
-            throw CommandLineSetup("no model at \(model): run scripts/prepare-model.sh lite0")
-        }
-        guard FileManager.default.fileExists(atPath: photos + "/chelsea.png") else {
-            throw CommandLineSetup("no photos at \(photos): run scripts/fetch-photos.sh")
-        }
+        try Repository.requireModelAndPhotos()
         return try Featurizer(
-            model: ModelDirectory(path: model), options: .init(threads: threads, maxBatch: maxBatch))
+            model: ModelDirectory(path: Repository.model), options: .init(threads: threads, maxBatch: maxBatch))
     }
 
     @Test func classifiesTheCatAndTheEspresso() async throws {
@@ -54,9 +44,8 @@ import VSearchCore
     }
 
     @Test func aBadFileFailsAloneAndIsNamed() async throws {
-        let directory = NSTemporaryDirectory() + "vsearch-featurizer-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try TemporaryDirectory("featurizer")
+        let directory = scratch.path
         let broken = directory + "/broken.jpg"
         try Data("not an image".utf8).write(to: URL(fileURLWithPath: broken))
         let files = [Self.photos + "/chelsea.png", broken, directory + "/missing.png", Self.photos + "/coffee.png"]
@@ -90,10 +79,4 @@ import VSearchCore
             }
         }
     }
-}
-
-/// A missing prerequisite of the test set-up, named so the fix is obvious.
-struct CommandLineSetup: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

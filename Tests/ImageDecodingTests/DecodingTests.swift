@@ -1,6 +1,7 @@
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchTesting
 
 @Suite struct RealPhotoTests {
     @Test(arguments: [
@@ -35,7 +36,8 @@ import Testing
     }
 
     @Test func theFormatComesFromTheBytesNotTheName() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let misnamed = dir + "/actually-a-png.jpg"
         try FileManager.default.copyItem(atPath: try Fixtures.photo("skimage/chelsea.png"), toPath: misnamed)
         let image = try ImageDecoder().decode(file: misnamed)
@@ -51,7 +53,8 @@ import Testing
 @Suite struct BrokenInputTests {
     @Test(arguments: ["skimage/rocket.jpg", "skimage/chelsea.png"])
     func aTruncatedFileIsAnErrorNamingIt(photo: String) throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let bytes = try Fixtures.bytes(try Fixtures.photo(photo))
         let path = dir + "/truncated-" + (photo as NSString).lastPathComponent
         try Fixtures.write(Array(bytes.prefix(bytes.count / 2)), to: path)
@@ -63,7 +66,8 @@ import Testing
     }
 
     @Test func aCorruptJPEGHeaderIsAnErrorNamingIt() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         var bytes = try Fixtures.bytes(try Fixtures.photo("skimage/rocket.jpg"))
         // Keep SOI, overwrite the following segments with noise.
         for i in 4..<min(600, bytes.count) { bytes[i] = UInt8(truncatingIfNeeded: i &* 37) }
@@ -79,7 +83,8 @@ import Testing
     }
 
     @Test func aCorruptPNGIsAnErrorNamingIt() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         var bytes = try Fixtures.bytes(try Fixtures.photo("skimage/chelsea.png"))
         bytes[20] ^= 0xFF  // inside IHDR: its CRC no longer matches
         let path = dir + "/corrupt.png"
@@ -92,7 +97,8 @@ import Testing
     }
 
     @Test func emptyMissingAndDirectoryInputsAreErrors() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let empty = dir + "/empty.jpg"
         try Fixtures.write([], to: empty)
         #expect(Fixtures.decodingError(empty) == .empty(name: empty))
@@ -107,7 +113,8 @@ import Testing
 
     @Test(arguments: [("gif", "GIF"), ("tiff", "TIFF"), ("bmp", "BMP")])
     func unsupportedFormatsAreNamed(ext: String, format: String) throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let path = dir + "/chelsea." + ext
         try Fixtures.convert([try Fixtures.photo("skimage/chelsea.png"), path])
         let error = Fixtures.decodingError(path)
@@ -116,7 +123,8 @@ import Testing
     }
 
     @Test func textIsAnUnknownFormat() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let path = dir + "/notes.jpg"
         try Fixtures.write(Array("just some text\n".utf8), to: path)
         guard case .unsupportedFormat(path, _) = Fixtures.decodingError(path) else {
@@ -126,7 +134,8 @@ import Testing
     }
 
     @Test func aHugeHeaderIsRefusedBeforeDecoding() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let bytes = try Fixtures.bytes(try Fixtures.photo("skimage/rocket.jpg"))
         let bomb = try #require(Fixtures.withFrameSize(bytes, width: 60_000, height: 60_000))
         let path = dir + "/bomb.jpg"
@@ -137,7 +146,8 @@ import Testing
     }
 
     @Test func aHugePNGHeaderIsRefusedBeforeDecoding() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         var bytes = try Fixtures.bytes(try Fixtures.photo("skimage/chelsea.png"))
         // IHDR data starts at 16: width and height, then the chunk's CRC at 29.
         bytes.replaceSubrange(16..<24, with: Fixtures.bigEndian32(40_000) + Fixtures.bigEndian32(30_000))

@@ -1,47 +1,17 @@
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchTesting
 
 /// Real photos from `scripts/fetch-photos.sh`, and broken or unusual variants
 /// of them made at test time with ImageMagick in a temporary directory.
 enum Fixtures {
-    static let repoRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
+    /// A photo under data/photos; throws naming the fix when it is missing.
+    static func photo(_ relative: String) throws -> String { try Repository.photo(relative) }
 
-    /// A photo under data/photos; records an issue naming the fix when it is missing.
-    static func photo(_ relative: String) throws -> String {
-        let path = repoRoot.appendingPathComponent("data/photos").appendingPathComponent(relative).path
-        guard FileManager.default.fileExists(atPath: path) else {
-            Issue.record("\(path) is missing: run `bash scripts/fetch-photos.sh` first")
-            throw FixtureError("missing photo \(relative)")
-        }
-        return path
-    }
-
-    /// A fresh directory for one test's files.
-    static func temporaryDirectory() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vsearch-image-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url.path
-    }
-
-    /// Runs ImageMagick's `convert` with `arguments`; fails the test when it fails.
+    /// Runs ImageMagick's `convert` with `arguments`; throws with its complaint when it fails.
     static func convert(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["convert"] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            Issue.record("convert \(arguments.joined(separator: " ")) failed (is ImageMagick installed?): \(message)")
-            throw FixtureError("convert failed")
-        }
+        try Tool.run("convert", arguments)
     }
 
     static func bytes(_ path: String) throws -> [UInt8] {
@@ -149,9 +119,4 @@ enum Fixtures {
         for i in 0..<a.pixels.count { total += abs(Int(a.pixels[i]) - Int(b.pixels[i])) }
         return Double(total) / Double(a.pixels.count)
     }
-}
-
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

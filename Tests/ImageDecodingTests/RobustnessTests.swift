@@ -1,22 +1,12 @@
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchCore
+import VSearchTesting
 
 /// Damaged files of every supported format must give a decoded picture or an
 /// error naming the input, never a crash or a hang.
 @Suite struct RobustnessTests {
-    /// A small deterministic generator, so a failure can be replayed.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Decodes `bytes` and checks the outcome is well-formed either way.
     func check(_ bytes: [UInt8], name: String) {
         do {
@@ -30,13 +20,14 @@ import Testing
 
     @Test(arguments: ["jpg", "png", "webp", "progressive.jpg"])
     func damagedFilesNeverCrash(kind: String) throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let path = dir + "/small." + kind
         var arguments = [try Fixtures.photo("skimage/chelsea.png"), "-resize", "96x64!"]
         if kind == "progressive.jpg" { arguments += ["-interlace", "JPEG"] }
         try Fixtures.convert(arguments + [path])
         let original = try Fixtures.bytes(path)
-        var random = SplitMix64(state: 42)
+        var random = SeededGenerator(seed: 42)
         var truncatedErrors = 0
         for step in 1..<48 {
             let cut = Array(original.prefix(original.count * step / 48))

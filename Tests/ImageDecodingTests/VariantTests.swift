@@ -1,6 +1,7 @@
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchTesting
 
 @Suite struct ExifOrientationTests {
     /// For orientation `o` and a stored picture of w × h, the stored pixel
@@ -20,7 +21,8 @@ import Testing
 
     @Test(arguments: 1...8)
     func orientationTurnsThePicture(orientation: Int) throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let original = try Fixtures.photo("skimage/rocket.jpg")
         let path = dir + "/oriented-\(orientation).jpg"
         try Fixtures.write(Fixtures.withExifOrientation(try Fixtures.bytes(original), orientation), to: path)
@@ -40,7 +42,8 @@ import Testing
 
     @Test(arguments: [5, 6])
     func pngAndWebPCarryOrientationToo(orientation: Int) throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let original = try Fixtures.photo("skimage/chelsea.png")
         let upright = try ImageDecoder().decode(file: original)
         let png = dir + "/oriented.png"
@@ -62,7 +65,8 @@ import Testing
     }
 
     @Test func orientationAppliesAfterDCTScaling() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let path = dir + "/aqua-6.jpg"
         try Fixtures.write(
             Fixtures.withExifOrientation(try Fixtures.bytes(try Fixtures.photo("mate/Aqua.jpg")), 6), to: path)
@@ -74,7 +78,8 @@ import Testing
 
 @Suite struct ColorModelTests {
     @Test func cmykJPEGLooksLikeTheRGBOriginal() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let original = try Fixtures.photo("skimage/rocket.jpg")
         let path = dir + "/cmyk.jpg"
         try Fixtures.convert([original, "-colorspace", "CMYK", "-quality", "95", path])
@@ -85,7 +90,8 @@ import Testing
     }
 
     @Test func grayscaleJPEGBecomesEqualChannels() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let path = dir + "/gray.jpg"
         try Fixtures.convert([try Fixtures.photo("skimage/rocket.jpg"), "-colorspace", "Gray", path])
         let image = try ImageDecoder().decode(file: path)
@@ -98,7 +104,8 @@ import Testing
     }
 
     @Test func sixteenBitPNGKeepsTheHighByte() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let original = try Fixtures.photo("skimage/chelsea.png")
         let path = dir + "/deep.png"
         try Fixtures.convert([original, "-depth", "16", "PNG48:" + path])
@@ -106,7 +113,8 @@ import Testing
     }
 
     @Test func palettePNGDecodesClose() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let original = try Fixtures.photo("skimage/chelsea.png")
         let path = dir + "/palette.png"
         try Fixtures.convert([original, "+dither", "PNG8:" + path])
@@ -117,7 +125,8 @@ import Testing
     }
 
     @Test func webpLosslessMatchesThePNGAndLossyIsClose() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let original = try Fixtures.photo("skimage/chelsea.png")
         try Fixtures.convert([original, "-define", "webp:lossless=true", dir + "/lossless.webp"])
         try Fixtures.convert([original, "-quality", "90", dir + "/lossy.webp"])
@@ -127,7 +136,8 @@ import Testing
     }
 
     @Test func progressiveJPEGAndInterlacedPNGDecodeLikeTheirPlainTwins() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let jpeg = try Fixtures.photo("skimage/rocket.jpg")
         try Fixtures.convert([jpeg, "-quality", "92", dir + "/baseline.jpg"])
         try Fixtures.convert([jpeg, "-quality", "92", "-interlace", "JPEG", dir + "/progressive.jpg"])
@@ -143,7 +153,8 @@ import Testing
     /// libjpeg's bit reader runs into the missing marker while decoding the
     /// last blocks; Pillow also calls this file truncated.
     @Test func aJPEGMissingItsEndMarkerIsTruncated() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let original = try Fixtures.photo("skimage/rocket.jpg")
         let bytes = try Fixtures.bytes(original)
         #expect(bytes.suffix(2) == [0xFF, 0xD9])
@@ -153,7 +164,8 @@ import Testing
     }
 
     @Test func aTruncatedWebPIsAnError() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         try Fixtures.convert([try Fixtures.photo("skimage/chelsea.png"), "-quality", "90", dir + "/full.webp"])
         let bytes = try Fixtures.bytes(dir + "/full.webp")
         let path = dir + "/cut.webp"
@@ -165,7 +177,8 @@ import Testing
 @Suite struct AlphaTests {
     /// Decodes a 6 × 4 picture ImageMagick draws from `color`.
     func decode(_ color: String, as format: String) throws -> Image {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let path = dir + "/alpha." + (format.hasPrefix("PNG") ? "png" : format.lowercased())
         try Fixtures.convert(["-size", "6x4", "xc:" + color, format + ":" + path])
         return try ImageDecoder().decode(file: path)
@@ -184,7 +197,8 @@ import Testing
     }
 
     @Test func grayWithAlphaIsComposited() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let path = dir + "/gray-alpha.png"
         try Fixtures.convert(["-size", "6x4", "xc:rgba(0,0,0,0)", "-define", "png:color-type=4", path])
         #expect(try Fixtures.bytes(path)[25] == 4)  // IHDR colour type 4: grey + alpha
@@ -192,7 +206,8 @@ import Testing
     }
 
     @Test func paletteTransparencyIsWhiteAndOpaqueEntriesStay() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         let path = dir + "/trns.png"
         try Fixtures.convert([
             "-size", "6x4", "xc:red", "-fill", "blue", "-draw", "point 0,0", "-transparent", "red", "PNG8:" + path,
@@ -207,10 +222,10 @@ import Testing
 
 /// `decodeWithAlpha`: the picture over white as `decode` gives it, and its opacity, for cut-outs.
 @Suite struct KeptAlphaTests {
-    /// A 6 × 4 transparent picture with an opaque red 2 × 2 square at (1, 1), as `format`.
-    func redSquare(as format: String) throws -> String {
-        let dir = try Fixtures.temporaryDirectory()
-        let path = dir + "/square." + (format.hasPrefix("PNG") ? "png" : format.lowercased())
+    /// A 6 × 4 transparent picture with an opaque red 2 × 2 square at (1, 1), as `format`, in `scratch`
+    /// (which the caller keeps while it reads the file).
+    func redSquare(as format: String, in scratch: TemporaryDirectory) throws -> String {
+        let path = scratch.path + "/square." + (format.hasPrefix("PNG") ? "png" : format.lowercased())
         try Fixtures.convert([
             "-size", "6x4", "xc:rgba(0,0,0,0)", "+antialias", "-fill", "red", "-draw", "rectangle 1,1 2,2",
             "-define", "webp:lossless=true", format + ":" + path,
@@ -220,7 +235,8 @@ import Testing
 
     @Test(arguments: ["PNG32", "WEBP"])
     func theAlphaPlaneFollowsTheObject(format: String) throws {
-        let path = try redSquare(as: format)
+        let scratch = try TemporaryDirectory("image")
+        let path = try redSquare(as: format, in: scratch)
         let decoded = try ImageDecoder().decodeWithAlpha(file: path)
         #expect(decoded.image == (try ImageDecoder().decode(file: path)))
         let alpha = try #require(decoded.alpha)
@@ -232,7 +248,8 @@ import Testing
     }
 
     @Test func aPictureWithoutAlphaHasNoPlane() throws {
-        let dir = try Fixtures.temporaryDirectory()
+        let scratch = try TemporaryDirectory("image")
+        let dir = scratch.path
         for name in ["opaque.jpg", "opaque.png"] {
             try Fixtures.convert(["-size", "6x4", "xc:red", "PNG24:" + dir + "/tmp.png"])
             try Fixtures.convert([dir + "/tmp.png", dir + "/" + name])
@@ -241,7 +258,8 @@ import Testing
     }
 
     @Test func theAlphaPlaneIsTurnedWithThePicture() throws {
-        let png = try Fixtures.bytes(try redSquare(as: "PNG32"))
+        let scratch = try TemporaryDirectory("image")
+        let png = try Fixtures.bytes(try redSquare(as: "PNG32", in: scratch))
         // Orientation 6: the stored picture is turned a quarter clockwise to be seen.
         let decoded = try ImageDecoder().decodeWithAlpha(bytes: Fixtures.withPNGExifOrientation(png, 6), name: "x")
         #expect(decoded.image.width == 4 && decoded.image.height == 6)
@@ -255,7 +273,8 @@ import Testing
     }
 
     @Test func aDamagedFileIsAnErrorNamingIt() throws {
-        let path = try redSquare(as: "PNG32")
+        let scratch = try TemporaryDirectory("image")
+        let path = try redSquare(as: "PNG32", in: scratch)
         let bytes = try Fixtures.bytes(path)
         try Fixtures.write(Array(bytes.prefix(bytes.count / 2)), to: path)
         #expect(throws: ImageDecodingError.truncated(name: path, format: .png)) {

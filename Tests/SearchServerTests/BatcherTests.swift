@@ -2,6 +2,7 @@ import Featurizer
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchTesting
 
 @testable import SearchServer
 

@@ -3,8 +3,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import ImageFetching
 import NIOCore
 import Testing
+import VSearchTesting
 
 @testable import SearchServer
 

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import ImageDecoding
 import NIOCore
 import Testing
+import VSearchTesting
 
 @testable import SearchServer
 

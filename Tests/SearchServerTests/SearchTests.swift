@@ -6,6 +6,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import SearchServer
 

@@ -5,45 +5,9 @@ import HTTPTypes
 import NIOCore
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import SearchServer
-
-/// A fresh directory under the system's temporary folder, removed when the value goes away.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "vsearch-server-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Paths in the repository this test runs from.
-enum Repository {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    static var model: String { root + "/models/efficientnet-lite0" }
-    static var photos: String { root + "/data/photos" }
-
-    static func photo(_ relative: String) throws -> String {
-        let path = photos + "/" + relative
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw TestFailure("no photo at \(path): run scripts/fetch-photos.sh")
-        }
-        return path
-    }
-}
 
 /// The real catalogue the tests search: eight real photos ingested with the real lite0 model,
 /// built once and copied for each test.
@@ -67,10 +31,7 @@ actor Fixture {
 
     func loadFeaturizer() throws -> Featurizer {
         if let featurizer { return featurizer }
-        guard FileManager.default.fileExists(atPath: Repository.model + "/model.json") else {
-            throw TestFailure("no model at \(Repository.model): run scripts/prepare-model.sh")
-        }
-        let loaded = try Featurizer(model: ModelDirectory(path: Repository.model))
+        let loaded = try Featurizer(model: ModelDirectory(path: Repository.requireModel()))
         featurizer = loaded
         return loaded
     }

@@ -1,32 +1,14 @@
 import Foundation
-import TestSupport
 import Testing
+import VSearchTesting
 
 @testable import VectorIndex
 
 /// Kills a writing `vsearch index add` with SIGKILL and checks that the index reopens consistently.
 @Suite(.serialized) struct CrashTests {
-    /// The `vsearch` binary: $VSEARCH_BIN_DIR (a sanitizer build keeps its own elsewhere), then the
-    /// one built beside the tests (`swift build` builds it; `swift test` does too).
-    static func vsearchBinary() throws -> URL {
-        if let dir = ProcessInfo.processInfo.environment["VSEARCH_BIN_DIR"],
-            FileManager.default.isExecutableFile(atPath: dir + "/vsearch")
-        {
-            return URL(fileURLWithPath: dir + "/vsearch")
-        }
-        var directory = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { directory.deleteLastPathComponent() }  // Tests/VectorIndexTests/CrashTests.swift
-        for configuration in ["debug", "release"] {
-            let candidate = directory.appendingPathComponent(".build/\(configuration)/vsearch")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        throw IndexError.invalidArgument(
-            "vsearch binary not found under \(directory.path)/.build; run swift build first")
-    }
-
     @Test(arguments: [IndexKind.flat, .hnsw])
     func sigkillDuringWritesReopensToCommittedState(kind: IndexKind) async throws {
-        let binary = try Self.vsearchBinary()
+        let binary = URL(fileURLWithPath: try Repository.binary())
         let directory = TestData.temporaryDirectory("crash")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let d = 8
@@ -42,7 +24,7 @@ import Testing
         _ = try IndexStore.create(directory: directory, index: index)
         try VectorFile.writeNPY(path: directory + "/more.npy", values: more, count: extra, dimension: d)
 
-        var rng = SeededGenerator(seed: kind == .flat ? 33 : 34)
+        var rng = TestData.generator(seed: kind == .flat ? 33 : 34)
         var lastCount = initial
         var counts: [Int] = []
         for round in 0..<4 {

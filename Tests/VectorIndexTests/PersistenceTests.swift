@@ -119,7 +119,7 @@ import Testing
         }
         // Random byte flips: with full verification every flip inside a checksummed region is caught;
         // a flip in padding between sections may open. Nothing crashes either way.
-        var rng = SeededGenerator(seed: 23)
+        var rng = TestData.generator(seed: 23)
         var rejected = 0
         for _ in 0..<300 {
             var bytes = original

@@ -1,30 +1,21 @@
 import Foundation
+import VSearchCore
 
 @testable import VectorIndex
 
-/// A seeded generator so every run sees the same data.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 enum TestData {
+    /// A seeded generator, so every run sees the same data (offset from `seed` as these tests always were).
+    static func generator(seed: UInt64) -> SeededGenerator { SeededGenerator(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
+
     /// Uniform values in [-1, 1).
     static func uniform(_ n: Int, _ d: Int, seed: UInt64) -> [Float] {
-        var rng = SeededGenerator(seed: seed)
+        var rng = TestData.generator(seed: seed)
         return (0..<(n * d)).map { _ in Float.random(in: -1..<1, using: &rng) }
     }
 
     /// Non-negative, L2-normalised vectors around a few centres, like CNN features.
     static func clustered(_ n: Int, _ d: Int, clusters: Int = 20, seed: UInt64) -> [Float] {
-        var rng = SeededGenerator(seed: seed)
+        var rng = TestData.generator(seed: seed)
         let centres = (0..<(clusters * d)).map { _ in Float.random(in: 0..<1, using: &rng) }
         var out = [Float](repeating: 0, count: n * d)
         for r in 0..<n {

@@ -1,5 +1,8 @@
+import Catalogue
 import Foundation
 import ImageDecoding
+import ImageFetching
+import VSearchCore
 
 /// The photos of a store's items, read from the store's download cache (remote items) or from
 /// their files (local items), without the network: an evaluation measures the catalogue as ingested.
@@ -33,7 +36,7 @@ public struct StorePhotos: EvalPhotos {
             ImageFetcher.isRemote(url)
             ? ImageFetcher.cachePath(for: url, in: cacheDirectory) : ImageFetcher.localPath(url)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw CatalogueError.content(url: url, reason: "the image is not in the store's cache")
+            throw EvalError.photo(url: url, reason: "the image is not in the store's cache")
         }
         return try decoder.decode(file: path, targetShortSide: shortSide)
     }

@@ -1,8 +1,9 @@
 /// A small seeded random number generator (SplitMix64), so that an evaluation
-/// run draws the same query distortions on every machine and every run.
+/// run draws the same query distortions on every machine and every run, and a
+/// test's random data is the same on every run.
 ///
 /// The system generator cannot be seeded; this one is a few lines, fast, and
-/// good enough for picking distortion parameters.
+/// good enough for picking distortion parameters and test data.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Catalogue
+@testable import ImageFetching
 
 @Suite struct FetchPolicyTests {
     @Test func addressesParseAndPrintInTheirStandardForms() throws {

@@ -1,11 +1,11 @@
-import CImageCodecs
 import Foundation
 import ImageDecoding
 
-/// A separable gaussian blur on RGB pixels, the border repeated.
-enum GaussianBlur {
+/// A separable gaussian blur on RGB pixels, the border repeated: how the retrieval evaluation makes a
+/// query look out of focus.
+public enum GaussianBlur {
     /// `image` blurred with standard deviation `sigma` pixels; unchanged below a third of a pixel.
-    static func apply(to image: Image, sigma: Double) -> Image {
+    public static func apply(to image: Image, sigma: Double) -> Image {
         guard sigma >= 0.33 else { return image }
         let radius = max(1, Int((sigma * 3).rounded(.up)))
         var weights = (-radius...radius).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
@@ -39,21 +39,5 @@ enum GaussianBlur {
             }
         }
         return output
-    }
-}
-
-/// JPEG encoding of RGB images through libjpeg (see jpeg_encode.c).
-enum JPEGEncoder {
-    /// The JPEG file bytes of `image` at `quality` (1–100); `name` appears in errors.
-    static func encode(_ image: Image, quality: Int, name: String) throws(CatalogueError) -> [UInt8] {
-        var output: UnsafeMutablePointer<UInt8>?
-        var size = 0
-        let status = image.pixels.withUnsafeBufferPointer { pixels in
-            vs_jpeg_encode_rgb(
-                pixels.baseAddress, UInt32(image.width), UInt32(image.height), Int32(quality), &output, &size)
-        }
-        guard status == 0, let output else { throw .content(url: name, reason: "cannot encode as JPEG") }
-        defer { vs_jpeg_free_encoded(output) }
-        return Array(UnsafeBufferPointer(start: output, count: size))
     }
 }

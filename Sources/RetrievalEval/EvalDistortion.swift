@@ -1,6 +1,7 @@
-import CImageCodecs
 import Foundation
 import ImageDecoding
+import ImageOps
+import VSearchCore
 
 /// The kinds of change a camera makes to a photo of a physical item.
 public enum DistortionKind: String, CaseIterable, Sendable {
@@ -137,7 +138,7 @@ public struct QueryDistortion: Sendable, Equatable {
     /// ``CutoutScene/backgroundItems(item:count:)``; with `alpha` (the photo's outline) and an
     /// `objectScene`, the one real scene of ``ObjectScene/backgroundItem(item:scenes:)`` instead.
     public func apply(to image: Image, name: String = "query", backgrounds: [Image] = [], alpha: [UInt8]? = nil)
-        throws(CatalogueError) -> Image
+        throws(EvalError) -> Image
     {
         var result = image
         if let cutout {
@@ -151,11 +152,11 @@ public struct QueryDistortion: Sendable, Equatable {
         recolour(&result)
         result = GaussianBlur.apply(to: result, sigma: blurSigma * Double(min(result.width, result.height)))
         if let jpegQuality {
-            let bytes = try JPEGEncoder.encode(result, quality: jpegQuality, name: name)
             do {
+                let bytes = try JPEGEncoder.encode(result, quality: jpegQuality, name: name)
                 result = try ImageDecoder().decode(bytes: bytes, name: name)
             } catch {
-                throw .content(url: name, reason: "cannot decode the re-encoded JPEG: \(error)")
+                throw .query(name: name, reason: "cannot re-encode as JPEG quality \(jpegQuality): \(error)")
             }
         }
         return result

@@ -4,16 +4,16 @@ import Crypto
 ///
 /// swift-crypto's BoringSSL code uses the CPU's SHA instructions where it has them, so hashing
 /// every image of an ingest costs a small fraction of decoding it.
-enum ContentHash {
+public enum ContentHash {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// The digest of `bytes` as 64 lowercase hex digits.
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         hexText(SHA256.hash(data: bytes))
     }
 
     /// The digest of the UTF-8 bytes of `text`.
-    static func hex(_ text: String) -> String {
+    public static func hex(_ text: String) -> String {
         hex(Array(text.utf8))
     }
 

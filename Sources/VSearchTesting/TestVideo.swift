@@ -1,39 +1,5 @@
 import Foundation
 
-/// Paths of the repository's prepared model and photos, for tests.
-public enum RepositoryPaths {
-    public static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    public static let model = root + "/models/efficientnet-lite0"
-    public static let photos = root + "/data/photos"
-
-    /// Throws a clear setup error when the model or the photos have not been prepared.
-    public static func requireModelAndPhotos() throws {
-        guard FileManager.default.fileExists(atPath: model + "/model.json") else {
-            throw TestSupportError("no model at \(model): run scripts/prepare-model.sh lite0")
-        }
-        guard FileManager.default.fileExists(atPath: photos + "/skimage/chelsea.png") else {
-            throw TestSupportError("no photos at \(photos): run scripts/fetch-photos.sh")
-        }
-    }
-
-    /// The built `vsearch` binary ($VSEARCH_BIN_DIR, then .build/debug, then .build/release).
-    public static func binary() throws -> String {
-        var candidates = [root + "/.build/debug/vsearch", root + "/.build/release/vsearch"]
-        if let directory = ProcessInfo.processInfo.environment["VSEARCH_BIN_DIR"] {
-            candidates.insert(directory + "/vsearch", at: 0)
-        }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw TestSupportError("no vsearch binary: run swift build")
-        }
-        return found
-    }
-}
-
 /// Short videos made by ffmpeg from still photos, looking like a handheld
 /// camera filmed them: a slight rotation and zoom, a colour shift, sensor
 /// noise that changes every frame, and lossy compression.

@@ -1,5 +1,6 @@
 import Foundation
 import ImageDecoding
+import VSearchCore
 
 /// A photographed object with its own outline (an alpha channel) pasted small into a real scene
 /// photo, as a shop or phone camera sees a product on a shelf: the query for a catalogue item

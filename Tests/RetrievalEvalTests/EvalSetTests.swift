@@ -1,8 +1,10 @@
+import Catalogue
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchCore
 
-@testable import Catalogue
+@testable import RetrievalEval
 
 /// Cut-outs with alpha pasted into real scenes, seeds, halves and the pairs task of `vsearch eval`.
 struct ObjectSceneTests {

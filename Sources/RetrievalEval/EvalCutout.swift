@@ -1,5 +1,6 @@
 import Foundation
 import ImageDecoding
+import VSearchCore
 
 /// A product cut-out on a cluttered background: the item photo, masked and scaled down, pasted
 /// into a scene made of other catalogue photos, as a camera sees an object on a shelf or a desk.

@@ -26,23 +26,24 @@ public struct FetchOptions: Sendable {
 }
 
 /// Image bytes and where they came from.
-struct FetchedImage: Sendable {
-    var bytes: [UInt8]
-    /// Whether the bytes came from the store's download cache.
-    var cached: Bool
-    var isRemote: Bool
+public struct FetchedImage: Sendable {
+    public var bytes: [UInt8]
+    /// Whether the bytes came from the download cache.
+    public var cached: Bool
+    public var isRemote: Bool
 }
 
 /// Fetches image bytes from local paths, file URLs and http(s) URLs, with a download cache.
 ///
 /// Only 5xx answers and timeouts are retried: a 404 or a refused connection will not get better
 /// by asking again, and retrying them would only slow a large ingest down.
-final class ImageFetcher: Sendable {
-    let options: FetchOptions
-    let cacheDirectory: String
+public final class ImageFetcher: Sendable {
+    public let options: FetchOptions
+    public let cacheDirectory: String
     private let client: HTTPClient
 
-    init(options: FetchOptions, cacheDirectory: String) {
+    /// A fetcher whose download cache is the folder `cacheDirectory`; call `shutdown` when done.
+    public init(options: FetchOptions, cacheDirectory: String) {
         self.options = options
         self.cacheDirectory = cacheDirectory
         var configuration = Self.clientConfiguration(options)
@@ -58,21 +59,23 @@ final class ImageFetcher: Sendable {
         return configuration
     }
 
-    func shutdown() async { try? await client.shutdown() }
+    public func shutdown() async { try? await client.shutdown() }
 
-    static func isRemote(_ url: String) -> Bool { SourceReader.isRemote(url) }
+    /// Whether `url` is fetched over the network (http or https) rather than read from a file.
+    public static func isRemote(_ url: String) -> Bool { url.hasPrefix("http://") || url.hasPrefix("https://") }
 
     /// Where the download cache in `cacheDirectory` keeps the bytes of `url`.
-    static func cachePath(for url: String, in cacheDirectory: String) -> String {
+    public static func cachePath(for url: String, in cacheDirectory: String) -> String {
         cacheDirectory + "/" + ContentHash.hex(url)
     }
 
     /// The file a local item URL (a path or `file://`) names.
-    static func localPath(_ url: String) -> String {
+    public static func localPath(_ url: String) -> String {
         url.hasPrefix("file://") ? (URL(string: url)?.path ?? String(url.dropFirst(7))) : url
     }
 
-    func fetch(_ url: String) async throws(CatalogueError) -> FetchedImage {
+    /// The bytes of an image: from a local path or file URL, from the download cache, or downloaded.
+    public func fetch(_ url: String) async throws(FetchError) -> FetchedImage {
         if let fetchGuard = options.fetchGuard {
             // Checked before the cache too, so that an answer never depends on what the operator's
             // ingest happened to download from a private address.
@@ -88,14 +91,14 @@ final class ImageFetcher: Sendable {
         return FetchedImage(bytes: try await download(url, limit: options.maxBytes), cached: false, isRemote: true)
     }
 
-    /// Downloads a catalogue source file: the same timeouts and retries as images, the source size
+    /// Downloads a source file (a catalogue listing): the same timeouts and retries as images, the source size
     /// limit, and no cache, so that a changed catalogue is always read as it is now.
-    func fetchSource(_ url: String) async throws(CatalogueError) -> [UInt8] {
+    public func fetchSource(_ url: String) async throws(FetchError) -> [UInt8] {
         try await download(url, limit: options.maxSourceBytes)
     }
 
     /// Keeps downloaded bytes that proved to be an image.
-    func remember(_ bytes: [UInt8], for url: String) {
+    public func remember(_ bytes: [UInt8], for url: String) {
         let path = Self.cachePath(for: url, in: cacheDirectory)
         try? FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         let temporary = path + ".tmp-\(UUID().uuidString)"
@@ -103,20 +106,20 @@ final class ImageFetcher: Sendable {
         if rename(temporary, path) != 0 { try? FileManager.default.removeItem(atPath: temporary) }
     }
 
-    private func readLocal(_ url: String) throws(CatalogueError) -> [UInt8] {
+    private func readLocal(_ url: String) throws(FetchError) -> [UInt8] {
         let path = Self.localPath(url)
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        guard let size else { throw .fetch(url: url, reason: "no such file") }
+        guard let size else { throw .failed(url: url, reason: "no such file") }
         guard size <= options.maxBytes else {
-            throw .content(url: url, reason: "the file has \(size) bytes, more than the limit of \(options.maxBytes)")
+            throw .tooLarge(url: url, reason: "the file has \(size) bytes, more than the limit of \(options.maxBytes)")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw .fetch(url: url, reason: "cannot read the file")
+            throw .failed(url: url, reason: "cannot read the file")
         }
         return [UInt8](data)
     }
 
-    private func download(_ url: String, limit: Int) async throws(CatalogueError) -> [UInt8] {
+    private func download(_ url: String, limit: Int) async throws(FetchError) -> [UInt8] {
         var attempt = 0
         while true {
             switch await downloadOnce(url, limit: limit) {
@@ -132,8 +135,8 @@ final class ImageFetcher: Sendable {
     }
 
     private enum Attempt: Error {
-        case transient(CatalogueError)
-        case permanent(CatalogueError)
+        case transient(FetchError)
+        case permanent(FetchError)
     }
 
     private func downloadOnce(_ url: String, limit: Int) async -> Result<[UInt8], Attempt> {
@@ -145,19 +148,19 @@ final class ImageFetcher: Sendable {
                 response = try await Self.get(url, client: client, limit: limit, options: options)
             }
             guard response.status == 200 else {
-                let error = CatalogueError.fetch(url: url, reason: "HTTP \(response.status)")
+                let error = FetchError.failed(url: url, reason: "HTTP \(response.status)")
                 return .failure(response.status >= 500 ? .transient(error) : .permanent(error))
             }
             return .success(response.body)
-        } catch let error as CatalogueError {
+        } catch let error as FetchError {
             return .failure(.permanent(error))
         } catch let error as HTTPClientError {
             let reason = String(describing: error)
             let timedOut = [HTTPClientError.readTimeout, .connectTimeout, .deadlineExceeded].contains(error)
-            let failure = CatalogueError.fetch(url: url, reason: timedOut ? "timed out (\(reason))" : reason)
+            let failure = FetchError.failed(url: url, reason: timedOut ? "timed out (\(reason))" : reason)
             return .failure(timedOut ? .transient(failure) : .permanent(failure))
         } catch {
-            return .failure(.permanent(.fetch(url: url, reason: String(describing: error))))
+            return .failure(.permanent(.failed(url: url, reason: String(describing: error))))
         }
     }
 
@@ -173,13 +176,13 @@ final class ImageFetcher: Sendable {
         let location = response.headers.first(name: "location")
         guard status == 200 else { return FetchResponse(status: status, location: location, body: []) }
         if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > limit {
-            throw CatalogueError.content(url: url, reason: "\(length) bytes, more than the limit of \(limit)")
+            throw FetchError.tooLarge(url: url, reason: "\(length) bytes, more than the limit of \(limit)")
         }
         var bytes: [UInt8] = []
         for try await chunk in response.body {
             bytes += chunk.readableBytesView
             if bytes.count > limit {
-                throw CatalogueError.content(url: url, reason: "more than the limit of \(limit) bytes")
+                throw FetchError.tooLarge(url: url, reason: "more than the limit of \(limit) bytes")
             }
         }
         return FetchResponse(status: status, location: location, body: bytes)

@@ -1,6 +1,7 @@
 import Featurizer
 import Foundation
 import ImageDecoding
+import ImageOps
 import VSearchCore
 
 /// Turns decoded images into feature vectors; the seam between the benchmark and the network.
@@ -189,7 +190,7 @@ public struct RetrievalEvaluation: Sendable {
         _ queries: [EvalQuery], from image: Image, name: String, alpha: [UInt8]? = nil, scenes: [Int] = [],
         heldOut: [Image] = [],
         backgrounds: (Int) throws -> Image = { _ in
-            throw CatalogueError.query("no background photos")
+            throw EvalError.set("no background photos")
         }, item: Int = 0, count: Int = 1
     ) throws -> [Image] {
         let plans = try queries.map { query -> (images: [Image], alpha: [UInt8]?) in
@@ -205,9 +206,9 @@ public struct RetrievalEvaluation: Sendable {
             return (try cutout.backgroundItems(item: item, count: count).map(backgrounds), nil)
         }
         let sceneImages = plans.map(\.images)
-        let results = Locked([Result<Image, CatalogueError>?](repeating: nil, count: queries.count))
+        let results = Locked([Result<Image, EvalError>?](repeating: nil, count: queries.count))
         DispatchQueue.concurrentPerform(iterations: queries.count) { index in
-            let result = Result { () throws(CatalogueError) -> Image in
+            let result = Result { () throws(EvalError) -> Image in
                 try queries[index].distortion.apply(
                     to: image, name: name, backgrounds: sceneImages[index], alpha: plans[index].alpha)
             }
@@ -218,7 +219,7 @@ public struct RetrievalEvaluation: Sendable {
             switch result {
             case .success(let image)?: images.append(image)
             case .failure(let error)?: throw error
-            case nil: throw CatalogueError.content(url: name, reason: "a query was not rendered")
+            case nil: throw EvalError.query(name: name, reason: "a query was not rendered")
             }
         }
         return images
@@ -231,7 +232,7 @@ public struct RetrievalEvaluation: Sendable {
             let path = folder + "/" + String(format: "%05d-%@-%d.jpg", item, query.label, n)
             let bytes = try JPEGEncoder.encode(image, quality: 90, name: path)
             guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                throw CatalogueError.store(path: path, reason: "cannot write the query image")
+                throw EvalError.write(path: path, reason: "cannot write the query image")
             }
         }
     }

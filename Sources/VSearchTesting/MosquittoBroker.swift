@@ -96,11 +96,11 @@ public final class MosquittoBroker: Sendable {
         while Date() < deadline {
             if FreePort.accepts(port) { return }
             guard process.isRunning else {
-                throw TestSupportError("mosquitto exited at once (config \(configURL.path))")
+                throw TestFailure("mosquitto exited at once (config \(configURL.path))")
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw TestSupportError("mosquitto did not listen on port \(port) within 10 s")
+        throw TestFailure("mosquitto did not listen on port \(port) within 10 s")
     }
 
     /// Stops the broker abruptly (SIGKILL, as a crash or a power cut would) and waits for it to exit.
@@ -114,86 +114,5 @@ public final class MosquittoBroker: Sendable {
         guard let running, running.isRunning else { return }
         kill(running.processIdentifier, SIGKILL)
         running.waitUntilExit()
-    }
-}
-
-/// A failure of the test harness itself (a missing tool, a broker that did not start).
-public struct TestSupportError: VSearchError {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// Runs the command-line tools tests need (mosquitto, ffmpeg).
-public enum Tool {
-    /// The executable's URL, from `PATH` or /usr/sbin (where Debian puts mosquitto).
-    public static func find(_ name: String) throws -> URL {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/sbin"] {
-            let candidate = URL(fileURLWithPath: directory).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        throw TestSupportError("\(name) is not installed (bash scripts/install-deps.sh installs it)")
-    }
-
-    /// Runs `name arguments` and throws with its standard error when it fails.
-    public static func run(_ name: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = try find(name)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: message, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-            throw TestSupportError("\(name) failed (\(process.terminationStatus)): \(text)")
-        }
-    }
-}
-
-/// Loopback ports for test servers.
-public enum FreePort {
-    /// A port nothing listens on now (the kernel's choice for an ephemeral bind).
-    public static func find() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed") }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { throw TestSupportError("bind() failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw TestSupportError("getsockname() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    /// True when something accepts TCP connections on 127.0.0.1:`port`.
-    public static func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopback(port: port)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        return connected == 0
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
     }
 }

@@ -1,8 +1,12 @@
+import Catalogue
 import Foundation
 import ImageDecoding
+import ImageOps
 import Testing
+import VSearchCore
+import VSearchTesting
 
-@testable import Catalogue
+@testable import RetrievalEval
 
 /// A stand-in for the network: the mean colour of each cell of a 4×4 grid, so tests need no model.
 struct GridColourEmbedder: ImageEmbedder {

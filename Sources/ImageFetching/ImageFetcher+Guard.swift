@@ -3,7 +3,7 @@ import Foundation
 extension FetchGuard {
     /// The address to connect to for `url`, after checking every address its host resolves to;
     /// `given` is the URL the client gave, which errors name (it differs from `url` after a redirect).
-    func checkedAddress(of url: String, givenAs given: String) async throws(CatalogueError) -> IPAddress {
+    func checkedAddress(of url: String, givenAs given: String) async throws(FetchError) -> IPAddress {
         let via = url == given ? "" : "it redirects to \(url), and "
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
             scheme == "http" || scheme == "https",
@@ -16,10 +16,10 @@ extension FetchGuard {
             do {
                 addresses = try await resolver.addresses(of: host)
             } catch {
-                throw .fetch(url: given, reason: "\(via)cannot resolve \(host): \(error)")
+                throw .failed(url: given, reason: "\(via)cannot resolve \(host): \(error)")
             }
         }
-        guard let first = addresses.first else { throw .fetch(url: given, reason: "\(via)\(host) has no address") }
+        guard let first = addresses.first else { throw .failed(url: given, reason: "\(via)\(host) has no address") }
         // Every address must pass, not just the one dialled: a name that mixes public and private
         // addresses is refused rather than trusted to keep pointing at the public one.
         for address in addresses {
@@ -27,8 +27,8 @@ extension FetchGuard {
                 let subject = IPAddress(host) == nil ? "\(host) resolves to \(address), which" : "\(address)"
                 throw .refused(
                     url: given,
-                    reason: "\(via)\(subject) is \(kind); the server fetches only public addresses "
-                        + "(vsearch serve --allow-fetch-from allows more)")
+                    reason: "\(via)\(subject) is \(kind), and the fetch policy allows only public addresses "
+                        + "and the blocks it names")
             }
         }
         return first
@@ -48,10 +48,10 @@ extension ImageFetcher {
                 return response
             }
             guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteString else {
-                throw CatalogueError.fetch(url: url, reason: "redirects to '\(location)', which is not a URL")
+                throw FetchError.failed(url: url, reason: "redirects to '\(location)', which is not a URL")
             }
             current = next
         }
-        throw CatalogueError.fetch(url: url, reason: "more than \(fetchGuard.maxRedirects) redirects")
+        throw FetchError.failed(url: url, reason: "more than \(fetchGuard.maxRedirects) redirects")
     }
 }

@@ -74,7 +74,7 @@ public struct HTTPClientConnector: FetchConnector {
         -> FetchResponse
     {
         guard let host = URL(string: url)?.host, !host.isEmpty else {
-            throw CatalogueError.fetch(url: url, reason: "the URL names no host")
+            throw FetchError.failed(url: url, reason: "the URL names no host")
         }
         var configuration = ImageFetcher.clientConfiguration(options)
         configuration.redirectConfiguration = .disallow
