@@ -3,6 +3,7 @@ import DeviceTestSupport
 import Foundation
 import TestSupport
 import Testing
+import VSearchCore
 
 @testable import EdgeAgent
 
@@ -47,18 +48,19 @@ import Testing
     }
 
     /// Keeps every message of a subscription, from a task of its own.
-    final class Collector: @unchecked Sendable {
-        private let lock = NSLock()
-        private var received: [MQTTMessage] = []
-        private var task: Task<Void, Never>?
+    final class Collector: Sendable {
+        private let received: Locked<[MQTTMessage]>
+        private let task: Task<Void, Never>
 
         init(_ stream: AsyncStream<MQTTMessage>) {
-            task = Task { [self] in
-                for await message in stream { lock.withLock { received.append(message) } }
+            let received = Locked<[MQTTMessage]>([])
+            self.received = received
+            task = Task {
+                for await message in stream { received.withLock { $0.append(message) } }
             }
         }
 
-        var messages: [MQTTMessage] { lock.withLock { received } }
+        var messages: [MQTTMessage] { received.withLock { $0 } }
     }
 
     @Test(arguments: [PayloadFormat.compact, .original])

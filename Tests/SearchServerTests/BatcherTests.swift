@@ -2,6 +2,7 @@ import Featurizer
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchCore
 
 @testable import SearchServer
 
@@ -38,10 +39,9 @@ import Testing
 }
 
 /// The batch sizes the batcher reported, from its queue.
-final class BatchLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [Int] = []
+final class BatchLog: Sendable {
+    private let values = Locked<[Int]>([])
 
-    func append(_ size: Int) { lock.withLock { values.append(size) } }
-    var sizes: [Int] { lock.withLock { values } }
+    func append(_ size: Int) { values.withLock { $0.append(size) } }
+    var sizes: [Int] { values.withLock { $0 } }
 }
