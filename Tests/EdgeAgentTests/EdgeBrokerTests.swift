@@ -78,7 +78,7 @@ import VSearchCore
         let result = try await Self.run(
             [
                 "edge", "--mqtt", broker.url, "--topic", "devices/cam-7/features", "--device-id", "cam-7", "--fps", "5",
-                "--payload", payload.rawValue, "--qos", "1", "--thumbnail", "--json-summary", video,
+                "--payload", payload.rawValue, "--mqtt-qos", "1", "--thumbnail", "--json-summary", video,
             ], in: scratch)
         #expect(result.status == 0, "\(result.error)")
         let summary = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
@@ -101,6 +101,40 @@ import VSearchCore
         }
     }
 
+    /// The MQTT flags each command lists in its help: `--mqtt`, `--topic` and the `--mqtt-…` ones.
+    static func mqttFlags(_ command: String, in scratch: Scratch) async throws -> Set<String> {
+        let help = try await Self.run([command, "--help"], in: scratch)
+        #expect(help.status == 0)
+        return Set(help.output.matches(of: /--(mqtt[a-z-]*|topic)\b/).map { String($0.output.0) })
+    }
+
+    @Test func edgeAndServeTakeTheSameMQTTFlags() async throws {
+        let scratch = try Scratch()
+        let edge = try await Self.mqttFlags("edge", in: scratch)
+        #expect(
+            edge == [
+                "--mqtt", "--topic", "--mqtt-client-id", "--mqtt-username", "--mqtt-password-file", "--mqtt-tls-ca",
+                "--mqtt-tls-cert", "--mqtt-tls-key", "--mqtt-tls-insecure", "--mqtt-qos", "--mqtt-keepalive",
+                "--mqtt-persistent-session",
+            ])
+        #expect(try await Self.mqttFlags("serve", in: scratch) == edge)
+        // The old names still parse but are not offered.
+        let help = try await Self.run(["edge", "--help"], in: scratch)
+        #expect(!help.output.contains(" --tls-ca") && !help.output.contains(" --qos"))
+    }
+
+    @Test func anOptionGivenUnderItsOldAndItsNewNameIsOneClearError() async throws {
+        let scratch = try Scratch()
+        let result = try await Self.run(
+            ["edge", "--mqtt", "mqtt://127.0.0.1:1", "--topic", "t", "--qos", "1", "--mqtt-qos", "1", "-"],
+            in: scratch)
+        #expect(result.status != 0)
+        let lines = result.error.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("--mqtt-qos and --qos (its old name) are the same option") == true)
+    }
+
+    /// Uses the flags' old names, which must keep working.
     @Test func wrongCredentialsStopTheAgentWithOneClearLine() async throws {
         try RepositoryPaths.requireModelAndPhotos()
         let scratch = try Scratch()
