@@ -257,9 +257,10 @@ public final class Ingester: Sendable {
         return .embed(Prepared(record: record, image: image, contentHash: hash, isNew: existing == nil))
     }
 
-    /// Runs the network on a batch and queues it for storing; a batch that fails is retried one
-    /// image at a time so that one bad image fails alone. After a store error nothing more is
-    /// computed: the batch is dropped, and the writer reports the error at the end.
+    /// Runs the network on a batch and queues it for storing; a batch that fails is handled as the
+    /// featurizer's retry policy says (by default one image at a time, so one bad image fails
+    /// alone). After a store error nothing more is computed: the batch is dropped, and the writer
+    /// reports the error at the end.
     private func embed(
         _ batch: inout [Prepared], into writer: BatchWriter, summary: inout IngestSummary, reporter: ProgressReporter?
     ) async {
@@ -268,16 +269,15 @@ public final class Ingester: Sendable {
         var done: [(Prepared, [Float])] = []
         let started = DispatchTime.now().uptimeNanoseconds
         defer { summary.networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
-        if let vectors = try? featurizer.features(batch.map(\.image)) {
-            done = Array(zip(batch, vectors))
-        } else {
-            for prepared in batch {
-                do {
-                    done.append((prepared, try featurizer.features([prepared.image])[0]))
-                } catch {
-                    summary.failures.append(failure(prepared.record, error.description))
-                    reporter?.advance(failures: 1)
-                }
+        let results = featurizer.options.retry.run(batch.map(\.image)) { images throws(FeaturizerError) in
+            try featurizer.features(images)
+        }
+        for (prepared, result) in zip(batch, results) {
+            switch result {
+            case .success(let vector): done.append((prepared, vector))
+            case .failure(let error):
+                summary.failures.append(failure(prepared.record, error.description))
+                reporter?.advance(failures: 1)
             }
         }
         let staged = done.map { prepared, _ in

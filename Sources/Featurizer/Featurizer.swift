@@ -30,11 +30,19 @@ public final class Featurizer: Sendable {
         public var maxBatch: Int
         /// Limits and switches for decoding.
         public var decoding: ImageDecodingOptions
+        /// What happens when a batch fails in the network: by default each image is run again
+        /// alone, so one bad image fails alone. The file pipeline here, the server's batcher and
+        /// the catalogue ingest all follow this one policy.
+        public var retry: RetryPolicy
 
-        public init(threads: Int? = nil, maxBatch: Int = 8, decoding: ImageDecodingOptions = ImageDecodingOptions()) {
+        public init(
+            threads: Int? = nil, maxBatch: Int = 8, decoding: ImageDecodingOptions = ImageDecodingOptions(),
+            retry: RetryPolicy = .eachAlone
+        ) {
             self.threads = threads
             self.maxBatch = max(1, maxBatch)
             self.decoding = decoding
+            self.retry = retry
         }
     }
 
@@ -156,70 +164,47 @@ public final class Featurizer: Sendable {
 
     /// Catalogue item vectors for image files, one result per path, in order.
     ///
-    /// Files are decoded in parallel while earlier batches run, and a file
-    /// that fails to decode fails alone.
+    /// The files of the next batch are decoded, in parallel, while the network runs the current
+    /// one, and a file that fails to decode or to run fails alone.
     public func embed(files paths: [String]) async -> [Result<[Float], FeaturizerError>] {
         guard views != nil else { return await predict(files: paths).map { $0.map(\.features) } }
         return await vectors(files: paths, for: .item).map { $0.map { $0[0] } }
     }
 
-    /// Vectors for `role` of image files, one result per path, in order; a file that fails to
-    /// decode fails alone.
+    /// Vectors for `role` of image files, one result per path, in order; decoded a batch ahead of
+    /// the network, and a file that fails fails alone.
     public func vectors(files paths: [String], for role: VectorRole) async -> [Result<[[Float]], FeaturizerError>] {
-        var results: [Result<[[Float]], FeaturizerError>] = []
-        results.reserveCapacity(paths.count)
-        var start = 0
-        while start < paths.count {
-            let end = min(paths.count, start + options.maxBatch)
-            let decoded = await decodeConcurrently(Array(paths[start..<end]), for: role)
-            let images = decoded.compactMap { try? $0.get() }
-            let computed = Result { () throws(FeaturizerError) in try vectors(images, for: role) }
-            var next = 0
-            for result in decoded {
-                switch (result, computed) {
-                case (.failure(let error), _): results.append(.failure(error))
-                case (.success, .failure(let error)): results.append(.failure(error))
-                case (.success, .success(let vectors)):
-                    results.append(.success(vectors[next]))
-                    next += 1
-                }
-            }
-            start = end
-        }
-        return results
+        await Self.pipelined(
+            paths, batchSize: options.maxBatch, retry: options.retry,
+            decode: { [self] path in decodeResult(file: path, for: role) },
+            compute: { images throws(FeaturizerError) in try vectors(images, for: role) })
     }
 
-    /// The network's outputs for image files, one result per path, in order.
+    /// The network's outputs for image files, one result per path, in order; decoded a batch ahead
+    /// of the network, and a file that fails fails alone.
     public func predict(files paths: [String]) async -> [Result<Prediction, FeaturizerError>] {
-        var results: [Result<Prediction, FeaturizerError>] = []
-        results.reserveCapacity(paths.count)
-        var start = 0
-        while start < paths.count {
-            let end = min(paths.count, start + options.maxBatch)
-            let chunk = Array(paths[start..<end])
-            let decoded = await decodeConcurrently(chunk)
-            let images = decoded.compactMap { try? $0.get() }
-            let predicted: Result<[Prediction], FeaturizerError>
-            do {
-                predicted = .success(try run(images))
-            } catch {
-                predicted = .failure(error)
-            }
-            var next = 0
-            for result in decoded {
-                switch (result, predicted) {
-                case (.failure(let error), _):
-                    results.append(.failure(error))
-                case (.success, .success(let predictions)):
-                    results.append(.success(predictions[next]))
-                    next += 1
-                case (.success, .failure(let error)):
-                    results.append(.failure(error))
-                }
-            }
-            start = end
-        }
-        return results
+        await Self.pipelined(
+            paths, batchSize: options.maxBatch, retry: options.retry,
+            decode: { [self] path in decodeResult(file: path, for: .item) },
+            compute: { images throws(FeaturizerError) in try run(images) })
+    }
+
+    /// `compute`'s result for each file, in order: batches of `batchSize` files are decoded in
+    /// parallel, one batch ahead of `compute` (``BatchPipeline``); a file that fails to decode
+    /// fails alone, and a batch that fails in `compute` is handled as `retry` says.
+    static func pipelined<File: Sendable, Decoded: Sendable, Output>(
+        _ files: [File], batchSize: Int, retry: RetryPolicy,
+        decode: @escaping @Sendable (File) -> Result<Decoded, FeaturizerError>,
+        compute: ([Decoded]) throws(FeaturizerError) -> [Output]
+    ) async -> [Result<Output, FeaturizerError>] {
+        let size = max(1, batchSize)
+        let batches = stride(from: 0, to: files.count, by: size).map { Array(files[$0..<min(files.count, $0 + size)]) }
+        return await BatchPipeline.run(
+            batches, prepare: { batch in await decodeConcurrently(batch, decode) },
+            run: { decoded in
+                var computed = retry.run(decoded.compactMap { try? $0.get() }, compute).makeIterator()
+                return decoded.map { result in result.flatMap { _ in computed.next()! } }
+            })
     }
 
     /// The `top` most likely classes for each prediction, from the logits.
@@ -237,14 +222,15 @@ public final class Featurizer: Sendable {
 
     // MARK: Internals
 
-    private func decodeConcurrently(_ paths: [String], for role: VectorRole = .item) async
-        -> [Result<Image, FeaturizerError>]
-    {
-        await withTaskGroup(of: (Int, Result<Image, FeaturizerError>).self) { group in
-            for (index, path) in paths.enumerated() {
-                group.addTask { (index, self.decodeResult(file: path, for: role)) }
+    /// Decodes every file of a batch at once, each in a child task; results in the files' order.
+    private static func decodeConcurrently<File: Sendable, Decoded: Sendable>(
+        _ files: [File], _ decode: @escaping @Sendable (File) -> Result<Decoded, FeaturizerError>
+    ) async -> [Result<Decoded, FeaturizerError>] {
+        await withTaskGroup(of: (Int, Result<Decoded, FeaturizerError>).self) { group in
+            for (index, file) in files.enumerated() {
+                group.addTask { (index, decode(file)) }
             }
-            var ordered = [Result<Image, FeaturizerError>?](repeating: nil, count: paths.count)
+            var ordered = [Result<Decoded, FeaturizerError>?](repeating: nil, count: files.count)
             for await (index, result) in group { ordered[index] = result }
             return ordered.map { $0! }
         }

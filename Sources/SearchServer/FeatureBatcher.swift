@@ -103,15 +103,11 @@ final class FeatureBatcher: Sendable {
         }
     }
 
-    /// One result per image; if the batch fails, each image is retried alone so one bad image fails alone.
+    /// One result per image; a failed batch is handled as the featurizer's retry policy says
+    /// (by default each image alone, so one bad image fails alone).
     private func vectors(_ images: [Image], for role: VectorRole) -> [Result<[[Float]], FeaturizerError>] {
-        do {
-            return try featurizer.vectors(images, for: role).map { .success($0) }
-        } catch {
-            guard images.count > 1 else { return [.failure(error)] }
-            return images.map { image in
-                Result { () throws(FeaturizerError) -> [[Float]] in try featurizer.vectors([image], for: role)[0] }
-            }
+        featurizer.options.retry.run(images) { batch throws(FeaturizerError) in
+            try featurizer.vectors(batch, for: role)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// A binary heap of (distance, node) pairs, smallest or largest distance on top.
 ///
@@ -116,33 +117,29 @@ final class VisitedSet {
 }
 
 /// Visited sets reused between searches, one per concurrent search.
-// @unchecked: hands out VisitedSets (raw memory); `mutex` guards the free list and capacity.
-final class VisitedPool: @unchecked Sendable {
-    private var free: [VisitedSet] = []
-    private let mutex = NSLock()
-    private(set) var capacity: Int
+final class VisitedPool: Sendable {
+    /// The sets not in use, and the node count every set handed out must hold.
+    private let state: Locked<(free: [VisitedSet], capacity: Int)>
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int) { state = Locked(([], capacity)) }
+
+    var capacity: Int { state.withLock { $0.capacity } }
 
     func take() -> VisitedSet {
-        mutex.lock()
-        defer { mutex.unlock() }
-        while let set = free.popLast() {
-            if set.capacity >= capacity { return set }
+        state.withLock { state in
+            while let set = state.free.popLast() {
+                if set.capacity >= state.capacity { return set }
+            }
+            return VisitedSet(capacity: state.capacity)
         }
-        return VisitedSet(capacity: capacity)
     }
 
     func give(_ set: VisitedSet) {
-        mutex.lock()
-        defer { mutex.unlock() }
-        free.append(set)
+        state.withLock { $0.free.append(set) }
     }
 
     /// Later sets hold at least `newCapacity` nodes; older, smaller ones are dropped.
     func grow(to newCapacity: Int) {
-        mutex.lock()
-        defer { mutex.unlock() }
-        capacity = max(capacity, newCapacity)
+        state.withLock { $0.capacity = max($0.capacity, newCapacity) }
     }
 }

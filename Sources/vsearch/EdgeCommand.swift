@@ -16,11 +16,8 @@ struct EdgeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The broker: mqtt://HOST[:PORT] or mqtts://HOST[:PORT].")
-    var mqtt: String
-
-    @Option(help: "The topic to publish to.")
-    var topic: String
+    /// Broker, topic, credentials, TLS and QoS: the same flags as `vsearch serve --mqtt`.
+    @OptionGroup var mqtt: MQTTConnectionOptions
 
     @Option(help: "The device name in messages (default: the host name).")
     var deviceID: String?
@@ -39,9 +36,6 @@ struct EdgeCommand: AsyncParsableCommand {
     @Flag(help: "Add a small JPEG of the frame to compact messages.")
     var thumbnail = false
 
-    @Option(help: "MQTT QoS: 0 (at most once) or 1 (at least once).")
-    var qos: Int = 0
-
     @Option(help: "Watch this directory for new images instead of reading SOURCE.")
     var watch: String?
 
@@ -51,8 +45,6 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Messages kept while the broker is unreachable; the oldest are dropped beyond this.")
     var offlineBuffer: Int = 1000
 
-    @OptionGroup var connection: MQTTConnectionOptions
-
     @Flag(help: "At the end, print the counts as one JSON line on standard output.")
     var jsonSummary = false
 
@@ -60,7 +52,8 @@ struct EdgeCommand: AsyncParsableCommand {
     var source: String?
 
     func validate() throws {
-        guard qos == 0 || qos == 1 else { throw ValidationError("--qos must be 0 or 1") }
+        guard mqtt.broker != nil else { throw ValidationError("give the broker: --mqtt mqtt://HOST[:PORT]") }
+        guard mqtt.topic != nil else { throw ValidationError("give the topic to publish to: --topic TOPIC") }
         guard fps > 0 else { throw ValidationError("--fps must be positive") }
         guard (source == nil) != (watch == nil) else {
             throw ValidationError("give either a SOURCE or --watch DIR")
@@ -80,7 +73,8 @@ struct EdgeCommand: AsyncParsableCommand {
         let frameSource = try makeSource()
         let featurizer = try modelOptions.loadFeaturizer()
         let device = deviceID ?? ProcessInfo.processInfo.hostName
-        var mqttOptions = try connection.options(broker: mqtt, clientID: nil)
+        guard let broker = mqtt.broker, let topic = mqtt.topic else { throw ValidationError("give --mqtt and --topic") }
+        var mqttOptions = try mqtt.options(broker: broker)
         mqttOptions.offlineBufferCapacity = offlineBuffer
         let client = try MQTTClient(options: mqttOptions)
         try await client.connect()
@@ -98,7 +92,7 @@ struct EdgeCommand: AsyncParsableCommand {
         let agent = EdgeAgent(
             featurizer: featurizer, publisher: client,
             options: EdgeAgentOptions(
-                topic: topic, deviceID: device, payload: payload, qos: qos == 1 ? .atLeastOnce : .atMostOnce,
+                topic: topic, deviceID: device, payload: payload, qos: mqtt.qos,
                 dedupThreshold: dedupThreshold, thumbnail: thumbnail))
         let result: EdgeStatistics
         do {
@@ -138,61 +132,6 @@ struct EdgeCommand: AsyncParsableCommand {
 }
 
 extension PayloadFormat: ExpressibleByArgument {}
-
-/// Broker credentials and TLS, shared by the commands that talk MQTT.
-struct MQTTConnectionOptions: ParsableArguments {
-    @Option(help: "MQTT user name.")
-    var username: String?
-
-    @Option(help: "A file whose first line is the MQTT password (or set $VSEARCH_MQTT_PASSWORD).")
-    var passwordFile: String?
-
-    @Option(help: "PEM file of the CA that signed the broker's certificate.")
-    var tlsCA: String?
-
-    @Option(help: "PEM client certificate, for brokers that check client certificates.")
-    var tlsCert: String?
-
-    @Option(help: "PEM key of the client certificate.")
-    var tlsKey: String?
-
-    @Flag(help: "Do not check that the broker's certificate names its host (tests only).")
-    var tlsInsecure = false
-
-    @Option(help: "The MQTT client id (needed for --persistent-session).")
-    var clientID: String?
-
-    @Flag(help: "Ask the broker to keep the session (subscriptions, queued QoS 1 messages) across reconnections.")
-    var persistentSession = false
-
-    @Option(help: "Seconds between MQTT keep-alive pings.")
-    var keepalive: Int = 30
-
-    func options(broker: String, clientID defaultID: String?) throws -> MQTTOptions {
-        let url = try BrokerURL(parsing: broker)
-        let password = try MQTTPassword.read(file: passwordFile)
-        var tls: TLSOptions?
-        if tlsCA != nil || tlsCert != nil || tlsKey != nil || tlsInsecure {
-            tls = TLSOptions(caFile: tlsCA, certificateFile: tlsCert, keyFile: tlsKey, insecure: tlsInsecure)
-        }
-        return MQTTOptions(
-            broker: url, clientID: clientID ?? defaultID, cleanSession: !persistentSession, keepAlive: keepalive,
-            username: username, password: password, tls: tls)
-    }
-}
-
-/// Reads MQTT passwords from a file or the environment, never from the command line (which `ps` shows).
-enum MQTTPassword {
-    static func read(file: String?) throws -> String? {
-        if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw CommandError("\(file): cannot read the password file")
-            }
-            return text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        }
-        return ProcessInfo.processInfo.environment["VSEARCH_MQTT_PASSWORD"]
-    }
-}
 
 /// The agent's running status: one rewritten line on a terminal, a log line every 10 s otherwise.
 final class StatusLine: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VSearchCore
 import VSearchTesting
 import VectorIndex
 
@@ -141,10 +142,9 @@ import VectorIndex
 }
 
 /// Counts what a writer reports stored, from its thread.
-private final class WrittenCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
+private final class WrittenCounter: Sendable {
+    private let count = Locked(0)
 
-    func add(_ n: Int) { lock.withLock { count += n } }
-    var total: Int { lock.withLock { count } }
+    func add(_ n: Int) { count.withLock { $0 += n } }
+    var total: Int { count.withLock { $0 } }
 }

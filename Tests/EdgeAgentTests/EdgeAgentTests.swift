@@ -21,14 +21,13 @@ struct ArrayFrameSource: FrameSource {
 }
 
 /// Records what the agent publishes.
-final class RecordingPublisher: FeaturePublisher, @unchecked Sendable {
-    private let lock = NSLock()
-    private var recorded: [(topic: String, payload: [UInt8])] = []
+final class RecordingPublisher: FeaturePublisher, Sendable {
+    private let recorded = Locked<[(topic: String, payload: [UInt8])]>([])
 
-    var messages: [(topic: String, payload: [UInt8])] { lock.withLock { recorded } }
+    var messages: [(topic: String, payload: [UInt8])] { recorded.withLock { $0 } }
 
     func publish(_ payload: [UInt8], to topic: String, qos: QoS, retain: Bool) throws(MQTTError) -> PublishOutcome {
-        lock.withLock { recorded.append((topic, payload)) }
+        recorded.withLock { $0.append((topic, payload)) }
         return .sent
     }
 }
@@ -96,13 +95,15 @@ final class RecordingPublisher: FeaturePublisher, @unchecked Sendable {
         let agent = EdgeAgent(featurizer: featurizer, publisher: publisher, options: EdgeAgentOptions(topic: "t"))
         var frames = try Self.frames(["skimage/coffee.png", "mate/Aqua.jpg"])
         frames.insert(Frame(sequence: 9, bytes: [0xFF, 0xD8, 0xFF, 0xD9], name: "frame 9 of the camera"), at: 1)
-        let warnings = LockedStrings()
+        let warnings = Locked<[String]>([])
         let statistics = try await agent.run(
-            source: ArrayFrameSource(pictures: frames), warn: { warnings.append("\($0)") })
+            source: ArrayFrameSource(pictures: frames),
+            warn: { message in warnings.withLock { $0.append("\(message)") } })
         #expect(statistics.failed == 1)
         #expect(statistics.published == 2)
-        #expect(warnings.values.count == 1)
-        #expect(warnings.values.first?.hasPrefix("frame 9 of the camera: ") == true)
+        let warned = warnings.withLock { $0 }
+        #expect(warned.count == 1)
+        #expect(warned.first?.hasPrefix("frame 9 of the camera: ") == true)
     }
 
     @Test func thumbnailsAreSmallJPEGs() throws {
@@ -115,11 +116,4 @@ final class RecordingPublisher: FeaturePublisher, @unchecked Sendable {
         let decoded = try featurizer.decode(bytes: thumbnail, name: "thumbnail")
         #expect(max(decoded.sourceWidth, decoded.sourceHeight) <= 320)
     }
-}
-
-final class LockedStrings: @unchecked Sendable {
-    private let lock = NSLock()
-    private var strings: [String] = []
-    var values: [String] { lock.withLock { strings } }
-    func append(_ text: String) { lock.withLock { strings.append(text) } }
 }

@@ -1,6 +1,7 @@
 import DeviceLink
 import Foundation
 import Testing
+import VSearchCore
 import VSearchTesting
 
 @testable import EdgeAgent
@@ -17,18 +18,19 @@ import VSearchTesting
     }
 
     /// Keeps every message of a subscription, from a task of its own.
-    final class Collector: @unchecked Sendable {
-        private let lock = NSLock()
-        private var received: [MQTTMessage] = []
-        private var task: Task<Void, Never>?
+    final class Collector: Sendable {
+        private let received: Locked<[MQTTMessage]>
+        private let task: Task<Void, Never>
 
         init(_ stream: AsyncStream<MQTTMessage>) {
-            task = Task { [self] in
-                for await message in stream { lock.withLock { received.append(message) } }
+            let received = Locked<[MQTTMessage]>([])
+            self.received = received
+            task = Task {
+                for await message in stream { received.withLock { $0.append(message) } }
             }
         }
 
-        var messages: [MQTTMessage] { lock.withLock { received } }
+        var messages: [MQTTMessage] { received.withLock { $0 } }
     }
 
     @Test(arguments: [PayloadFormat.compact, .original])
@@ -46,7 +48,7 @@ import VSearchTesting
         let result = try await runVSearch(
             [
                 "edge", "--mqtt", broker.url, "--topic", "devices/cam-7/features", "--device-id", "cam-7", "--fps", "5",
-                "--payload", payload.rawValue, "--qos", "1", "--thumbnail", "--json-summary", video,
+                "--payload", payload.rawValue, "--mqtt-qos", "1", "--thumbnail", "--json-summary", video,
             ])
         #expect(result.status == 0, "\(result.error)")
         let summary = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
@@ -69,6 +71,37 @@ import VSearchTesting
         }
     }
 
+    /// The MQTT flags each command lists in its help: `--mqtt`, `--topic` and the `--mqtt-…` ones.
+    static func mqttFlags(_ command: String) async throws -> Set<String> {
+        let help = try await runVSearch([command, "--help"])
+        #expect(help.status == 0)
+        return Set(help.output.matches(of: /--(mqtt[a-z-]*|topic)\b/).map { String($0.output.0) })
+    }
+
+    @Test func edgeAndServeTakeTheSameMQTTFlags() async throws {
+        let edge = try await Self.mqttFlags("edge")
+        #expect(
+            edge == [
+                "--mqtt", "--topic", "--mqtt-client-id", "--mqtt-username", "--mqtt-password-file", "--mqtt-tls-ca",
+                "--mqtt-tls-cert", "--mqtt-tls-key", "--mqtt-tls-insecure", "--mqtt-qos", "--mqtt-keepalive",
+                "--mqtt-persistent-session",
+            ])
+        #expect(try await Self.mqttFlags("serve") == edge)
+        // The old names still parse but are not offered.
+        let help = try await runVSearch(["edge", "--help"])
+        #expect(!help.output.contains(" --tls-ca") && !help.output.contains(" --qos"))
+    }
+
+    @Test func anOptionGivenUnderItsOldAndItsNewNameIsOneClearError() async throws {
+        let result = try await runVSearch(
+            ["edge", "--mqtt", "mqtt://127.0.0.1:1", "--topic", "t", "--qos", "1", "--mqtt-qos", "1", "-"])
+        #expect(result.status != 0)
+        let lines = result.error.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("--mqtt-qos and --qos (its old name) are the same option") == true)
+    }
+
+    /// Uses the flags' old names, which must keep working.
     @Test func wrongCredentialsStopTheAgentWithOneClearLine() async throws {
         try Repository.requireModelAndPhotos()
         let scratch = try TemporaryDirectory("edge")

@@ -1,6 +1,7 @@
 import DeviceLink
 import Foundation
 import Testing
+import VSearchCore
 import VSearchTesting
 
 /// The whole device path: `vsearch edge` on a video made from catalogue photos → a real Mosquitto
@@ -251,11 +252,10 @@ enum RawHTTP {
 }
 
 /// A Server-Sent Events client on a raw socket, collecting `data:` payloads as JSON objects.
-final class SSEClient: @unchecked Sendable {
+final class SSEClient: Sendable {
     private let fd: Int32
-    private let lock = NSLock()
-    private var events: [[String: Any]] = []
-    private var connected = false
+    /// Written by the reading thread, read by the test.
+    private let state = Locked<(events: [[String: Any]], connected: Bool)>(([], false))
 
     init(port: Int, path: String) async throws {
         fd = try RawHTTP.connect(port: port)
@@ -288,13 +288,13 @@ final class SSEClient: @unchecked Sendable {
         try await waitUntil("the live stream's preamble") { [self] in isConnected }
     }
 
-    private func append(_ event: [String: Any]) { lock.withLock { events.append(event) } }
+    private func append(_ event: [String: Any]) { state.withLock { $0.events.append(event) } }
 
-    private func markConnected() { lock.withLock { connected = true } }
+    private func markConnected() { state.withLock { $0.connected = true } }
 
-    private var isConnected: Bool { lock.withLock { connected } }
+    private var isConnected: Bool { state.withLock { $0.connected } }
 
-    var received: [[String: Any]] { lock.withLock { events } }
+    var received: [[String: Any]] { state.withLock { $0.events } }
 
     func close() { shutdown(fd, Int32(SHUT_RDWR)) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VSearchCore
 import VSearchTesting
 
 /// `vsearch embed` and `vsearch classify` as a person runs them: the built binary.
@@ -36,5 +37,16 @@ import VSearchTesting
         let classes = line?["classes"] as? [[String: Any]]
         #expect(classes?.count == 5)
         #expect(classes?.first?["label"] as? String == "espresso")
+    }
+
+    @Test func versionPrintsTheReleaseAndTheBuild() async throws {
+        let result = try await Self.run(["--version"])
+        #expect(result.status == 0)
+        #expect(result.error.isEmpty)
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        #expect(lines.first == "vsearch \(VSearchVersion.number)")
+        let build = /build: (debug|release), Swift \d+\.\d+( or later)?, [a-z0-9_]+-[a-z]+/
+        #expect(lines.dropFirst().first?.wholeMatch(of: build) != nil, "\(lines)")
     }
 }

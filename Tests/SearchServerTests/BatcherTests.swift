@@ -2,6 +2,7 @@ import Featurizer
 import Foundation
 import ImageDecoding
 import Testing
+import VSearchCore
 import VSearchTesting
 
 @testable import SearchServer
@@ -39,10 +40,9 @@ import VSearchTesting
 }
 
 /// The batch sizes the batcher reported, from its queue.
-final class BatchLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [Int] = []
+final class BatchLog: Sendable {
+    private let values = Locked<[Int]>([])
 
-    func append(_ size: Int) { lock.withLock { values.append(size) } }
-    var sizes: [Int] { lock.withLock { values } }
+    func append(_ size: Int) { values.withLock { $0.append(size) } }
+    var sizes: [Int] { values.withLock { $0 } }
 }
