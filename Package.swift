@@ -49,6 +49,10 @@ let package = Package(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
         ),
+        // The vector index's distance kernels: AVX2 + FMA + F16C and portable variants in one binary, chosen at
+        // run time by the CPU, so no target needs CPU flags (SwiftPM calls those unsafe and refuses them in a
+        // versioned dependency).
+        .target(name: "CVectorKernels"),
 
         // Shared vocabulary: errors, tensors, the model descriptor, progress.
         .target(name: "VSearchCore"),
@@ -76,7 +80,7 @@ let package = Package(
             dependencies: ["VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime"]
         ),
         // index: exact and HNSW vector search, persistent.
-        .target(name: "VectorIndex", dependencies: ["VSearchCore", "CDNNL"], swiftSettings: vectorKernelSettings),
+        .target(name: "VectorIndex", dependencies: ["VSearchCore", "CDNNL", "CVectorKernels"]),
 
         // matches: the catalogue store (SQLite metadata + vectors), ingestion and search.
         .target(
@@ -142,7 +146,7 @@ let package = Package(
         .testTarget(name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor"]),
         .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
         .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore", "TestSupport"]),
-        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "TestSupport"]),
+        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "CVectorKernels", "TestSupport"]),
         .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore", "TestSupport"]),
         .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "DeviceTestSupport"]),
         .testTarget(
@@ -164,20 +168,6 @@ let package = Package(
         ),
     ]
 )
-
-// The vector index's distance kernels are compiled for AVX2 + FMA + F16C (x86-64-v3, every x86 server
-// CPU since 2015) so SIMD16<Float> arithmetic becomes fused 256-bit operations; dynamic exclusivity
-// checks are off in that module because its hot loops read class storage guarded by its own locks.
-#if arch(x86_64)
-    var vectorKernelSettings: [SwiftSetting] {
-        [
-            .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-enforce-exclusivity=unchecked"]),
-            .define("VECTORINDEX_FMA"),
-        ]
-    }
-#else
-    var vectorKernelSettings: [SwiftSetting] { [.unsafeFlags(["-enforce-exclusivity=unchecked"])] }
-#endif
 
 // libFuzzer targets (Tests/Fuzz, run by scripts/fuzz.sh): declared only when VSEARCH_FUZZ is set, because they
 // link only with `-sanitize=fuzzer` (libFuzzer's driver runs them) and so would break a plain `swift build`.
