@@ -21,6 +21,9 @@ let package = Package(
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "Catalogue", targets: ["Catalogue"]),
         .library(name: "SearchServer", targets: ["SearchServer"]),
+        // For programs of your own that run the network: link it into the executable to get the passive OpenMP
+        // waiting that vsearch's own programs have (see COpenMPEnvironment below).
+        .library(name: "OpenMPPassiveWait", targets: ["COpenMPEnvironment"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -64,13 +67,15 @@ let package = Package(
         ),
         // tensor: RGB pixels → the model's input tensor, as model.json says.
         .target(name: "ImageTensor", dependencies: ["VSearchCore", "ImageDecoding", "CImageCodecs"]),
-        // Sets OMP_WAIT_POLICY before libgomp starts (a .preinit_array entry).
+        // Sets OMP_WAIT_POLICY=PASSIVE before libgomp starts, by re-executing the program once from a
+        // .preinit_array entry. Only executables (and the test binary) depend on it: linked into a library it
+        // would restart every program that uses the library.
         .target(name: "COpenMPEnvironment"),
         // features: an ONNX CNN runtime on oneDNN kernels.
         .target(
             name: "CNNRuntime",
             dependencies: [
-                "VSearchCore", "CDNNL", "COpenMPEnvironment",
+                "VSearchCore", "CDNNL",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -123,6 +128,7 @@ let package = Package(
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
                 "DeviceLink", "EdgeAgent",
+                "COpenMPEnvironment",  // passive OpenMP waiting for this program
                 "SearchServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -134,6 +140,7 @@ let package = Package(
             name: "vsearch-bench",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex",
+                "COpenMPEnvironment",  // passive OpenMP waiting for this program
                 "COpenBLAS",  // only for the measurement that chose oneDNN over OpenBLAS
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -144,19 +151,26 @@ let package = Package(
 
         .testTarget(name: "VSearchCoreTests", dependencies: ["VSearchCore"]),
         .testTarget(name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor"]),
-        .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
-        .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore", "TestSupport"]),
+        // The test targets that run the network link COpenMPEnvironment as the executables do, so the test
+        // binary does not spin either.
+        .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer", "COpenMPEnvironment"]),
+        .testTarget(
+            name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore", "TestSupport", "COpenMPEnvironment"]),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "CVectorKernels", "TestSupport"]),
-        .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore", "TestSupport"]),
+        .testTarget(
+            name: "CatalogueTests", dependencies: ["Catalogue", "VSearchCore", "TestSupport", "COpenMPEnvironment"]),
         .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "DeviceTestSupport"]),
         .testTarget(
             name: "EdgeAgentTests",
-            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "DeviceTestSupport", "TestSupport"]
+            dependencies: [
+                "EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "DeviceTestSupport", "TestSupport",
+                "COpenMPEnvironment",
+            ]
         ),
         .testTarget(
             name: "SearchServerTests",
             dependencies: [
-                "SearchServer", "Catalogue", "Featurizer", "ImageDecoding", "VSearchCore",
+                "SearchServer", "Catalogue", "Featurizer", "ImageDecoding", "VSearchCore", "COpenMPEnvironment",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
