@@ -28,6 +28,9 @@ let package = Package(
         .library(name: "SearchServer", targets: ["SearchServer"]),
         // What the tests share, as HummingbirdTesting is for Hummingbird's: real processes, brokers and photos.
         .library(name: "VSearchTesting", targets: ["VSearchTesting"]),
+        // For programs of your own that run the network: link it into the executable to get the passive OpenMP
+        // waiting that vsearch's own programs have (see COpenMPEnvironment below).
+        .library(name: "OpenMPPassiveWait", targets: ["COpenMPEnvironment"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -58,6 +61,10 @@ let package = Package(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
         ),
+        // The vector index's distance kernels: AVX2 + FMA + F16C and portable variants in one binary, chosen at
+        // run time by the CPU, so no target needs CPU flags (SwiftPM calls those unsafe and refuses them in a
+        // versioned dependency).
+        .target(name: "CVectorKernels"),
 
         // Shared vocabulary: errors, tensors, the model descriptor, progress.
         .target(name: "VSearchCore"),
@@ -81,13 +88,15 @@ let package = Package(
         ),
         // tensor: RGB pixels → the model's input tensor, as model.json says.
         .target(name: "ImageTensor", dependencies: ["VSearchCore", "ImageDecoding", "CImageCodecs"]),
-        // Sets OMP_WAIT_POLICY before libgomp starts (a .preinit_array entry).
+        // Sets OMP_WAIT_POLICY=PASSIVE before libgomp starts, by re-executing the program once from a
+        // .preinit_array entry. Only executables (and the test binary) depend on it: linked into a library it
+        // would restart every program that uses the library.
         .target(name: "COpenMPEnvironment"),
         // features: an ONNX CNN runtime on oneDNN kernels.
         .target(
             name: "CNNRuntime",
             dependencies: [
-                "VSearchCore", "CDNNL", "COpenMPEnvironment",
+                "VSearchCore", "CDNNL",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -97,7 +106,7 @@ let package = Package(
             dependencies: ["VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime"]
         ),
         // index: exact and HNSW vector search, persistent.
-        .target(name: "VectorIndex", dependencies: ["VSearchCore", "CDNNL"], swiftSettings: vectorKernelSettings),
+        .target(name: "VectorIndex", dependencies: ["VSearchCore", "CDNNL", "CVectorKernels"]),
 
         // matches: the catalogue store (SQLite metadata + vectors), ingestion and search.
         .target(
@@ -140,6 +149,7 @@ let package = Package(
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
                 "ImageFetching", "RetrievalEval", "DeviceLink", "EdgeAgent",
+                "COpenMPEnvironment",  // passive OpenMP waiting for this program
                 "SearchServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -151,6 +161,7 @@ let package = Package(
             name: "vsearch-bench",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex",
+                "COpenMPEnvironment",  // passive OpenMP waiting for this program
                 "COpenBLAS",  // only for the measurement that chose oneDNN over OpenBLAS
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -164,29 +175,39 @@ let package = Package(
         .testTarget(
             name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor", "VSearchCore", "VSearchTesting"]
         ),
-        .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer"]),
-        .testTarget(name: "FeaturizerTests", dependencies: ["Featurizer", "VSearchCore", "VSearchTesting"]),
-        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "VSearchCore", "VSearchTesting"]),
+        // The test targets that run the network link COpenMPEnvironment as the executables do, so the test
+        // binary does not spin either.
+        .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer", "COpenMPEnvironment"]),
+        .testTarget(
+            name: "FeaturizerTests",
+            dependencies: ["Featurizer", "VSearchCore", "VSearchTesting", "COpenMPEnvironment"]
+        ),
+        .testTarget(
+            name: "VectorIndexTests", dependencies: ["VectorIndex", "CVectorKernels", "VSearchCore", "VSearchTesting"]
+        ),
         .testTarget(name: "ImageFetchingTests", dependencies: ["ImageFetching"]),
         .testTarget(
             name: "CatalogueTests",
             // RetrievalEval for its camera-like query distortions, which the HNSW-against-flat test searches with.
-            dependencies: ["Catalogue", "VSearchCore", "RetrievalEval", "VSearchTesting"]
+            dependencies: ["Catalogue", "VSearchCore", "RetrievalEval", "VSearchTesting", "COpenMPEnvironment"]
         ),
         .testTarget(
             name: "RetrievalEvalTests",
-            dependencies: ["RetrievalEval", "Catalogue", "ImageDecoding", "ImageOps", "VSearchCore", "VSearchTesting"]
+            dependencies: [
+                "RetrievalEval", "Catalogue", "ImageDecoding", "ImageOps", "VSearchCore", "VSearchTesting",
+                "COpenMPEnvironment",
+            ]
         ),
         .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "VSearchTesting"]),
         .testTarget(
             name: "EdgeAgentTests",
-            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "VSearchTesting"]
+            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "VSearchTesting", "COpenMPEnvironment"]
         ),
         .testTarget(
             name: "SearchServerTests",
             dependencies: [
                 "SearchServer", "Catalogue", "Featurizer", "ImageDecoding", "ImageFetching", "VSearchCore",
-                "VSearchTesting",
+                "VSearchTesting", "COpenMPEnvironment",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -203,20 +224,6 @@ let package = Package(
         ),
     ]
 )
-
-// The vector index's distance kernels are compiled for AVX2 + FMA + F16C (x86-64-v3, every x86 server
-// CPU since 2015) so SIMD16<Float> arithmetic becomes fused 256-bit operations; dynamic exclusivity
-// checks are off in that module because its hot loops read class storage guarded by its own locks.
-#if arch(x86_64)
-    var vectorKernelSettings: [SwiftSetting] {
-        [
-            .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-enforce-exclusivity=unchecked"]),
-            .define("VECTORINDEX_FMA"),
-        ]
-    }
-#else
-    var vectorKernelSettings: [SwiftSetting] { [.unsafeFlags(["-enforce-exclusivity=unchecked"])] }
-#endif
 
 // libFuzzer targets (Tests/Fuzz, run by scripts/fuzz.sh): declared only when VSEARCH_FUZZ is set, because they
 // link only with `-sanitize=fuzzer` (libFuzzer's driver runs them) and so would break a plain `swift build`.

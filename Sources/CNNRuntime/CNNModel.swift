@@ -33,7 +33,8 @@ public final class CNNModel: Sendable {
         }
     }
 
-    /// How oneDNN's OpenMP threads wait ("PASSIVE" unless OMP_WAIT_POLICY was set), for benchmark reports.
+    /// How oneDNN's OpenMP threads wait, for benchmark reports: "PASSIVE" in vsearch's own programs unless
+    /// OMP_WAIT_POLICY was set, empty (libgomp's default) in a program that does not link `OpenMPPassiveWait`.
     public static var openMPWaitPolicy: String { OpenMP.waitPolicy }
 
     /// The graph's data input.

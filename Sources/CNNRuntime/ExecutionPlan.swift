@@ -1,5 +1,4 @@
 import CDNNL
-import COpenMPEnvironment
 import Foundation
 import VSearchCore
 
@@ -250,8 +249,9 @@ enum OpenMP {
         return unsafeBitCast(symbol, to: SetThreads.self)
     }()
 
-    /// OMP_WAIT_POLICY as libgomp read it: "PASSIVE" unless the user chose otherwise.
-    static var waitPolicy: String { String(cString: vsearch_openmp_wait_policy()) }
+    /// OMP_WAIT_POLICY as libgomp read it; empty means libgomp's default (spinning for a while). vsearch's
+    /// executables set "PASSIVE" before libgomp starts (COpenMPEnvironment) unless the user chose otherwise.
+    static var waitPolicy: String { getenv("OMP_WAIT_POLICY").map { String(cString: $0) } ?? "" }
 
     static func setThreads(_ count: Int?) {
         guard let count, count > 0 else { return }

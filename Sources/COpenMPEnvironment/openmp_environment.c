@@ -8,6 +8,11 @@
 // loader before every shared library's constructor) re-executes the program
 // once with OMP_WAIT_POLICY=PASSIVE added. A value the user set is kept, and
 // if the re-execution fails the program simply goes on with libgomp's default.
+//
+// Only executables link this (vsearch, vsearch-bench, the test binary; other
+// programs through the OpenMPPassiveWait product): the loader runs
+// .preinit_array entries of the executable only, and a library that carried it
+// would restart every program that uses the library, wanted or not.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

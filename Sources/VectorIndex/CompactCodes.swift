@@ -10,11 +10,12 @@ final class CompactCodes: @unchecked Sendable {
     let dimension: Int
     let half: RowStore<Float16>
     let bytes: RowStore<UInt8>
+    // @exclusivity(unchecked): read once per row scored, under the owning FlatIndex's lock (see above).
     /// Per-dimension offset and step of the i8 codes; empty until fitted.
-    var minimum: [Float] = []
-    var scale: [Float] = []
+    @exclusivity(unchecked) var minimum: [Float] = []
+    @exclusivity(unchecked) var scale: [Float] = []
     /// ‖decoded row‖², for approximate L2 scores.
-    var squaredNorms: [Float] = []
+    @exclusivity(unchecked) var squaredNorms: [Float] = []
 
     init(kind: VectorStorage, dimension: Int) {
         self.kind = kind

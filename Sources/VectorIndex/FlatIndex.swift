@@ -17,14 +17,16 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     public var rerankFactor: Int = 8
 
     let lock = ReadWriteLock()
-    var vectors: RowStore<Float>
-    var ids: [UInt64] = []
+    // @exclusivity(unchecked): the scans read these once per row; `lock` already keeps a writer away from
+    // readers, so Swift's run-time exclusivity check on each read is pure cost.
+    @exclusivity(unchecked) var vectors: RowStore<Float>
+    @exclusivity(unchecked) var ids: [UInt64] = []
     var rowOf: [UInt64: Int] = [:]
     /// ‖row‖², for L2 scores from inner products.
-    var squaredNorms: [Float] = []
-    var codes: CompactCodes?
+    @exclusivity(unchecked) var squaredNorms: [Float] = []
+    @exclusivity(unchecked) var codes: CompactCodes?
     /// Where re-ranking reads exact rows while they are still only in the snapshot file.
-    var rerankFile: RowFileReader?
+    @exclusivity(unchecked) var rerankFile: RowFileReader?
 
     /// An empty index.
     public init(dimension: Int, metric: Metric = .innerProduct, storage: VectorStorage = .f32) throws(IndexError) {

@@ -18,17 +18,19 @@ final class HNSWGraph: @unchecked Sendable {
     let seed: UInt64
     let levelScale: Double
 
-    private(set) var vectors: RowStore<Float>
-    var ids: [UInt64] = []
-    var nodeOf: [UInt64: Int32] = [:]
+    // @exclusivity(unchecked): a search reads these once per neighbour; the owning index's lock (and, in a
+    // parallel build, the node locks) already order the accesses, so the run-time check on each is pure cost.
+    @exclusivity(unchecked) private(set) var vectors: RowStore<Float>
+    @exclusivity(unchecked) var ids: [UInt64] = []
+    @exclusivity(unchecked) var nodeOf: [UInt64: Int32] = [:]
     var levels: [UInt8] = []
-    var deleted: [Bool] = []
-    var deletedCount = 0
+    @exclusivity(unchecked) var deleted: [Bool] = []
+    @exclusivity(unchecked) var deletedCount = 0
     private(set) var capacity = 0
-    var baseLinks: UnsafeMutablePointer<Int32>
-    var upperLinks: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>
-    var entryPoint: Int32 = -1
-    var topLevel = -1
+    @exclusivity(unchecked) var baseLinks: UnsafeMutablePointer<Int32>
+    @exclusivity(unchecked) var upperLinks: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>
+    @exclusivity(unchecked) var entryPoint: Int32 = -1
+    @exclusivity(unchecked) var topLevel = -1
 
     private let nodeLocks = NodeLocks(capacity: 1)
     private let entryLock = Locked(())
@@ -151,13 +153,12 @@ final class HNSWGraph: @unchecked Sendable {
             let b = vectors.row(Int(nodes[i + 1]))
             let c = vectors.row(Int(nodes[i + 2]))
             let d = vectors.row(Int(nodes[i + 3]))
-            let four =
-                metric == .l2
-                ? Kernels.l2Squared4(query, a, b, c, d, dimension) : -Kernels.dot4(query, a, b, c, d, dimension)
-            out[i] = four[0]
-            out[i + 1] = four[1]
-            out[i + 2] = four[2]
-            out[i + 3] = four[3]
+            if metric == .l2 {
+                Kernels.l2Squared4(query, a, b, c, d, dimension, into: out + i)
+            } else {
+                Kernels.dot4(query, a, b, c, d, dimension, into: out + i)
+                for j in i..<(i + 4) { out[j] = -out[j] }
+            }
             i += 4
         }
         while i < count {

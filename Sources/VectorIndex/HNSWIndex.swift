@@ -48,7 +48,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public var progress: (@Sendable (Int, Int) -> Void)?
 
     let lock = ReadWriteLock()
-    var graph: HNSWGraph
+    /// Replaced only under `lock`'s write side; @exclusivity(unchecked) because every search reads it.
+    @exclusivity(unchecked) var graph: HNSWGraph
 
     public init(dimension: Int, metric: Metric = .innerProduct, parameters: HNSWParameters = HNSWParameters())
         throws(IndexError)

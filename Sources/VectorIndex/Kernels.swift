@@ -1,87 +1,21 @@
-/// `acc + a·b`, fused when the build targets FMA (Package.swift defines
-/// `VECTORINDEX_FMA` with `-march=x86-64-v3`); without FMA hardware a fused
-/// multiply-add would be a slow library call per lane.
-@inline(__always)
-func multiplyAdd(_ acc: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
-    #if VECTORINDEX_FMA
-        return acc.addingProduct(a, b)
-    #else
-        return acc + a * b
-    #endif
-}
+import CVectorKernels
 
 /// Distance kernels on raw rows.
 ///
-/// Written with 16-lane SIMD and several accumulators so that a scan is
-/// limited by memory bandwidth rather than by the dependency chain of adds.
+/// The loops themselves are C (`CVectorKernels`), which builds an AVX2 + FMA + F16C variant beside a
+/// portable one and picks one at run time, so this module needs no CPU-specific compiler flags and the
+/// package stays usable as a versioned dependency. These wrappers only keep the call sites in Swift terms.
 enum Kernels {
-    @inline(__always)
-    static func lanes(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
-        p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
-    }
-
     /// Σ a[i]·b[i].
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var s0 = SIMD16<Float>()
-        var s1 = SIMD16<Float>()
-        var s2 = SIMD16<Float>()
-        var s3 = SIMD16<Float>()
-        var i = 0
-        let ra = UnsafeRawPointer(a)
-        let rb = UnsafeRawPointer(b)
-        while i &+ 64 <= n {
-            s0 = multiplyAdd(s0, lanes(ra, i), lanes(rb, i))
-            s1 = multiplyAdd(s1, lanes(ra, i &+ 16), lanes(rb, i &+ 16))
-            s2 = multiplyAdd(s2, lanes(ra, i &+ 32), lanes(rb, i &+ 32))
-            s3 = multiplyAdd(s3, lanes(ra, i &+ 48), lanes(rb, i &+ 48))
-            i &+= 64
-        }
-        while i &+ 16 <= n {
-            s0 = multiplyAdd(s0, lanes(ra, i), lanes(rb, i))
-            i &+= 16
-        }
-        var total = ((s0 + s1) + (s2 + s3)).sum()
-        while i < n {
-            total += a[i] * b[i]
-            i &+= 1
-        }
-        return total
+        vsk_dot(a, b, n)
     }
 
     /// Σ (a[i] − b[i])².
     @inline(__always)
     static func l2Squared(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var s0 = SIMD16<Float>()
-        var s1 = SIMD16<Float>()
-        var s2 = SIMD16<Float>()
-        var s3 = SIMD16<Float>()
-        var i = 0
-        let ra = UnsafeRawPointer(a)
-        let rb = UnsafeRawPointer(b)
-        while i &+ 64 <= n {
-            let d0 = lanes(ra, i) - lanes(rb, i)
-            let d1 = lanes(ra, i &+ 16) - lanes(rb, i &+ 16)
-            let d2 = lanes(ra, i &+ 32) - lanes(rb, i &+ 32)
-            let d3 = lanes(ra, i &+ 48) - lanes(rb, i &+ 48)
-            s0 = multiplyAdd(s0, d0, d0)
-            s1 = multiplyAdd(s1, d1, d1)
-            s2 = multiplyAdd(s2, d2, d2)
-            s3 = multiplyAdd(s3, d3, d3)
-            i &+= 64
-        }
-        while i &+ 16 <= n {
-            let d0 = lanes(ra, i) - lanes(rb, i)
-            s0 = multiplyAdd(s0, d0, d0)
-            i &+= 16
-        }
-        var total = ((s0 + s1) + (s2 + s3)).sum()
-        while i < n {
-            let d = a[i] - b[i]
-            total += d * d
-            i &+= 1
-        }
-        return total
+        vsk_l2_squared(a, b, n)
     }
 
     /// The internal score (higher is better) of `row` for `query` under `metric`.
@@ -95,41 +29,35 @@ enum Kernels {
     /// Σ a[i]·Float(b[i]) for half-precision rows.
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float16>, _ n: Int) -> Float {
-        var s0 = SIMD16<Float>()
-        var i = 0
-        let ra = UnsafeRawPointer(a)
-        let rb = UnsafeRawPointer(b)
-        while i + 16 <= n {
-            let h = rb.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<Float16>.self)
-            s0 = multiplyAdd(s0, ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), SIMD16<Float>(h))
-            i += 16
-        }
-        var total = s0.sum()
-        while i < n {
-            total += a[i] * Float(b[i])
-            i += 1
-        }
-        return total
+        vsk_dot_f16(a, UnsafeRawPointer(b), n)
     }
 
     /// Σ a[i]·Float(b[i]) for byte codes.
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Float {
-        var s0 = SIMD16<Float>()
-        var i = 0
-        let ra = UnsafeRawPointer(a)
-        let rb = UnsafeRawPointer(b)
-        while i + 16 <= n {
-            let c = rb.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
-            s0 = multiplyAdd(s0, ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), SIMD16<Float>(c))
-            i += 16
-        }
-        var total = s0.sum()
-        while i < n {
-            total += a[i] * Float(b[i])
-            i += 1
-        }
-        return total
+        vsk_dot_u8(a, b, n)
+    }
+
+    /// Inner products of four rows with one query, written to `out[0..<4]`.
+    ///
+    /// Streaming four rows at once keeps four independent memory streams and
+    /// accumulator chains in flight, and loads each query chunk once instead
+    /// of four times, which is what a graph search's neighbour lists need.
+    @inline(__always)
+    static func dot4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+        _ d: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        vsk_dot4(q, a, b, c, d, n, out)
+    }
+
+    /// Squared L2 distances of four rows to one query, written to `out[0..<4]`.
+    @inline(__always)
+    static func l2Squared4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+        _ d: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        vsk_l2_squared4(q, a, b, c, d, n, out)
     }
 
     /// Scales `v` to unit length in place; a zero vector stays zero.
@@ -139,4 +67,26 @@ enum Kernels {
         let inverse = 1 / norm
         for i in 0..<n { v[i] *= inverse }
     }
+}
+
+/// The CPU levels the kernels are built for.
+enum KernelLevel: CaseIterable, Sendable {
+    /// Plain C with 4-lane vectors; runs on any CPU.
+    case portable
+    /// AVX2 with FMA and F16C (the x86-64-v3 level).
+    case avx2
+
+    /// The level every search uses in this process: the best the CPU supports, unless the environment
+    /// variable `VSEARCH_VECTOR_KERNELS=portable` asked for the fallback.
+    static var active: KernelLevel { KernelLevel(vsk_active_level()) }
+
+    init(_ level: vsk_level) {
+        self = level == VSK_LEVEL_X86_64_V3 ? .avx2 : .portable
+    }
+
+    var cValue: vsk_level { self == .avx2 ? VSK_LEVEL_X86_64_V3 : VSK_LEVEL_PORTABLE }
+
+    /// This level's kernels, called directly (so tests can compare levels without switching the one in use),
+    /// or nil when the CPU lacks the level.
+    var kernels: vsk_kernels? { vsk_kernels_at(cValue)?.pointee }
 }

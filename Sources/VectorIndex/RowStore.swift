@@ -6,9 +6,11 @@
 // @unchecked: raw or memory-mapped rows; the owning index's reader-writer lock guards them.
 final class RowStore<Element: BitwiseCopyable>: @unchecked Sendable {
     let width: Int
-    private(set) var count: Int
+    // @exclusivity(unchecked): searches read these once per row scored, and the owning index's lock already
+    // keeps a writer away from readers, so Swift's run-time exclusivity check on each read is pure cost.
+    @exclusivity(unchecked) private(set) var count: Int
     private(set) var capacity: Int
-    private(set) var base: UnsafeMutablePointer<Element>
+    @exclusivity(unchecked) private(set) var base: UnsafeMutablePointer<Element>
     private var owned: Bool
     /// Keeps a borrowed mapping alive.
     private var mapping: MappedFile?

@@ -76,13 +76,15 @@ struct SearchHeap {
 /// Marks nodes visited during one search without clearing memory each time.
 final class VisitedSet {
     private let marks: UnsafeMutablePointer<UInt16>
-    private var current: UInt16 = 0
+    // @exclusivity(unchecked): used once per neighbour by the one search that holds the set (see VisitedPool),
+    // so the run-time exclusivity check on each access is pure cost.
+    @exclusivity(unchecked) private var current: UInt16 = 0
     let capacity: Int
     /// Receives the bits of memory touched ahead of use, so the loads are not optimised away.
-    var sink: UInt32 = 0
+    @exclusivity(unchecked) var sink: UInt32 = 0
     /// Heaps and a link buffer reused by every search that holds this set.
-    var candidates = SearchHeap(maxOnTop: false)
-    var results = SearchHeap(maxOnTop: true)
+    @exclusivity(unchecked) var candidates = SearchHeap(maxOnTop: false)
+    @exclusivity(unchecked) var results = SearchHeap(maxOnTop: true)
     let links = UnsafeMutablePointer<Int32>.allocate(capacity: 2049)
     let distances = UnsafeMutablePointer<Float>.allocate(capacity: 2049)
 

@@ -1,4 +1,5 @@
-// Makes OpenMP threads sleep instead of spinning when they wait (see openmp_environment.c).
+// Makes OpenMP threads sleep instead of spinning when they wait (see openmp_environment.c). Linking this
+// target into an executable is what does it; nothing has to be called.
 #ifndef VSEARCH_COPENMPENVIRONMENT_H
 #define VSEARCH_COPENMPENVIRONMENT_H
 

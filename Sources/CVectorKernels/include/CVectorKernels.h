@@ -1,0 +1,63 @@
+// Distance kernels for the vector index, chosen once at run time for the CPU they run on.
+//
+// The index's hot loops spend almost all their time here. The kernels are in C rather than Swift so that an
+// AVX2 + FMA + F16C variant can sit beside a portable one in the same binary and be chosen by what the CPU
+// supports, instead of building the whole module for x86-64-v3 with compiler flags (which SwiftPM calls
+// unsafe and refuses in any package another package depends on by version).
+#ifndef VSEARCH_CVECTORKERNELS_H
+#define VSEARCH_CVECTORKERNELS_H
+
+#include <stdint.h>
+
+#pragma clang assume_nonnull begin
+
+/// Which set of kernels is in use.
+typedef enum {
+    /// Plain C with 4-lane vectors: SSE2 on any x86-64, NEON on arm64, scalar elsewhere.
+    VSK_LEVEL_PORTABLE = 0,
+    /// 256-bit AVX2 with fused multiply-add and F16C half-precision loads (x86-64-v3: Haswell, Zen or newer).
+    VSK_LEVEL_X86_64_V3 = 1,
+} vsk_level;
+
+/// Σ a[i]·b[i].
+float vsk_dot(const float *a, const float *b, long n);
+
+/// Σ (a[i] − b[i])².
+float vsk_l2_squared(const float *a, const float *b, long n);
+
+/// The inner products of four rows with one query, in one pass over the query (out[0] for a, … out[3] for d).
+void vsk_dot4(const float *q, const float *a, const float *b, const float *c, const float *d, long n, float *out);
+
+/// The squared L2 distances of four rows to one query, in one pass over the query.
+void vsk_l2_squared4(
+    const float *q, const float *a, const float *b, const float *c, const float *d, long n, float *out);
+
+/// Σ a[i]·b[i], where b holds IEEE 754 binary16 values (Swift's Float16, which C has no portable name for).
+float vsk_dot_f16(const float *a, const void *b, long n);
+
+/// Σ a[i]·b[i] for byte codes.
+float vsk_dot_u8(const float *a, const uint8_t *b, long n);
+
+/// The kernels in use. The first call of any kernel chooses the best the CPU supports, or the portable ones
+/// when the environment variable VSEARCH_VECTOR_KERNELS is "portable" (to measure or test the fallback).
+vsk_level vsk_active_level(void);
+
+/// One complete set of kernels, with the signatures above, so tests can compare the sets directly without
+/// changing the one every search uses.
+typedef struct vsk_kernels {
+    vsk_level level;
+    float (*dot)(const float *a, const float *b, long n);
+    float (*l2_squared)(const float *a, const float *b, long n);
+    void (*dot4)(const float *q, const float *a, const float *b, const float *c, const float *d, long n, float *out);
+    void (*l2_squared4)(
+        const float *q, const float *a, const float *b, const float *c, const float *d, long n, float *out);
+    float (*dot_f16)(const float *a, const void *b, long n);
+    float (*dot_u8)(const float *a, const uint8_t *b, long n);
+} vsk_kernels;
+
+/// The kernels of `level`, or NULL when this CPU (or this build's architecture) lacks it.
+const vsk_kernels *_Nullable vsk_kernels_at(vsk_level level);
+
+#pragma clang assume_nonnull end
+
+#endif

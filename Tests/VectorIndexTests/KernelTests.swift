@@ -1,0 +1,83 @@
+import CVectorKernels
+import Testing
+
+@testable import VectorIndex
+
+/// The run-time kernel choice: every level this CPU has must agree with a plain double-precision sum, and so
+/// with each other, on every length (so each vector width's remainder loop is exercised).
+@Suite struct KernelTests {
+    /// Lengths around the 4-, 8-, 16- and 64-float steps of the two kernel sets, and real feature sizes.
+    static let lengths = Array(1...70) + [127, 128, 129, 1280, 2048]
+
+    /// The levels this CPU can run; the portable one always.
+    static let levels = KernelLevel.allCases.filter { $0.kernels != nil }
+
+    /// |x − reference| within float32 rounding of a sum of `n` products of magnitude up to `scale`.
+    static func close(_ x: Float, _ reference: Double, n: Int, scale: Double = 1) -> Bool {
+        abs(Double(x) - reference) <= 1e-5 * Double(n) * scale + 1e-6 * abs(reference)
+    }
+
+    @Test func portableIsAlwaysThere() {
+        #expect(KernelLevel.portable.kernels != nil)
+        #expect(Self.levels.contains(.active))
+    }
+
+    @Test(arguments: levels)
+    func floatKernelsMatchReference(level: KernelLevel) throws {
+        let kernels = try #require(level.kernels)
+        for n in Self.lengths {
+            let q = TestData.uniform(1, n, seed: UInt64(n))
+            let rows = TestData.uniform(4, n, seed: UInt64(n) + 1000)
+            q.withUnsafeBufferPointer { q in
+                rows.withUnsafeBufferPointer { rows in
+                    let query = q.baseAddress!
+                    let row = (0..<4).map { rows.baseAddress! + $0 * n }
+                    let dots = row.map { r in (0..<n).reduce(0.0) { $0 + Double(query[$1]) * Double(r[$1]) } }
+                    let l2s = row.map { r in
+                        (0..<n).reduce(0.0) {
+                            $0 + (Double(query[$1]) - Double(r[$1])) * (Double(query[$1]) - Double(r[$1]))
+                        }
+                    }
+                    #expect(Self.close(kernels.dot(query, row[0], n), dots[0], n: n), "dot n=\(n)")
+                    #expect(Self.close(kernels.l2_squared(query, row[0], n), l2s[0], n: n, scale: 4), "l2 n=\(n)")
+                    var out = [Float](repeating: .nan, count: 4)
+                    kernels.dot4(query, row[0], row[1], row[2], row[3], n, &out)
+                    for j in 0..<4 { #expect(Self.close(out[j], dots[j], n: n), "dot4[\(j)] n=\(n)") }
+                    kernels.l2_squared4(query, row[0], row[1], row[2], row[3], n, &out)
+                    for j in 0..<4 { #expect(Self.close(out[j], l2s[j], n: n, scale: 4), "l2sq4[\(j)] n=\(n)") }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: levels)
+    func compactCodeKernelsMatchReference(level: KernelLevel) throws {
+        let kernels = try #require(level.kernels)
+        for n in Self.lengths {
+            let q = TestData.uniform(1, n, seed: UInt64(n) + 7)
+            // Halves across the range, with a subnormal, zeros of both signs and the largest finite value.
+            var halves = TestData.uniform(1, n, seed: UInt64(n) + 8).map { Float16($0 * 4) }
+            let specials: [Float16] = [.leastNonzeroMagnitude, 0, -0.0, .greatestFiniteMagnitude]
+            for (i, special) in specials.enumerated() where i < n { halves[i] = special }
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ n) }
+            let halfReference = (0..<n).reduce(0.0) { $0 + Double(q[$1]) * Double(Float(halves[$1])) }
+            let byteReference = (0..<n).reduce(0.0) { $0 + Double(q[$1]) * Double(bytes[$1]) }
+            let half = halves.withUnsafeBytes { kernels.dot_f16(q, $0.baseAddress!, n) }
+            #expect(Self.close(half, halfReference, n: n, scale: 4), "f16 n=\(n)")
+            #expect(Self.close(kernels.dot_u8(q, bytes, n), byteReference, n: n, scale: 255), "u8 n=\(n)")
+        }
+    }
+
+    /// The wrappers every search calls go to the level in use, and agree with the portable level.
+    @Test func dispatchedAgreesWithPortable() throws {
+        let portable = try #require(KernelLevel.portable.kernels)
+        let n = 1280
+        let a = TestData.uniform(1, n, seed: 11)
+        let b = TestData.uniform(1, n, seed: 12)
+        let dispatched = Kernels.dot(a, b, n)
+        let fallback = portable.dot(a, b, n)
+        #expect(abs(dispatched - fallback) <= 1e-4 * max(1, abs(fallback)))
+        let l2 = Kernels.l2Squared(a, b, n)
+        #expect(abs(l2 - portable.l2_squared(a, b, n)) <= 1e-4 * max(1, l2))
+    }
+}
