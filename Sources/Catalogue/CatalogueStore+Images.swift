@@ -2,15 +2,26 @@ import Foundation
 import ImageFetching
 
 extension CatalogueStore {
-    /// The URL under which an item added with an uploaded image and no URL keeps that image.
-    public static func uploadedImageKey(id: String) -> String { "vsearch-upload:" + id }
+    /// The cache key under which an item added with an uploaded image and no URL keeps that image.
+    ///
+    /// It is the picture's content hash, not the item's id: two uploads racing to create one id
+    /// each cache their own picture, and the one whose write wins is the one whose stored hash
+    /// names it, so an item never shows the loser's picture.
+    public static func uploadedImageKey(contentHash: String) -> String { "vsearch-upload:" + contentHash }
+
+    /// Where stores written before uploads were keyed by content kept them: by the item's id.
+    static func legacyUploadedImageKey(id: String) -> String { "vsearch-upload:" + id }
 
     /// The bytes of an item's image: from the download cache for http(s) and uploaded images,
     /// from the file itself for local paths; nil when they are gone or larger than `maxBytes`.
     public func imageBytes(for item: CatalogueItem, maxBytes: Int) -> [UInt8]? {
         let path: String
         if item.url.isEmpty {
-            path = ImageFetcher.cachePath(for: Self.uploadedImageKey(id: item.id), in: cacheDirectory)
+            let byContent = item.contentHash.map {
+                ImageFetcher.cachePath(for: Self.uploadedImageKey(contentHash: $0), in: cacheDirectory)
+            }
+            let byID = ImageFetcher.cachePath(for: Self.legacyUploadedImageKey(id: item.id), in: cacheDirectory)
+            path = byContent.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } ?? byID
         } else if ImageFetcher.isRemote(item.url) {
             path = ImageFetcher.cachePath(for: item.url, in: cacheDirectory)
         } else {

@@ -161,10 +161,11 @@ extension SearchServer {
         }
         let query = try await embed(bytes, name: "item '\(id)' image", for: .item)
         try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension)
-        try store.cacheImage(bytes, forURL: url.isEmpty ? CatalogueStore.uploadedImageKey(id: id) : url)
+        let contentHash = CatalogueStore.contentHash(bytes)
+        try store.cacheImage(
+            bytes, forURL: url.isEmpty ? CatalogueStore.uploadedImageKey(contentHash: contentHash) : url)
         let staged = StagedItem(
-            id: id, title: title, url: url, attributes: try Self.text(attributes),
-            contentHash: CatalogueStore.contentHash(bytes))
+            id: id, title: title, url: url, attributes: try Self.text(attributes), contentHash: contentHash)
         try store.put([staged], vectors: query.vectors[0], onlyNew: onlyNew)
         return try item(id)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VSearchTesting
 
 /// The original AngularJS page's contract in a real browser: a page written to it, with Debian's
 /// AngularJS 1.x, served from another origin, polls the built `vsearch serve` and shows the

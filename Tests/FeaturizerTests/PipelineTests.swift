@@ -1,6 +1,6 @@
-import TestSupport
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import Featurizer
 

@@ -145,6 +145,10 @@ import Testing
         let stored = try #require(try store.vector(ofItem: "same"))
         let fixture = try #require(try store.vector(ofItem: Fixture.catalogue[winner.photo].id))
         #expect(zip(stored, fixture).map { $0 * $1 }.reduce(0, +) > 0.999)
+        // And so is its picture: the losers' uploads, cached while they raced, are not what it shows.
+        let item = try #require(try store.item(id: "same"))
+        let picture = try #require(store.imageBytes(for: item, maxBytes: 1 << 26))
+        #expect(picture == Array(buffer: photos[winner.photo]))
     }
 
     static func request(_ operation: Operation, port: Int, key: String, photo: ByteBuffer) -> HTTPClientRequest {
