@@ -16,6 +16,17 @@ swift format lint --strict --recursive Sources Tests
 # API documentation: every library module's DocC catalogue, warnings as errors.
 bash scripts/docs.sh
 
+# The libraries must stay usable from another package. SwiftPM refuses a versioned dependency on a product that
+# reaches unsafe flags, but a path dependency (all CI can do offline) is exempt, so check the manifest directly,
+# then build a small package that depends on the products (README "Using the libraries from another package").
+echo "==> no unsafeFlags in Package.swift; Examples/Downstream builds against the library products"
+if grep -rn unsafeFlags Package.swift; then
+    echo "Package.swift uses unsafeFlags: no other package could depend on this one by version" >&2
+    exit 1
+fi
+swift build --package-path Examples/Downstream
+Examples/Downstream/.build/debug/downstream
+
 echo "==> swift build -c release (binaries for the oracle tests)"
 swift build -c release
 export VSEARCH_BIN_DIR="$PWD/.build/release"
