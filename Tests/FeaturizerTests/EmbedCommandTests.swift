@@ -40,7 +40,7 @@ import VSearchTesting
     }
 
     @Test func versionPrintsTheReleaseAndTheBuild() async throws {
-        let result = try await Self.run(["--version"])
+        let result = try await runVSearch(["--version"])
         #expect(result.status == 0)
         #expect(result.error.isEmpty)
         let lines = result.output.split(separator: "\n").map(String.init)
