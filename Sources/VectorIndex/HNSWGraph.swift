@@ -1,5 +1,4 @@
 import Foundation
-import VSearchCore
 
 /// The graph behind ``HNSWIndex``: vectors, link lists and the algorithms on them.
 ///
@@ -33,7 +32,7 @@ final class HNSWGraph: @unchecked Sendable {
     @exclusivity(unchecked) var topLevel = -1
 
     private let nodeLocks = NodeLocks(capacity: 1)
-    private let entryLock = Locked(())
+    private let entryLock = NSLock()
     let visitedPool = VisitedPool(capacity: 0)
 
     var baseStride: Int { 1 + maxBase }
@@ -178,28 +177,27 @@ final class HNSWGraph: @unchecked Sendable {
     /// Links a node appended by `appendNodes` into the graph; safe to run concurrently for different nodes.
     func insert(node: Int32, locking: Bool) {
         let level = Int(levels[Int(node)])
-        let start = entryLock.withLock { _ -> (entry: Int32, top: Int)? in
-            let entry = entryPoint
-            let top = topLevel
-            if entry < 0 {
-                entryPoint = node
-                topLevel = level
-                return nil
-            }
-            guard level > top else { return (entry, top) }
-            // Hold the entry lock while a new top layer is built, as hnswlib does, so the entry point stays valid.
-            link(node, level: level, from: entry, top: top, locking: locking)
+        let query = UnsafePointer(vectors.row(Int(node)))
+        entryLock.lock()
+        var entry = entryPoint
+        let top = topLevel
+        if entry < 0 {
             entryPoint = node
             topLevel = level
-            return nil
+            entryLock.unlock()
+            return
         }
-        if let start { link(node, level: level, from: start.entry, top: start.top, locking: locking) }
-    }
+        // Hold the entry lock while a new top layer is built, as hnswlib does, so the entry point stays valid.
+        let raisesTop = level > top
+        if !raisesTop { entryLock.unlock() }
+        defer {
+            if raisesTop {
+                entryPoint = node
+                topLevel = level
+                entryLock.unlock()
+            }
+        }
 
-    /// Links `node` into layers `level` down to 0, descending from `start` on layer `top`.
-    private func link(_ node: Int32, level: Int, from start: Int32, top: Int, locking: Bool) {
-        let query = UnsafePointer(vectors.row(Int(node)))
-        var entry = start
         let visited = visitedPool.take()
         defer { visitedPool.give(visited) }
         var entryDistance = distance(query, entry)
