@@ -353,8 +353,12 @@ final class HNSWGraph: @unchecked Sendable {
                 let row = vectors.row(Int(scratch[i]))
                 touched |= row.pointee.bitPattern | row[dimension > 16 ? 16 : 0].bitPattern
             }
-            // The next candidate's link list is the following miss; start it now too.
-            if !candidates.isEmpty { touched |= UInt32(bitPattern: links(candidates.topNode, level).pointee) }
+            // The next candidate's link list is the following miss; start it now too. Not while the
+            // graph is being built (`locking`): another thread may be writing that list under its node
+            // lock, and an unlocked read of it, even one whose value is thrown away, is a data race.
+            if !locking, !candidates.isEmpty {
+                touched |= UInt32(bitPattern: links(candidates.topNode, level).pointee)
+            }
             visited.sink |= touched
             let distances = visited.distances
             distances4(query, scratch, fresh, into: distances)
