@@ -3,7 +3,7 @@ import GRDB
 import VSearchCore
 import VectorIndex
 
-/// A catalogue on disk: item metadata in SQLite and their vectors in a ``VectorIndex/IndexStore``,
+/// A catalogue on disk: item metadata in SQLite and their vectors in a `IndexStore` (from `VectorIndex`),
 /// all in one directory.
 ///
 /// ```
@@ -21,7 +21,7 @@ import VectorIndex
 ///
 /// Within one process any number of tasks may share a store. Its one mutable part, the index
 /// (replaced whole when the model or the index kind changes), sits behind a mutex, so a search
-/// always holds a complete index; and every write runs under ``exclusive(_:)``, so two tasks'
+/// always holds a complete index; and every write runs under `exclusive(_:)`, so two tasks'
 /// writes never interleave their steps.
 public final class CatalogueStore: Sendable {
     /// How a store is opened.
@@ -172,7 +172,7 @@ public final class CatalogueStore: Sendable {
     /// The index store, or nil before the first ingest.
     var vectors: IndexStore? { indexState.withLock { $0 } }
 
-    /// Replaces the index store; callers hold ``exclusive(_:)``.
+    /// Replaces the index store; callers hold `exclusive(_:)`.
     func replaceVectors(_ store: IndexStore) { indexState.withLock { $0 = store } }
 
     private func openIndex() throws(CatalogueError) {
@@ -226,7 +226,7 @@ public final class CatalogueStore: Sendable {
     }
 
     /// Makes the index and the table agree; returns how many items are pending afterwards.
-    /// Callers hold ``exclusive(_:)``.
+    /// Callers hold `exclusive(_:)`.
     @discardableResult
     func reconcile() throws(CatalogueError) -> Int {
         try requireWriter()
