@@ -11,11 +11,14 @@ for catalogue in Sources/*/*.docc; do
     targets+=(--target "$(basename "$(dirname "$catalogue")")")
 done
 echo "==> DocC: $(( ${#targets[@]} / 2 )) modules, warnings as errors"
+# On a fresh clone .build does not exist yet, so the log goes to a temporary file.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 swift package generate-documentation "${targets[@]}" --warnings-as-errors 2>&1 |
     grep -v '^\[[0-9]*/[0-9]*\]' |
-    tee .build/docs.log
+    tee "$log"
 # Belt and braces: a failed docc run for one of several targets must fail the step.
-if grep -q "invocation failed" .build/docs.log; then
+if grep -q "invocation failed" "$log"; then
     echo "docs: DocC reported the problems above" >&2
     exit 1
 fi
