@@ -5,7 +5,7 @@
 #   suite once aborted with glibc heap corruption only when all targets shared a process; a
 #   clean ASan run of all of them together is what shows that is gone.
 # - ThreadSanitizer: the suites that share one store, one server or one MQTT client between
-#   threads and tasks.
+#   threads and tasks, and the HNSW suite, whose builds link nodes on several threads at once.
 #
 # VSEARCH_BIN_DIR (the release binaries) must be set, as scripts/test.sh does.
 # VSEARCH_SANITIZE=asan or =tsan runs only one of the two.
@@ -30,7 +30,7 @@ fi
 if [[ " $which " == *" tsan "* ]]; then
     echo "==> swift build --build-tests --sanitize=thread"
     swift build --build-tests --sanitize=thread --scratch-path .build-tsan
-    echo "==> swift test --sanitize=thread (store, server and device-link concurrency)"
+    echo "==> swift test --sanitize=thread (store, server, device-link and HNSW build concurrency)"
     swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-        --filter 'StoreConcurrencyTests|ConcurrentWriteTests|ItemTests|BatcherTests|DeviceLinkTests\.BrokerTests'
+        --filter 'StoreConcurrencyTests|ConcurrentWriteTests|ItemTests|BatcherTests|DeviceLinkTests\.BrokerTests|HNSWIndexTests'
 fi

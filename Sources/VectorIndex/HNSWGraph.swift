@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// The graph behind ``HNSWIndex``: vectors, link lists and the algorithms on them.
 ///
@@ -7,7 +8,7 @@ import Foundation
 /// block of L·(1 + M) slots in `upperLinks[n]`. Distances are "lower is
 /// closer": −dot for inner product and cosine, squared L2 for L2.
 // @unchecked: raw link memory; the owning HNSWIndex's reader-writer lock guards it, and a parallel build
-// locks each node it links (`nodeLocks`) and the entry point (`entryLock`).
+// locks each node it links (`nodeLocks`) and the entry point (`entry`).
 final class HNSWGraph: @unchecked Sendable {
     let dimension: Int
     let metric: Metric
@@ -28,11 +29,16 @@ final class HNSWGraph: @unchecked Sendable {
     private(set) var capacity = 0
     @exclusivity(unchecked) var baseLinks: UnsafeMutablePointer<Int32>
     @exclusivity(unchecked) var upperLinks: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>
-    @exclusivity(unchecked) var entryPoint: Int32 = -1
-    @exclusivity(unchecked) var topLevel = -1
 
     private let nodeLocks = NodeLocks(capacity: 1)
-    private let entryLock = NSLock()
+    // A parallel build's inserts read and move the entry point, so it lives under its own lock.
+    private let entry = Locked(EntryPoint())
+
+    /// Where searches and inserts start: a node on the top layer, or −1 in an empty graph.
+    var entryPoint: EntryPoint {
+        get { entry.withLock { $0 } }
+        set { entry.withLock { $0 = newValue } }
+    }
     let visitedPool = VisitedPool(capacity: 0)
 
     var baseStride: Int { 1 + maxBase }
@@ -177,29 +183,27 @@ final class HNSWGraph: @unchecked Sendable {
     /// Links a node appended by `appendNodes` into the graph; safe to run concurrently for different nodes.
     func insert(node: Int32, locking: Bool) {
         let level = Int(levels[Int(node)])
-        let query = UnsafePointer(vectors.row(Int(node)))
-        entryLock.lock()
-        var entry = entryPoint
-        let top = topLevel
-        if entry < 0 {
-            entryPoint = node
-            topLevel = level
-            entryLock.unlock()
-            return
-        }
-        // Hold the entry lock while a new top layer is built, as hnswlib does, so the entry point stays valid.
-        let raisesTop = level > top
-        if !raisesTop { entryLock.unlock() }
-        defer {
-            if raisesTop {
-                entryPoint = node
-                topLevel = level
-                entryLock.unlock()
+        // A node that raises the top layer keeps the entry lock until it is linked, as hnswlib does, so that
+        // no other insert starts from an entry point whose upper layers are still empty.
+        let start: EntryPoint? = entry.withLock { current in
+            if current.node < 0 {
+                current = EntryPoint(node: node, level: level)
+                return nil
             }
+            guard level > current.level else { return current }
+            link(node, level: level, from: current.node, top: current.level, locking: locking)
+            current = EntryPoint(node: node, level: level)
+            return nil
         }
+        if let start { link(node, level: level, from: start.node, top: start.level, locking: locking) }
+    }
 
+    /// Descends from the entry point to the node's own top layer, then links it on each layer below.
+    private func link(_ node: Int32, level: Int, from start: Int32, top: Int, locking: Bool) {
+        let query = UnsafePointer(vectors.row(Int(node)))
         let visited = visitedPool.take()
         defer { visitedPool.give(visited) }
+        var entry = start
         var entryDistance = distance(query, entry)
         if top > level {
             for layer in stride(from: top, to: level, by: -1) {
@@ -380,13 +384,14 @@ final class HNSWGraph: @unchecked Sendable {
 
     /// Descends from the entry point and searches layer 0 with `ef` candidates; results nearest first.
     func search(_ query: UnsafePointer<Float>, ef: Int, filter: SearchFilter?) -> [(distance: Float, node: Int32)] {
-        guard entryPoint >= 0 else { return [] }
+        let start = entryPoint
+        guard start.node >= 0 else { return [] }
         let visited = visitedPool.take()
         defer { visitedPool.give(visited) }
-        var entry = entryPoint
+        var entry = start.node
         var entryDistance = distance(query, entry)
-        if topLevel > 0 {
-            for layer in stride(from: topLevel, through: 1, by: -1) {
+        if start.level > 0 {
+            for layer in stride(from: start.level, through: 1, by: -1) {
                 (entry, entryDistance) = greedy(
                     query, from: entry, distance: entryDistance, level: layer, scratch: visited.links, locking: false)
             }
@@ -431,4 +436,10 @@ final class HNSWGraph: @unchecked Sendable {
         }
         return seen == 0 ? 0 : Double(allowed) / Double(seen)
     }
+}
+
+/// The start of every search and insert: a node and its top layer.
+struct EntryPoint: Sendable, Equatable {
+    var node: Int32 = -1
+    var level = -1
 }

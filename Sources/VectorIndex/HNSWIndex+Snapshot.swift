@@ -31,8 +31,9 @@ extension HNSWIndex {
             header.parameters[0] = UInt64(parameters.m)
             header.parameters[1] = UInt64(parameters.efConstruction)
             header.parameters[2] = UInt64(parameters.efSearch)
-            header.parameters[3] = UInt64(bitPattern: Int64(g.entryPoint))
-            header.parameters[4] = UInt64(bitPattern: Int64(g.topLevel))
+            let start = g.entryPoint
+            header.parameters[3] = UInt64(bitPattern: Int64(start.node))
+            header.parameters[4] = UInt64(bitPattern: Int64(start.level))
             header.parameters[5] = parameters.seed
             try IndexFile.write(path: path, header: header, sections: sections)
         }
@@ -143,7 +144,6 @@ extension HNSWGraph {
                 upperLinks[node] = nil
             }
         }
-        self.entryPoint = entryPoint
-        self.topLevel = topLevel
+        self.entryPoint = EntryPoint(node: entryPoint, level: topLevel)
     }
 }
