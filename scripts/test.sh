@@ -43,3 +43,6 @@ bash scripts/fuzz.sh short
 
 echo "==> pytest tests/oracle (ONNX Runtime, Pillow, FAISS as oracles)"
 "${VSEARCH_VENV:-.venv}/bin/python" -m pytest -q tests/oracle
+
+echo "==> pytest tests/scripts (scripts/postgres.sh: a real PostgreSQL with pgvector)"
+"${VSEARCH_VENV:-.venv}/bin/python" -m pytest -q tests/scripts
