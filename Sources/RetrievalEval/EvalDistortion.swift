@@ -141,14 +141,17 @@ public struct QueryDistortion: Sendable, Equatable {
         throws(EvalError) -> Image
     {
         var result = image
+        var framing = self
         if let cutout {
             if let alpha, let objectScene, let scene = backgrounds.first {
-                result = objectScene.render(result, alpha: alpha, scene: scene)
+                let pasted = objectScene.paste(result, alpha: alpha, scene: scene)
+                result = pasted.image
+                if let placed = pasted.placed { framing = aimed(at: placed) }
             } else {
                 result = cutout.render(result, backgrounds: backgrounds)
             }
         }
-        result = warp(result)
+        result = framing.warp(result)
         recolour(&result)
         result = GaussianBlur.apply(to: result, sigma: blurSigma * Double(min(result.width, result.height)))
         if let jpegQuality {
@@ -160,6 +163,24 @@ public struct QueryDistortion: Sendable, Equatable {
             }
         }
         return result
+    }
+
+    /// The same crop, moved so that it holds `object` (a box in fractions of the picture), or is
+    /// centred on it when the object is larger than the crop: a person aims the camera at the thing
+    /// they want found. Without this, about a tenth of the objects pasted small into a scene were
+    /// cropped mostly out of the picture, queries that no descriptor can answer.
+    func aimed(at object: FractionalBox) -> QueryDistortion {
+        func moved(_ start: Double, size: Double, objectStart: Double, objectSize: Double) -> Double {
+            let position =
+                objectSize <= size
+                ? min(max(start, objectStart + objectSize - size), objectStart)
+                : objectStart + (objectSize - size) / 2
+            return min(max(position, 0), 1 - size)
+        }
+        var framed = self
+        framed.cropX = moved(cropX, size: cropWidth, objectStart: object.x, objectSize: object.width)
+        framed.cropY = moved(cropY, size: cropHeight, objectStart: object.y, objectSize: object.height)
+        return framed
     }
 
     /// Crop, rotation and perspective as one mapping from output pixels to source pixels, sampled bilinearly.

@@ -42,7 +42,13 @@ public struct ObjectScene: Sendable, Equatable {
     /// `object` (composited over white, as decoded) pasted by its `alpha` into `scene`, at the
     /// scene's size. The object is first cropped to its outline, so the scale is the object's own.
     func render(_ object: Image, alpha: [UInt8], scene: Image) -> Image {
-        guard let box = Self.outlineBox(alpha, width: object.width, height: object.height) else { return scene }
+        paste(object, alpha: alpha, scene: scene).image
+    }
+
+    /// As ``render(_:alpha:scene:)``, with where the object went: its box in the result, as
+    /// fractions of the result's width and height (nil when the alpha outlines nothing).
+    func paste(_ object: Image, alpha: [UInt8], scene: Image) -> (image: Image, placed: FractionalBox?) {
+        guard let box = Self.outlineBox(alpha, width: object.width, height: object.height) else { return (scene, nil) }
         let cropped = PixelOps.cropped(object, x: box.x, y: box.y, width: box.width, height: box.height)
         let mask = PixelOps.cropped(
             Self.grey(alpha, width: object.width, height: object.height), x: box.x, y: box.y, width: box.width,
@@ -70,7 +76,11 @@ public struct ObjectScene: Sendable, Equatable {
                 }
             }
         }
-        return result
+        let (sceneWidth, sceneHeight) = (Double(scene.width), Double(scene.height))
+        let placed = FractionalBox(
+            x: Double(left) / sceneWidth, y: Double(top) / sceneHeight, width: Double(width) / sceneWidth,
+            height: Double(height) / sceneHeight)
+        return (result, placed)
     }
 
     /// `alpha` when it outlines an object: at least 1 % of the picture clearly transparent and
@@ -100,6 +110,15 @@ public struct ObjectScene: Sendable, Equatable {
     /// The plane as a grey picture, so the RGB pixel operations resample it.
     private static func grey(_ alpha: [UInt8], width: Int, height: Int) -> Image {
         Image(width: width, height: height, pixels: alpha.flatMap { [$0, $0, $0] })
+    }
+}
+
+/// A rectangle in a picture, as fractions of its width and height.
+public struct FractionalBox: Sendable, Equatable {
+    public var x: Double, y: Double, width: Double, height: Double
+
+    public init(x: Double, y: Double, width: Double, height: Double) {
+        (self.x, self.y, self.width, self.height) = (x, y, width, height)
     }
 }
 

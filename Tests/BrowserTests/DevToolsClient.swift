@@ -34,9 +34,9 @@ actor DevToolsClient {
                         if case .text(let text) = message { await self.receive(text) }
                     }
                 }
-                await self.close(with: BrowserTestFailure("the DevTools connection closed"))
+                self.close(with: BrowserTestFailure("the DevTools connection closed"))
             } catch {
-                await self.close(with: BrowserTestFailure("the DevTools connection failed: \(error)"))
+                self.close(with: BrowserTestFailure("the DevTools connection failed: \(error)"))
             }
         }
     }

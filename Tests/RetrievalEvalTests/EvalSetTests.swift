@@ -59,6 +59,36 @@ struct ObjectSceneTests {
         #expect(rim.isEmpty, "no pixel is lighter than both the object and the scene")
     }
 
+    @Test func theCameraAimsAtThePastedObject() throws {
+        let (disc, alpha) = Self.redDisc()
+        let scene = Self.green(width: 200, height: 100)
+        // The disc lands at the right edge (x 150–200 of 200); the chain's crop, drawn at the left,
+        // would leave none of it in the picture.
+        var distortion = QueryDistortion()
+        (distortion.cropX, distortion.cropY, distortion.cropWidth, distortion.cropHeight) = (0, 0.2, 0.6, 0.6)
+        distortion.cutout = CutoutScene(scale: 0.5, x: 0, y: 0, ellipse: false, cornerRadius: 0, picks: [0], grid: 0)
+        distortion.objectScene = ObjectScene(scale: 0.5, x: 1, y: 0.5, pick: 0)
+        let query = try distortion.apply(to: disc, backgrounds: [scene], alpha: alpha)
+        #expect(query.width == 120 && query.height == 60)
+        let red = (0..<(120 * 60)).filter {
+            let (r, g, b) = query[$0 % 120, $0 / 120]
+            return r > 200 && g < 60 && b < 60
+        }
+        // The whole disc (about 50 × 50 px, 1,960 px of solid red) is in the crop.
+        #expect(red.count > 1_700, "the crop holds the object, \(red.count) red pixels")
+
+        // A crop that already holds the object stays where it was drawn; one smaller than the
+        // object is centred on it.
+        let placed = FractionalBox(x: 0.4, y: 0.4, width: 0.2, height: 0.2)
+        var inside = QueryDistortion()
+        (inside.cropX, inside.cropY, inside.cropWidth, inside.cropHeight) = (0.3, 0.35, 0.6, 0.6)
+        #expect(inside.aimed(at: placed) == inside)
+        var small = QueryDistortion()
+        (small.cropX, small.cropY, small.cropWidth, small.cropHeight) = (0, 0, 0.1, 0.1)
+        let centred = small.aimed(at: placed)
+        #expect(abs(centred.cropX - 0.45) < 1e-9 && abs(centred.cropY - 0.45) < 1e-9)
+    }
+
     @Test func onlyARealOutlineCounts() {
         #expect(ObjectScene.outline(nil) == nil)
         #expect(ObjectScene.outline([UInt8](repeating: 255, count: 400)) == nil)
