@@ -24,6 +24,8 @@ let package = Package(
         .library(name: "Featurizer", targets: ["Featurizer"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "Catalogue", targets: ["Catalogue"]),
+        // The catalogue on PostgreSQL with pgvector; a program that keeps its catalogue embedded does not link it.
+        .library(name: "CataloguePostgres", targets: ["CataloguePostgres"]),
         .library(name: "RetrievalEval", targets: ["RetrievalEval"]),
         .library(name: "SearchServer", targets: ["SearchServer"]),
         // What the tests share, as HummingbirdTesting is for Hummingbird's: real processes, brokers and photos.
@@ -48,6 +50,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         // Only for `swift package generate-documentation` (scripts/docs.sh): the DocC catalogues in Sources/*/*.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // The PostgreSQL client of the catalogue's second backend (CataloguePostgres only).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -114,6 +118,15 @@ let package = Package(
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageFetching", "Featurizer", "VectorIndex",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // matches: the catalogue on PostgreSQL + pgvector, for several servers and ingest workers sharing one.
+        .target(
+            name: "CataloguePostgres",
+            dependencies: [
+                "VSearchCore", "Catalogue",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // matches: how well a catalogue finds its own photos under camera-like distortions (`vsearch eval`).
