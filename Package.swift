@@ -204,6 +204,11 @@ let package = Package(
             // RetrievalEval for its camera-like query distortions, which the HNSW-against-flat test searches with.
             dependencies: ["Catalogue", "VSearchCore", "RetrievalEval", "VSearchTesting", "COpenMPEnvironment"]
         ),
+        // Against a real PostgreSQL that each suite starts with scripts/postgres.sh.
+        .testTarget(
+            name: "CataloguePostgresTests",
+            dependencies: ["CataloguePostgres", "Catalogue", "VSearchCore", "VSearchTesting"]
+        ),
         .testTarget(
             name: "RetrievalEvalTests",
             dependencies: [
