@@ -161,7 +161,7 @@ let package = Package(
             name: "vsearch",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
-                "ImageFetching", "RetrievalEval", "DeviceLink", "EdgeAgent",
+                "CataloguePostgres", "ImageFetching", "RetrievalEval", "DeviceLink", "EdgeAgent",
                 "COpenMPEnvironment",  // passive OpenMP waiting for this program
                 "SearchServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
