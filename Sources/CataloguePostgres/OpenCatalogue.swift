@@ -19,4 +19,28 @@ public enum CatalogueOpener {
         if isPostgres(location) { return try await PostgresCatalogue.open(url: location, logger: logger) }
         return try CatalogueStore.open(directory: location, mode: mode)
     }
+
+    /// Where the commands keep what is local to this machine for the catalogue at `location`: the
+    /// download cache (`cache/`) and ingest reports (`reports/`).
+    ///
+    /// A store directory keeps them inside itself. A PostgreSQL catalogue has no directory, so they go
+    /// under `$VSEARCH_CACHE`, else `$XDG_CACHE_HOME/vsearch`, else `~/.cache/vsearch`, in a folder
+    /// named after the server and database (never the password).
+    public static func workDirectory(
+        for location: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
+        guard isPostgres(location) else { return location }
+        let base =
+            environment["VSEARCH_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 + "/vsearch" }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.cache/vsearch"
+        let name: String
+        if let address = try? PostgresAddress(location, environment: [:]) {
+            name = "\(address.host)-\(address.port)-\(address.database)"
+        } else {
+            name = "postgres"
+        }
+        let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "_" ? $0 : "_" })
+        return base + "/postgres/" + safe
+    }
 }

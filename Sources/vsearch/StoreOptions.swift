@@ -9,21 +9,20 @@ struct StoreOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Store directory, or a postgres://USER@HOST:PORT/DB URL (search and export so far). "
+            "Store directory, or a postgres://USER@HOST:PORT/DB URL (all but eval and serve so far). "
                 + "Default: $VSEARCH_STORE, then ./vsearch-data."))
     var store: String?
 
     var directory: String { CatalogueStore.resolveDirectory(store) }
 
-    /// The embedded store in ``directory``, for the commands that do not work on PostgreSQL yet;
-    /// a `postgres://` address gets a one-line error saying so.
-    func open(_ mode: CatalogueStore.Mode) throws -> CatalogueStore {
-        guard !CatalogueOpener.isPostgres(directory) else {
-            throw CatalogueError.store(
-                path: (try? PostgresAddress(directory).redacted) ?? "postgres://",
-                reason: "this command does not work on a PostgreSQL catalogue yet (search and export do)")
-        }
-        return try CatalogueStore.open(directory: directory, mode: mode)
+    /// `location` itself when it is a store directory; a `postgres://` address gets a one-line error
+    /// naming it without its password, for the commands that do not work on PostgreSQL yet.
+    static func requireDirectory(_ location: String) throws -> String {
+        guard CatalogueOpener.isPostgres(location) else { return location }
+        throw CatalogueError.store(
+            path: (try? PostgresAddress(location).redacted) ?? "postgres://",
+            reason: "this command does not work on a PostgreSQL catalogue yet "
+                + "(search, ingest, remove, reindex and export do)")
     }
 
     /// Runs `body` on the catalogue ``directory`` names, a store directory or a `postgres://` URL,

@@ -6,8 +6,8 @@ import VSearchTesting
 
 /// The built `vsearch` on a PostgreSQL catalogue: `--store postgres://…` and `$VSEARCH_STORE`.
 @Suite(.serialized, PostgresScope()) struct CommandTests {
-    /// Real photos embedded by `vsearch embed`, stored through ``PostgresCatalogue`` (ingest does
-    /// not write to PostgreSQL yet), then searched and exported by the command line.
+    /// Real photos embedded by `vsearch embed`, stored through ``PostgresCatalogue``, then searched
+    /// and exported by the command line.
     @Test func searchAndExportReadAPostgresCatalogue() async throws {
         try Repository.requireModelAndPhotos()
         let photos = Array(Repository.photoFiles().prefix(8))
@@ -56,11 +56,61 @@ import VSearchTesting
 
         // A command that does not work on PostgreSQL yet says so in one line, without the password.
         let withPassword = url.replacingOccurrences(of: "vsearch@", with: "vsearch:secret@")
-        let removed = try await runVSearch(["remove", "--store", withPassword, ids[0]])
-        #expect(removed.status != 0)
+        let refused = try await runVSearch(["serve", "--store", withPassword, "--port", String(try FreePort.find())])
+        #expect(refused.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: "postgres:"))
         #expect(
-            removed.error
-                == "vsearch: \(url): this command does not work on a PostgreSQL catalogue yet (search and export do)\n")
+            refused.error
+                == "vsearch: \(url): this command does not work on a PostgreSQL catalogue yet (search, ingest, remove, reindex and export do)\n"
+        )
+    }
+
+    /// The same CSV ingested into a store directory and into PostgreSQL: `search` answers the same
+    /// on both, a second ingest finds everything unchanged, `--prune` removes what a source dropped,
+    /// and `remove` and `reindex` work on PostgreSQL too.
+    @Test func ingestAndSearchAnswerAlikeOnBothBackends() async throws {
+        try Repository.requireModelAndPhotos()
+        let scratch = try TemporaryDirectory("pg-ingest")
+        let photos = Array(Repository.photoFiles().prefix(10))
+        let rows = photos.enumerated().map { offset, photo in
+            "p\(offset),photo \(offset),\(photo),\(offset % 2 == 0 ? "even" : "odd")"
+        }
+        let csv = scratch.path + "/items.csv"
+        try (["id,title,url,half"] + rows).joined(separator: "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        let url = try await Fixture.newDatabase()
+        // The download cache and reports of a PostgreSQL catalogue go under $VSEARCH_CACHE.
+        let environment = ["VSEARCH_CACHE": scratch.path + "/cache"]
+        var answers: [[String]] = []
+        for store in [scratch.path + "/store", url] {
+            let ingested = try await runVSearch(["ingest", "--store", store, csv], environment: environment)
+            try #require(ingested.status == 0, "\(ingested.error)")
+            #expect(ingested.error.contains("10 items: 10 added"), "\(ingested.error)")
+            let again = try await runVSearch(["ingest", "--store", store, csv], environment: environment)
+            #expect(again.error.contains("10 unchanged"), "\(again.error)")
+            let found = try await runVSearch(
+                ["search", "--store", store, "--json", "-k", "4", "--where", "half=odd", photos[0], photos[5]])
+            try #require(found.status == 0, "\(found.error)")
+            answers.append(found.output.split(separator: "\n").map(String.init))
+        }
+        // Same ids, same order, scores equal to float precision.
+        let embedded = try Self.results(answers[0].joined(separator: "\n"))
+        let postgres = try Self.results(answers[1].joined(separator: "\n"))
+        #expect(embedded == postgres)
+        #expect(embedded.allSatisfy { $0.count == 4 })
+        #expect(embedded.first?.first == "p5" || embedded.last?.first == "p5")
+
+        try (["id,title,url,half"] + rows.dropLast(3)).joined(separator: "\n").write(
+            toFile: csv, atomically: true, encoding: .utf8)
+        let pruned = try await runVSearch(["ingest", "--store", url, "--prune", csv], environment: environment)
+        #expect(pruned.error.contains("3 pruned"), "\(pruned.error)")
+        let removed = try await runVSearch(["remove", "--store", url, "p0", "nope"], environment: environment)
+        #expect(removed.error.contains("1 removed; not in the store: nope"), "\(removed.error)")
+        let reindexed = try await runVSearch(["reindex", "--store", url], environment: environment)
+        #expect(reindexed.status == 0 && reindexed.error.contains("6 items: 0 added, 6 updated"), "\(reindexed.error)")
+        let catalogue = try await PostgresCatalogue.open(url: url)
+        #expect(try await catalogue.count() == 6)
+        #expect(try await catalogue.pendingCount() == 0)
+        await catalogue.close()
     }
 
     /// The ids of each `search --json` line's results, best first.
