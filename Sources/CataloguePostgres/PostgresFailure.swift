@@ -53,14 +53,15 @@ enum PostgresFailure {
         }
     }
 
-    /// A socket error without NIO's wrapping: "connection refused (127.0.0.1:5)".
+    /// A socket error without NIO's wrapping: "connection refused" (the message names the URL,
+    /// so the host and port are already said).
     private static func networkReason(_ error: any Error) -> String {
         if let error = error as? NIOConnectionError {
-            if let first = error.connectionErrors.first {
-                return networkReason(first.error) + " (\(first.target))"
+            if let first = error.connectionErrors.first { return networkReason(first.error) }
+            if error.dnsAAAAError != nil || error.dnsAError != nil {
+                return "cannot resolve the host name \(error.host)"
             }
-            if let dns = error.dnsAAAAError ?? error.dnsAError { return "cannot resolve \(error.host): \(dns)" }
-            return "cannot connect to \(error.host):\(error.port)"
+            return "no address to connect to for \(error.host)"
         }
         if let error = error as? IOError {
             return String(cString: strerror(error.errnoCode)).lowercased()
