@@ -71,6 +71,15 @@ extension PostgresCatalogue {
         _ vector: PostgresVector, query: CatalogueQuery, exact: Bool, on connection: PostgresConnection,
         logger: Logger
     ) async throws -> [CatalogueMatch] {
+        if query.filters.isEmpty, !exact {
+            var matches: [CatalogueMatch] = []
+            for try await match in try await connection.execute(
+                NearestItems(vector: vector, k: query.k), logger: logger)
+            {
+                matches.append(match)
+            }
+            return matches
+        }
         var bindings = PostgresBindings(capacity: 2 + 2 * query.filters.count)
         bindings.append(vector)
         bindings.append(query.k)
@@ -117,5 +126,31 @@ extension PostgresCatalogue {
         } catch {
             throw PostgresFailure.error(error, at: location, "cannot read the vector of item '\(id)'")
         }
+    }
+}
+
+/// The `k` nearest ready items, best first: the statement of every unfiltered search, prepared
+/// once per connection. Filtered searches vary in their number of conditions and are sent as
+/// parameterised queries.
+struct NearestItems: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id, title, url, (vector <#> $1)::float8 FROM vsearch_items WHERE state = 'ready'
+        ORDER BY vector <#> $1 LIMIT $2
+        """
+    typealias Row = CatalogueMatch
+
+    var vector: PostgresVector
+    var k: Int
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(vector)
+        bindings.append(k)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> CatalogueMatch {
+        let (id, title, url, distance) = try row.decode((String, String, String, Double).self)
+        return CatalogueMatch(id: id, title: title, url: url, score: Float(-distance))
     }
 }
