@@ -5,7 +5,7 @@ import Logging
 /// Opens the catalogue a `--store` value (or `$VSEARCH_STORE`) names, whichever backend keeps it.
 ///
 /// A `postgres://` or `postgresql://` URL opens ``PostgresCatalogue``; anything else is a store
-/// directory, opened as ``CatalogueStore`` in `mode`. PostgreSQL has no single-writer lock, so
+/// directory, opened as `CatalogueStore` in `mode`. PostgreSQL has no single-writer lock, so
 /// `mode` does not apply to it. This is the one place that knows both backends: the commands that
 /// call it hold `any CatalogueBackend` and never ask which one they got.
 public enum CatalogueOpener {

@@ -9,7 +9,7 @@ import PostgresNIO
 /// candidates, and the `WHERE` clause then drops those that do not match. With a selective filter
 /// (1 % of the items, say) few or none of the candidates survive, and a plain query returns fewer
 /// than `k` matches although `k` exist. vsearch therefore (1) raises `hnsw.ef_search` for filtered
-/// searches (``efSearch(k:filtered:)``), and (2) when the index returned fewer than `k` rows,
+/// searches (`efSearch(k:filtered:)`), and (2) when the index returned fewer than `k` rows,
 /// searches again exactly over the rows that pass the filter: a materialised CTE keeps the
 /// planner from using the index there. The exact pass costs a scan of the matching rows' vectors,
 /// which is small exactly when the filter is selective, the case that needs it.

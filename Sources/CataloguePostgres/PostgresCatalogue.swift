@@ -8,7 +8,7 @@ import PostgresNIO
 /// Items, their attributes (JSONB), content hashes and model ids live in `vsearch_items`, each
 /// with its vector in a pgvector `vector(d)` column; the model and dimension in `vsearch_settings`;
 /// the server's recent match events in `vsearch_match_events`. Opening the catalogue creates or
-/// upgrades these tables (``PostgresSchema``).
+/// upgrades these tables (`PostgresSchema`).
 ///
 /// Unlike the embedded store, nothing is kept in memory: every search asks the database, so a
 /// write by any process is seen by the next search of every other. A batch of items is written in
@@ -47,7 +47,7 @@ public final class PostgresCatalogue: CatalogueBackend {
 
     /// Connects to the catalogue at `address`, creating or upgrading its tables.
     ///
-    /// Throws a one-line ``CatalogueError/store(path:reason:)`` naming the URL without its password
+    /// Throws a one-line `CatalogueError.store(path:reason:)` naming the URL without its password
     /// when the server cannot be reached, refuses the login, lacks the database or pgvector, or
     /// holds a schema from a newer vsearch.
     public static func open(
