@@ -1,8 +1,9 @@
-import Catalogue
 import Foundation
 import Testing
+import VSearchCore
 import VSearchTesting
 
+@testable import Catalogue
 @testable import CataloguePostgres
 
 /// The catalogue contract (``CatalogueBackend``), the same tests against the embedded store and
@@ -192,6 +193,34 @@ import VSearchTesting
         let after = try await catalogue.search(
             [Samples.unit([1, 0, 0, 0, 0])], modelID: "other/1", query: CatalogueQuery(k: 3))
         #expect(after[0].isEmpty)
+        await fixture.close()
+    }
+
+    /// The ingest's writer: batches land in order (the later of two for one id wins), and after a
+    /// failure the rest are dropped and the failure reported. PostgreSQL's writes go through a chain of
+    /// tasks rather than the embedded store's thread.
+    @Test(arguments: Backend.allCases) func theBatchWriterKeepsOrderAndStopsAtTheFirstFailure(_ kind: Backend)
+        async throws
+    {
+        let fixture = try await Fixture.make(kind, dimension: 3)
+        let catalogue = fixture.backend
+        let stored = Locked(0)
+        let writer = BatchWriter(catalogue: catalogue, depth: 2) { count in stored.withLock { $0 += count } }
+        await writer.submit([Samples.staged("a", title: "first")], vectors: Samples.unit([1, 0, 0]), isNew: [true])
+        await writer.submit([Samples.staged("a", title: "second")], vectors: Samples.unit([0, 1, 0]), isNew: [false])
+        await writer.submit([Samples.staged("b")], vectors: [1, 0], isNew: [true])  // a wrong vector size
+        await writer.submit([Samples.staged("c")], vectors: Samples.unit([0, 0, 1]), isNew: [true])
+        let result = await writer.finish()
+        guard case .failure = result else {
+            Issue.record("the writer did not report the failure")
+            return
+        }
+        #expect(stored.withLock { $0 } == 2)
+        #expect(try await catalogue.item(id: "a")?.title == "second")
+        // The failed batch left no vector: the embedded store keeps its row pending, PostgreSQL rolled it back.
+        #expect(try await catalogue.vector(ofItem: "b") == nil)
+        #expect(try await catalogue.item(id: "b") == nil || kind == .embedded)
+        #expect(try await catalogue.item(id: "c") == nil)
         await fixture.close()
     }
 
