@@ -5,8 +5,8 @@ import Logging
 /// Opens the catalogue a `--store` value (or `$VSEARCH_STORE`) names, whichever backend keeps it.
 ///
 /// A `postgres://` or `postgresql://` URL opens ``PostgresCatalogue``; anything else is a store
-/// directory, opened as `CatalogueStore` in `mode`. PostgreSQL has no single-writer lock, so
-/// `mode` does not apply to it. This is the one place that knows both backends: the commands that
+/// directory, opened as `CatalogueStore` in `mode`. For PostgreSQL, `mode` says whether opening
+/// may create or upgrade the tables (there is no single-writer lock). This is the one place that knows both backends: the commands that
 /// call it hold `any CatalogueBackend` and never ask which one they got.
 public enum CatalogueOpener {
     /// Whether `location` names a PostgreSQL catalogue rather than a directory.
@@ -16,7 +16,7 @@ public enum CatalogueOpener {
         _ location: String, mode: CatalogueStore.Mode,
         logger: Logger = Logger(label: "vsearch.catalogue.postgres")
     ) async throws(CatalogueError) -> any CatalogueBackend {
-        if isPostgres(location) { return try await PostgresCatalogue.open(url: location, logger: logger) }
+        if isPostgres(location) { return try await PostgresCatalogue.open(url: location, mode: mode, logger: logger) }
         return try CatalogueStore.open(directory: location, mode: mode)
     }
 

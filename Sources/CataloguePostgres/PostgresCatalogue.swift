@@ -45,13 +45,17 @@ public final class PostgresCatalogue: CatalogueBackend {
 
     deinit { running.cancel() }
 
-    /// Connects to the catalogue at `address`, creating or upgrading its tables.
+    /// Connects to the catalogue at `address`; in `.write` mode it creates or upgrades the tables,
+    /// in `.read` mode (searching, listing) it only checks them, as the embedded store's readers do,
+    /// so that a reader needs no right to create tables and a mistyped database name is not
+    /// silently turned into an empty catalogue. PostgreSQL itself lets any number of writers in.
     ///
     /// Throws a one-line `CatalogueError.store(path:reason:)` naming the URL without its password
-    /// when the server cannot be reached, refuses the login, lacks the database or pgvector, or
-    /// holds a schema from a newer vsearch.
+    /// when the server cannot be reached, refuses the login, lacks the database or pgvector, holds a
+    /// schema from a newer vsearch, or (reading) holds no catalogue.
     public static func open(
-        _ address: PostgresAddress, logger: Logger = Logger(label: "vsearch.catalogue.postgres")
+        _ address: PostgresAddress, mode: CatalogueStore.Mode = .write,
+        logger: Logger = Logger(label: "vsearch.catalogue.postgres")
     ) async throws(CatalogueError) -> PostgresCatalogue {
         let location = address.redacted
         let configuration = try address.connectionConfiguration()
@@ -65,7 +69,11 @@ public final class PostgresCatalogue: CatalogueBackend {
         }
         let vectorType: PostgresDataType
         do {
-            try await PostgresSchema.migrate(connection, location: location, logger: logger)
+            if mode == .write {
+                try await PostgresSchema.migrate(connection, location: location, logger: logger)
+            } else {
+                try await PostgresSchema.check(connection, location: location, logger: quiet)
+            }
             vectorType = try await Self.vectorType(connection, location: location, logger: quiet)
         } catch {
             try? await connection.close()
@@ -83,10 +91,10 @@ public final class PostgresCatalogue: CatalogueBackend {
     }
 
     /// Opens the catalogue at a `postgres://` URL (see ``PostgresAddress``).
-    public static func open(url: String, logger: Logger = Logger(label: "vsearch.catalogue.postgres"))
-        async throws(CatalogueError) -> PostgresCatalogue
-    {
-        try await open(try PostgresAddress(url), logger: logger)
+    public static func open(
+        url: String, mode: CatalogueStore.Mode = .write, logger: Logger = Logger(label: "vsearch.catalogue.postgres")
+    ) async throws(CatalogueError) -> PostgresCatalogue {
+        try await open(try PostgresAddress(url), mode: mode, logger: logger)
     }
 
     /// Closes the pool; queries in flight finish or fail.

@@ -95,12 +95,7 @@ enum PostgresSchema {
                 ).decode((Int,).self) {
                     found = version
                 }
-                guard found <= latestVersion else {
-                    throw CatalogueError.store(
-                        path: location,
-                        reason: "the catalogue's schema is version \(found), newer than this vsearch knows "
-                            + "(\(latestVersion)); upgrade vsearch to use it")
-                }
+                guard found <= latestVersion else { throw newer(found, location) }
                 for migration in migrations where migration.version > found {
                     for statement in migration.statements {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -115,6 +110,45 @@ enum PostgresSchema {
         } catch {
             throw PostgresFailure.error(error, at: location, "cannot prepare the catalogue's tables")
         }
+    }
+
+    /// Checks, without changing anything, that the database holds a catalogue of the schema this
+    /// vsearch knows: what a reader does.
+    static func check(_ connection: PostgresConnection, location: String, logger: Logger)
+        async throws(CatalogueError)
+    {
+        var found: Int?
+        do {
+            // Two statements: a statement naming a missing table fails when it is parsed.
+            let exists = try await connection.query(
+                "SELECT to_regclass('vsearch_schema_migrations') IS NOT NULL", logger: logger
+            ).collect()
+            if try exists.first?.decode(Bool.self) == true {
+                let rows = try await connection.query(
+                    "SELECT coalesce(max(version), 0)::bigint FROM vsearch_schema_migrations", logger: logger)
+                for try await (version, ) in rows.decode((Int,).self) { found = version }
+            }
+        } catch {
+            throw PostgresFailure.error(error, at: location, "cannot read the catalogue's schema version")
+        }
+        guard let found, found >= 1 else {
+            throw .store(path: location, reason: "no catalogue here; build one with `vsearch ingest`")
+        }
+        guard found <= latestVersion else { throw newer(found, location) }
+        guard found == latestVersion else {
+            throw .store(
+                path: location,
+                reason: "the catalogue's schema is version \(found), older than this vsearch's (\(latestVersion)); "
+                    + "a command that writes (vsearch ingest) upgrades it")
+        }
+    }
+
+    /// The error for a schema from a newer vsearch.
+    static func newer(_ found: Int, _ location: String) -> CatalogueError {
+        .store(
+            path: location,
+            reason: "the catalogue's schema is version \(found), newer than this vsearch knows "
+                + "(\(latestVersion)); upgrade vsearch to use it")
     }
 
     /// Creates pgvector's extension if it is missing, or says clearly that the server lacks it.

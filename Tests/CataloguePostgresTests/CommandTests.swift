@@ -36,6 +36,12 @@ import VSearchTesting
             }, vectors: try photos.flatMap { try #require(vectors[$0]) }, onlyNew: false)
         await catalogue.close()
 
+        // A database without a catalogue: search says so rather than answering nothing.
+        let empty = try await Fixture.newDatabase()
+        let nothing = try await runVSearch(["search", "--store", empty, photos[3]])
+        #expect(nothing.status != 0)
+        #expect(nothing.error == "vsearch: \(empty): no catalogue here; build one with `vsearch ingest`\n")
+
         let found = try await runVSearch(["search", "--store", url, "--json", "-k", "3", photos[3]])
         try #require(found.status == 0, "\(found.error)")
         let results = try #require(Self.results(found.output).first)

@@ -29,9 +29,25 @@ import VSearchTesting
         try await SharedServer.require().psql(
             "INSERT INTO vsearch_schema_migrations (version, name) VALUES (999, 'from the future')",
             database: Fixture.databaseName(url))
-        let text = await Self.failure { _ = try await PostgresCatalogue.open(url: url) }
-        #expect(text.hasPrefix(url + ": "))
-        #expect(text.contains("version 999, newer than this vsearch knows (1)"))
+        for mode in [CatalogueStore.Mode.write, .read] {
+            let text = await Self.failure { _ = try await PostgresCatalogue.open(url: url, mode: mode) }
+            #expect(text.hasPrefix(url + ": "))
+            #expect(text.contains("version 999, newer than this vsearch knows (1)"))
+        }
+    }
+
+    /// A reader neither creates tables nor mistakes a wrong database for an empty catalogue.
+    @Test func aReaderFindsNoCatalogueInAnEmptyDatabaseAndCreatesNothing() async throws {
+        let url = try await Fixture.newDatabase()
+        let text = await Self.failure { _ = try await PostgresCatalogue.open(url: url, mode: .read) }
+        #expect(text == url + ": no catalogue here; build one with `vsearch ingest`")
+        let tables = try await SharedServer.require().psql(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'vsearch%'", database: Fixture.databaseName(url))
+        #expect(tables.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        await (try await PostgresCatalogue.open(url: url)).close()
+        let reader = try await PostgresCatalogue.open(url: url, mode: .read)
+        #expect(try await reader.count() == 0)
+        await reader.close()
     }
 
     @Test func opensTwiceWithoutMigratingAgain() async throws {
