@@ -24,6 +24,8 @@ let package = Package(
         .library(name: "Featurizer", targets: ["Featurizer"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "Catalogue", targets: ["Catalogue"]),
+        // The catalogue on PostgreSQL with pgvector; a program that keeps its catalogue embedded does not link it.
+        .library(name: "CataloguePostgres", targets: ["CataloguePostgres"]),
         .library(name: "RetrievalEval", targets: ["RetrievalEval"]),
         .library(name: "SearchServer", targets: ["SearchServer"]),
         // What the tests share, as HummingbirdTesting is for Hummingbird's: real processes, brokers and photos.
@@ -48,6 +50,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         // Only for `swift package generate-documentation` (scripts/docs.sh): the DocC catalogues in Sources/*/*.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // The PostgreSQL client of the catalogue's second backend (CataloguePostgres only).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -116,6 +120,15 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // matches: the catalogue on PostgreSQL + pgvector, for several servers and ingest workers sharing one.
+        .target(
+            name: "CataloguePostgres",
+            dependencies: [
+                "VSearchCore", "Catalogue",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // matches: how well a catalogue finds its own photos under camera-like distortions (`vsearch eval`).
         .target(
             name: "RetrievalEval",
@@ -148,7 +161,7 @@ let package = Package(
             name: "vsearch",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex", "Catalogue",
-                "ImageFetching", "RetrievalEval", "DeviceLink", "EdgeAgent",
+                "CataloguePostgres", "ImageFetching", "RetrievalEval", "DeviceLink", "EdgeAgent",
                 "COpenMPEnvironment",  // passive OpenMP waiting for this program
                 "SearchServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -190,6 +203,11 @@ let package = Package(
             name: "CatalogueTests",
             // RetrievalEval for its camera-like query distortions, which the HNSW-against-flat test searches with.
             dependencies: ["Catalogue", "VSearchCore", "RetrievalEval", "VSearchTesting", "COpenMPEnvironment"]
+        ),
+        // Against a real PostgreSQL that each suite starts with scripts/postgres.sh.
+        .testTarget(
+            name: "CataloguePostgresTests",
+            dependencies: ["CataloguePostgres", "Catalogue", "VSearchCore", "VSearchTesting"]
         ),
         .testTarget(
             name: "RetrievalEvalTests",

@@ -1,8 +1,9 @@
 import Foundation
 import VSearchCore
 
-/// Stores featurized batches on a thread of its own, so that the network never waits for SQLite
-/// or for the index log's fsync.
+/// Stores featurized batches behind the network, so that it never waits for the catalogue: for
+/// the embedded store on a thread of its own (SQLite and the index log's fsync block), for other
+/// backends (PostgreSQL) in a chain of tasks, each awaiting the one before.
 ///
 /// At most `depth` batches wait to be written; ``submit(_:vectors:isNew:)`` suspends the caller
 /// (without blocking a thread) when the writer falls that far behind, so memory stays bounded.
@@ -19,18 +20,28 @@ final class BatchWriter: Sendable {
         var updated = 0
     }
 
-    private let store: CatalogueStore
+    private let catalogue: any CatalogueBackend
+    /// The catalogue when it is the embedded store, whose synchronous writes go to ``queue``.
+    private let store: CatalogueStore?
     private let queue = DispatchQueue(label: "vsearch.catalogue.batch-writer", qos: .userInitiated)
+    /// The last write of another backend; the next one awaits it, which keeps the order.
+    private let last = Locked<Task<Void, Never>?>(nil)
     private let slots: AsyncSemaphore
     /// The first failure and what was stored, written on the queue, read by the ingest.
     private let outcome = Locked<(failure: CatalogueError?, totals: Totals)>((nil, Totals()))
     private let written: (@Sendable (Int) -> Void)?
 
-    /// A writer into `store`; `written` is told how many items each stored batch held.
-    init(store: CatalogueStore, depth: Int, written: (@Sendable (Int) -> Void)? = nil) {
-        self.store = store
+    /// A writer into `catalogue`; `written` is told how many items each stored batch held.
+    init(catalogue: any CatalogueBackend, depth: Int, written: (@Sendable (Int) -> Void)? = nil) {
+        self.catalogue = catalogue
+        self.store = catalogue as? CatalogueStore
         self.slots = AsyncSemaphore(permits: max(1, depth))
         self.written = written
+    }
+
+    /// A writer into the embedded `store`.
+    convenience init(store: CatalogueStore, depth: Int, written: (@Sendable (Int) -> Void)? = nil) {
+        self.init(catalogue: store, depth: depth, written: written)
     }
 
     /// The first write error, if any.
@@ -41,25 +52,46 @@ final class BatchWriter: Sendable {
     func submit(_ items: [StagedItem], vectors: [Float], isNew: [Bool]) async {
         guard !items.isEmpty else { return }
         await slots.acquire()
-        queue.async { [self] in
-            write(items, vectors: vectors, isNew: isNew)
-            slots.release()
+        if let store {
+            queue.async { [self] in
+                if firstFailure == nil {
+                    record(Result { () throws(CatalogueError) in try store.put(items, vectors: vectors) }, items, isNew)
+                }
+                slots.release()
+            }
+            return
+        }
+        last.withLock { last in
+            let previous = last
+            last = Task { [self] in
+                await previous?.value
+                if firstFailure == nil {
+                    do throws(CatalogueError) {
+                        try await catalogue.put(items, vectors: vectors, onlyNew: false)
+                        record(.success(()), items, isNew)
+                    } catch {
+                        record(.failure(error), items, isNew)
+                    }
+                }
+                slots.release()
+            }
         }
     }
 
     /// Waits until every queued batch is written; returns what was stored, or the first failure.
     func finish() async -> Result<Totals, CatalogueError> {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            queue.async { done.resume() }
+        if store != nil {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                queue.async { done.resume() }
+            }
+        } else {
+            await last.withLock { $0 }?.value
         }
         return outcome.withLock { $0.failure.map { .failure($0) } ?? .success($0.totals) }
     }
 
-    private func write(_ items: [StagedItem], vectors: [Float], isNew: [Bool]) {
-        guard firstFailure == nil else { return }
-        do {
-            try store.put(items, vectors: vectors)
-        } catch {
+    private func record(_ result: Result<Void, CatalogueError>, _ items: [StagedItem], _ isNew: [Bool]) {
+        if case .failure(let error) = result {
             outcome.withLock { $0.failure = error }
             return
         }

@@ -144,6 +144,6 @@ extension CatalogueStore {
         let fd = Glibc.open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)
-        close(fd)
+        Glibc.close(fd)
     }
 }

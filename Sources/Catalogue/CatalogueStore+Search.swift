@@ -9,6 +9,13 @@ public struct CatalogueMatch: Sendable, Equatable {
     public var url: String
     /// Inner product of the query and the item's vector (cosine similarity for normalised models).
     public var score: Float
+
+    public init(id: String, title: String, url: String, score: Float) {
+        self.id = id
+        self.title = title
+        self.url = url
+        self.score = score
+    }
 }
 
 /// What a search asks for besides the query.
@@ -76,30 +83,14 @@ extension CatalogueStore {
     /// picture's whole view and its regions) and an item scores its best score over them.
     ///
     /// Each vector is searched for `k` hits and the lists are merged keeping each item's best
-    /// score. That is exact for an exact index: an item among the `k` best by its best score is
-    /// among the `k` best of the vector that gives it that score.
+    /// score (``CatalogueQuery/mergeRegions(_:sizes:)``).
     public func search(regions queries: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
         -> [[CatalogueMatch]]
     {
         var unfiltered = query
         unfiltered.minScore = nil
         let lists = try search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
-        var results: [[CatalogueMatch]] = []
-        var next = 0
-        for vectors in queries {
-            var best: [String: CatalogueMatch] = [:]
-            for (offset, matches) in lists[next..<(next + vectors.count)].enumerated() {
-                for var match in matches {
-                    if offset > 0 { match.score -= query.windowPenalty }
-                    if let minScore = query.minScore, match.score < minScore { continue }
-                    if match.score > best[match.id]?.score ?? -.infinity { best[match.id] = match }
-                }
-            }
-            next += vectors.count
-            let ranked = best.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
-            results.append(Array(ranked.prefix(query.k)))
-        }
-        return results
+        return query.mergeRegions(lists, sizes: queries.map(\.count))
     }
 
     /// The keys a search may return, or nil when every indexed item may be returned.

@@ -59,12 +59,32 @@ public struct IngestSummary: Sendable {
 /// they may run so memory stays flat on large catalogues. Every item's failure is recorded and
 /// the rest carry on.
 public final class Ingester: Sendable {
-    let store: CatalogueStore
+    let catalogue: any CatalogueBackend
+    /// The catalogue when it is the embedded store, whose index kind and log an ingest also looks after.
+    let store: CatalogueStore?
+    /// Where downloaded images are kept, and where failure reports go.
+    let cacheDirectory: String
+    let reportDirectory: String
     let featurizer: Featurizer
     let options: IngestOptions
 
-    public init(store: CatalogueStore, featurizer: Featurizer, options: IngestOptions = IngestOptions()) {
-        self.store = store
+    /// An ingest into the embedded store, which keeps its cache and reports in its own directory.
+    public convenience init(store: CatalogueStore, featurizer: Featurizer, options: IngestOptions = IngestOptions()) {
+        self.init(
+            catalogue: store, cacheDirectory: store.cacheDirectory, reportDirectory: store.reportDirectory,
+            featurizer: featurizer, options: options)
+    }
+
+    /// An ingest into any catalogue; `cacheDirectory` keeps downloaded images (so a re-run does not
+    /// fetch them again) and `reportDirectory` the failure reports.
+    public init(
+        catalogue: any CatalogueBackend, cacheDirectory: String, reportDirectory: String, featurizer: Featurizer,
+        options: IngestOptions = IngestOptions()
+    ) {
+        self.catalogue = catalogue
+        self.store = catalogue as? CatalogueStore
+        self.cacheDirectory = cacheDirectory
+        self.reportDirectory = reportDirectory
         self.featurizer = featurizer
         self.options = options
     }
@@ -73,18 +93,18 @@ public final class Ingester: Sendable {
     public func ingest(sources: [String], progress: ((Int) -> ProgressReporter)? = nil) async throws(CatalogueError)
         -> IngestSummary
     {
-        if let choice = options.index { try store.setIndexChoice(choice) }
-        try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension)
-        try store.conformIndex()
-        let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: store.cacheDirectory)
+        if let choice = options.index, let store { try store.setIndexChoice(choice) }
+        try await catalogue.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension, switching: false)
+        try store?.conformIndex()
+        let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: cacheDirectory)
         let listing = await SourceReader.read(sources, fetcher: fetcher)
         var summary = try await run(
             listing.records, earlierFailures: listing.failures, fetcher: fetcher, progress: progress)
         if options.prune {
             if listing.complete {
                 let wanted = Set(listing.records.map(\.id))
-                let unwanted = try store.items().map(\.id).filter { !wanted.contains($0) }
-                summary.pruned = try store.remove(ids: unwanted).count
+                let unwanted = try await catalogue.items().map(\.id).filter { !wanted.contains($0) }
+                summary.pruned = try await catalogue.remove(ids: unwanted).count
             } else {
                 summary.failures.append(
                     IngestFailure(
@@ -92,25 +112,25 @@ public final class Ingester: Sendable {
                         reason: "pruning skipped: a source could not be read, so missing items may not be gone"))
             }
         }
-        return try finish(summary)
+        return try await finish(summary)
     }
 
     /// Recomputes every item's vector with this ingester's model, replacing the store's model.
     public func reindex(progress: ((Int) -> ProgressReporter)? = nil) async throws(CatalogueError) -> IngestSummary {
-        try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension, switching: true)
-        let records = try store.items().map {
+        try await catalogue.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension, switching: true)
+        let records = try await catalogue.items().map {
             CatalogueRecord(
                 id: $0.id, title: $0.title, url: $0.url, attributes: $0.attributes, source: "store", line: Int($0.key))
         }
-        let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: store.cacheDirectory)
-        return try finish(try await run(records, earlierFailures: [], fetcher: fetcher, progress: progress))
+        let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: cacheDirectory)
+        return try await finish(try await run(records, earlierFailures: [], fetcher: fetcher, progress: progress))
     }
 
-    private func finish(_ summary: IngestSummary) throws(CatalogueError) -> IngestSummary {
+    private func finish(_ summary: IngestSummary) async throws(CatalogueError) -> IngestSummary {
         var summary = summary
         // A rebuilt index is saved whole; otherwise fold this run's log into the snapshot.
-        if try !store.conformIndex() { try store.checkpoint() }
-        summary.pending = try store.pendingCount()
+        if let store, try !store.conformIndex() { try store.checkpoint() }
+        summary.pending = try await catalogue.pendingCount()
         summary.reportPath = writeReport(summary.failures)
         return summary
     }
@@ -144,7 +164,7 @@ public final class Ingester: Sendable {
         let reporter = progress?(unique.count)
         let existing: [String: CatalogueItem]
         do {
-            existing = Dictionary(try store.items().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            existing = Dictionary(try await catalogue.items().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         } catch {
             await fetcher.shutdown()
             throw error
@@ -171,7 +191,7 @@ public final class Ingester: Sendable {
             continuation.finish()
         }
         // Storage writes go to their own thread, a few batches deep, so the network never waits for them.
-        let writer = BatchWriter(store: store, depth: 3) { reporter?.advance(by: $0) }
+        let writer = BatchWriter(catalogue: catalogue, depth: 3) { reporter?.advance(by: $0) }
         var batch: [Prepared] = []
         for await outcome in stream {
             switch outcome {
@@ -238,9 +258,11 @@ public final class Ingester: Sendable {
         if let existing, existing.state == .ready, existing.modelID == featurizer.descriptor.id,
             existing.contentHash == hash, existing.url == record.url
         {
-            if existing.title == record.title, existing.attributes == record.attributes { return .unchanged }
+            if existing.title == record.title, Self.sameJSON(existing.attributes, record.attributes) {
+                return .unchanged
+            }
             do {
-                try store.updateMetadata(
+                try await catalogue.updateMetadata(
                     id: record.id, title: record.title, url: record.url, attributes: record.attributes)
                 return .relabelled
             } catch {
@@ -288,6 +310,16 @@ public final class Ingester: Sendable {
         await writer.submit(staged, vectors: done.flatMap(\.1), isNew: done.map(\.0.isNew))
     }
 
+    /// Whether two JSON texts hold the same value: PostgreSQL keeps attributes as JSONB and gives
+    /// them back in its own spelling (key order, spaces), which must not count as a change.
+    static func sameJSON(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        guard let x = try? JSONSerialization.jsonObject(with: Data(a.utf8)) as? NSObject,
+            let y = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? NSObject
+        else { return false }
+        return x.isEqual(y)
+    }
+
     private func failure(_ record: CatalogueRecord, _ reason: String) -> IngestFailure {
         IngestFailure(id: record.id, url: record.url, source: record.source, line: record.line, reason: reason)
     }
@@ -298,8 +330,8 @@ public final class Ingester: Sendable {
             path = explicit
         } else {
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-            try? FileManager.default.createDirectory(atPath: store.reportDirectory, withIntermediateDirectories: true)
-            path = store.reportDirectory + "/ingest-\(stamp).jsonl"
+            try? FileManager.default.createDirectory(atPath: reportDirectory, withIntermediateDirectories: true)
+            path = reportDirectory + "/ingest-\(stamp).jsonl"
         }
         let text = failures.map { $0.jsonLine + "\n" }.joined()
         return FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) ? path : nil

@@ -20,6 +20,23 @@ public struct CatalogueItem: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
+    /// An item as another backend (PostgreSQL) reads it.
+    public init(
+        key: Int64, id: String, title: String, url: String, attributes: String, contentHash: String?,
+        modelID: String?, state: ItemState, createdAt: Date, updatedAt: Date
+    ) {
+        self.key = key
+        self.id = id
+        self.title = title
+        self.url = url
+        self.attributes = attributes
+        self.contentHash = contentHash
+        self.modelID = modelID
+        self.state = state
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
     init(row: Row) {
         key = row["key"]
         id = row["id"]

@@ -107,7 +107,7 @@ struct EvalCommand: AsyncParsableCommand {
         let evaluation = SeededEvaluation(embedder: featurizer, options: options, seeds: seeds)
         let reports: [RetrievalEvaluation.Report]
         if let store {
-            let opened = try CatalogueStore.open(directory: store, mode: .read)
+            let opened = try CatalogueStore.open(directory: try StoreOptions.requireDirectory(store), mode: .read)
             let photos = try StorePhotos(store: opened, shortSide: shortSide, limit: items)
             guard photos.count >= 1 else { throw CommandError("\(store): no ready items to evaluate") }
             let target = StoreRetrieval(

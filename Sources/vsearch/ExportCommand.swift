@@ -3,7 +3,7 @@ import Catalogue
 import Foundation
 
 /// `vsearch export`: the catalogue in the original `metadata.json` format.
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Write the catalogue as the original metadata.json: [{id, title, url}].")
 
@@ -12,9 +12,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write here instead of standard output.")
     var output: String?
 
-    func run() throws {
-        let store = try storeOptions.open(.read)
-        let lines = try store.items().map {
+    func run() async throws {
+        let items = try await storeOptions.withCatalogue(.read) { try await $0.items() }
+        let lines = items.map {
             "  {\"id\": \(JSONText.string($0.id)), \"title\": \(JSONText.string($0.title)), \"url\": \(JSONText.string($0.url))}"
         }
         let text = lines.isEmpty ? "[]\n" : "[\n" + lines.joined(separator: ",\n") + "\n]\n"

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Catalogue
+import CataloguePostgres
+import Featurizer
 import Foundation
 import VSearchCore
 import VectorIndex
@@ -65,7 +67,10 @@ struct IngestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let featurizer = try modelOptions.loadFeaturizer()
-        let store = try storeOptions.open(.write)
+        try await storeOptions.withCatalogue(.write) { catalogue in try await ingest(into: catalogue, featurizer) }
+    }
+
+    private func ingest(into catalogue: any CatalogueBackend, _ featurizer: Featurizer) async throws {
         var options = IngestOptions()
         options.fetch.concurrency = max(1, concurrency)
         options.fetch.retries = max(0, retries)
@@ -75,17 +80,25 @@ struct IngestCommand: AsyncParsableCommand {
         options.fetch.refresh = refresh
         options.prune = prune
         options.reportPath = report
+        // The index kind is the embedded store's choice; PostgreSQL keeps its own (HNSW in pgvector).
+        let store = catalogue as? CatalogueStore
         if index != nil || hnswThreshold != nil {
+            guard let store else {
+                throw CommandError(
+                    "--index and --hnsw-threshold choose the embedded store's index; a PostgreSQL catalogue "
+                        + "keeps an HNSW index in pgvector (an exact scan over 2,000 dimensions)")
+            }
             let current = try store.indexChoice()
             options.index = IndexChoice(
                 kind: index ?? current.kind, autoThreshold: hnswThreshold ?? current.autoThreshold)
         }
-        let summary = try await Ingester(store: store, featurizer: featurizer, options: options)
-            .ingest(sources: sources) { VSearchCore.ProgressReporter(label: "ingest", total: $0) }
-        var status = "ingest: \(summary.description)"
-        if let kind = store.indexKind {
-            status += "; the store holds \(try store.count()) items, \(kind.rawValue) index"
-        }
+        let work = CatalogueOpener.workDirectory(for: storeOptions.directory)
+        let summary = try await Ingester(
+            catalogue: catalogue, cacheDirectory: work + "/cache", reportDirectory: work + "/reports",
+            featurizer: featurizer, options: options
+        ).ingest(sources: sources) { VSearchCore.ProgressReporter(label: "ingest", total: $0) }
+        var status = "ingest: \(summary.description); the store holds \(try await catalogue.count()) items"
+        if let kind = store?.indexKind { status += ", \(kind.rawValue) index" }
         printStatus(status)
         if let path = summary.reportPath, !summary.failures.isEmpty {
             printStatus("ingest: \(summary.failures.count) failures listed in \(path)")

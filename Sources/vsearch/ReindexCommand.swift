@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalogue
+import CataloguePostgres
 import Foundation
 import VSearchCore
 
@@ -15,9 +16,13 @@ struct ReindexCommand: AsyncParsableCommand {
 
     func run() async throws {
         let featurizer = try modelOptions.loadFeaturizer()
-        let store = try storeOptions.open(.write)
-        let summary = try await Ingester(store: store, featurizer: featurizer)
-            .reindex { VSearchCore.ProgressReporter(label: "reindex", total: $0) }
+        let work = CatalogueOpener.workDirectory(for: storeOptions.directory)
+        let summary = try await storeOptions.withCatalogue(.write) { catalogue in
+            try await Ingester(
+                catalogue: catalogue, cacheDirectory: work + "/cache", reportDirectory: work + "/reports",
+                featurizer: featurizer
+            ).reindex { VSearchCore.ProgressReporter(label: "reindex", total: $0) }
+        }
         printStatus("reindex (\(featurizer.descriptor.id)): \(summary.description)")
         if let path = summary.reportPath, !summary.failures.isEmpty {
             printStatus("reindex: \(summary.failures.count) failures listed in \(path)")

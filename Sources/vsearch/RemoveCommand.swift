@@ -3,7 +3,7 @@ import Catalogue
 import Foundation
 
 /// `vsearch remove ID...`: delete items and their vectors.
-struct RemoveCommand: ParsableCommand {
+struct RemoveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "remove", abstract: "Remove catalogue items (metadata and vectors) by id.")
 
@@ -12,10 +12,13 @@ struct RemoveCommand: ParsableCommand {
     @Argument(help: "Item ids.")
     var ids: [String]
 
-    func run() throws {
-        let store = try storeOptions.open(.write)
-        let removed = try store.remove(ids: ids)
-        try store.checkpoint()
+    func run() async throws {
+        let removed = try await storeOptions.withCatalogue(.write) { catalogue in
+            let removed = try await catalogue.remove(ids: ids)
+            // The embedded store folds its index log into a snapshot, so the next open is fast.
+            try (catalogue as? CatalogueStore)?.checkpoint()
+            return removed
+        }
         let missing = Set(ids).subtracting(removed)
         printStatus(
             "remove: \(removed.count) removed"

@@ -48,7 +48,10 @@ struct SearchCommand: AsyncParsableCommand {
             queries += String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        let store = try storeOptions.open(.read)
+        try await storeOptions.withCatalogue(.read) { catalogue in try await search(queries, in: catalogue) }
+    }
+
+    private func search(_ queries: [String], in catalogue: any CatalogueBackend) async throws {
         let featurizer = try modelOptions.loadFeaturizer()
         let query = CatalogueQuery(
             k: k, minScore: minScore, filters: try filters.map(CatalogueQuery.filter),
@@ -66,7 +69,7 @@ struct SearchCommand: AsyncParsableCommand {
                 printError(error)
             }
         }
-        let results = try store.search(regions: vectors, modelID: featurizer.descriptor.id, query: query)
+        let results = try await catalogue.search(regions: vectors, modelID: featurizer.descriptor.id, query: query)
         let output = StandardOutput()
         for (path, matches) in zip(paths, results) {
             if json {

@@ -94,6 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let storeDirectory = try StoreOptions.requireDirectory(storeOptions.directory)
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
@@ -112,7 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.decoding.maxPixels = maxPixels
         let featurizer = try Featurizer(model: ModelOptions.directory(model), options: options)
         let server = try SearchServer(
-            configuration: configuration, storeDirectory: storeOptions.directory, featurizer: featurizer)
+            configuration: configuration, storeDirectory: storeDirectory, featurizer: featurizer)
 
         var logger = Logger(label: "vsearch.serve")
         logger.logLevel = .info

@@ -1,0 +1,121 @@
+import Foundation
+
+/// What the command-line tool and the server need from a catalogue, whichever backend keeps it.
+///
+/// There are two backends: ``CatalogueStore``, SQLite and a vector index in one directory (the
+/// default, for one machine), and `PostgresCatalogue` in the `CataloguePostgres` module, PostgreSQL
+/// with pgvector, which several servers and ingest workers share. Code written against this
+/// protocol does not know which one it talks to.
+///
+/// The requirements are `async` because a database client is: a PostgreSQL round trip must not hold
+/// a thread. The embedded store's synchronous methods satisfy them as they are. Every failure is a
+/// ``CatalogueError`` whose description is one line naming the store (its directory, or its URL
+/// without the password) and, where there is one, the item.
+///
+/// The protocol has no overloads with default arguments on purpose: the embedded store's own
+/// synchronous methods keep their defaults, and an `async` extension method of the same name would
+/// be preferred over them in `async` code, turning existing synchronous calls into errors.
+public protocol CatalogueBackend: AnyObject, Sendable {
+    /// Where the catalogue is, for messages: a directory, or a `postgres://` URL without its password.
+    var location: String { get }
+
+    /// The catalogue's model and vector length, nil before the first ingest.
+    func binding() async throws(CatalogueError) -> (model: String, dimension: Int)?
+
+    /// Makes `modelID` the catalogue's model. A catalogue without a model takes it; one with
+    /// another model refuses with ``CatalogueError/modelMismatch(store:model:)`` unless
+    /// `switching`, which marks every item pending and drops every vector (also for the same
+    /// model, so that a reindex recomputes them all).
+    func bind(modelID: String, dimension: Int, switching: Bool) async throws(CatalogueError)
+
+    /// Stores items with their vectors (`vectors` row-major, one per item). An item whose id is
+    /// stored is replaced, unless `onlyNew`: then nothing is written and the call throws
+    /// ``CatalogueError/exists(id:)``; of two writers creating one id at once, exactly one wins.
+    func put(_ staged: [StagedItem], vectors: [Float], onlyNew: Bool) async throws(CatalogueError)
+
+    /// Changes an item's title, URL or attributes (a JSON object) without touching its vector.
+    func updateMetadata(id: String, title: String, url: String, attributes: String) async throws(CatalogueError)
+
+    /// Removes items and their vectors; returns the ids that were present, in the order given.
+    func remove(ids: [String]) async throws(CatalogueError) -> [String]
+
+    /// The item with this id, if any.
+    func item(id: String) async throws(CatalogueError) -> CatalogueItem?
+
+    /// Every item in catalogue order: numeric ids numerically first, then the rest by id.
+    func items() async throws(CatalogueError) -> [CatalogueItem]
+
+    /// One page of ``items()``, in the same order.
+    func items(offset: Int, limit: Int) async throws(CatalogueError) -> [CatalogueItem]
+
+    /// How many items the catalogue holds.
+    func count() async throws(CatalogueError) -> Int
+
+    /// How many items wait for a vector.
+    func pendingCount() async throws(CatalogueError) -> Int
+
+    /// The vector stored for an item; nil when the item is unknown or pending.
+    func vector(ofItem id: String) async throws(CatalogueError) -> [Float]?
+
+    /// The best matches for each query vector, best first; `modelID` names the model the queries
+    /// come from, and a catalogue of another model refuses, because their scores mean nothing.
+    func search(_ queries: [[Float]], modelID: String, query: CatalogueQuery) async throws(CatalogueError)
+        -> [[CatalogueMatch]]
+
+    /// The best matches for each query of one or more vectors (a picture and its regions), where
+    /// an item scores its best score over the query's vectors (see ``CatalogueQuery/mergeRegions(_:sizes:)``).
+    func search(regions queries: [[[Float]]], modelID: String, query: CatalogueQuery) async throws(CatalogueError)
+        -> [[CatalogueMatch]]
+
+    /// Appends match events (oldest first) and keeps only the newest `limit`.
+    func saveMatchEvents(_ events: [StoredMatchEvent], keepingLast limit: Int) async throws(CatalogueError)
+
+    /// The newest `limit` match events, newest first.
+    func recentMatchEvents(limit: Int) async throws(CatalogueError) -> [StoredMatchEvent]
+
+    /// A value that changes when another process changes the catalogue, so a long-lived reader
+    /// knows when to reload what it keeps in memory.
+    func changeToken() async throws(CatalogueError) -> String
+
+    /// Releases connections and background work; the backend is not used afterwards.
+    func close() async
+}
+
+extension CatalogueQuery {
+    /// Merges the result lists of a region search into one list per query.
+    ///
+    /// `lists` holds one list per vector, the queries' vectors one after the other; `sizes[i]` says
+    /// how many vectors query i has. Every vector but a query's first has ``windowPenalty``
+    /// subtracted, ``minScore`` applies to the penalised score, and an item keeps its best score.
+    /// Each vector searched for `k` hits is enough: an item among the `k` best by its best score is
+    /// among the `k` best of the vector that gives it that score (exactly so for an exact search).
+    public func mergeRegions(_ lists: [[CatalogueMatch]], sizes: [Int]) -> [[CatalogueMatch]] {
+        var results: [[CatalogueMatch]] = []
+        var next = 0
+        for size in sizes {
+            var best: [String: CatalogueMatch] = [:]
+            for (offset, matches) in lists[next..<(next + size)].enumerated() {
+                for var match in matches {
+                    if offset > 0 { match.score -= windowPenalty }
+                    if let minScore, match.score < minScore { continue }
+                    if match.score > best[match.id]?.score ?? -.infinity { best[match.id] = match }
+                }
+            }
+            next += size
+            let ranked = best.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+            results.append(Array(ranked.prefix(k)))
+        }
+        return results
+    }
+}
+
+extension CatalogueStore: CatalogueBackend {
+    public var location: String { directory }
+
+    /// The index change token (see ``indexChangeToken``): SQLite readers see every commit, so only
+    /// the index, which a reader loads once, needs reloading.
+    public func changeToken() -> String { indexChangeToken }
+
+    /// Nothing to do: the store's files and locks are released when the last reference goes.
+    public func close() {}
+}

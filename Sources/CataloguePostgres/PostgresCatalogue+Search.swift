@@ -1,0 +1,156 @@
+import Catalogue
+import Foundation
+import PostgresNIO
+
+/// Searching in PostgreSQL: pgvector's `<#>` (negative inner product) ranks, the HNSW index answers
+/// when there is one, and attribute filters are SQL conditions on the JSONB attributes.
+///
+/// pgvector 0.6 filters *after* the HNSW index: the index yields its `hnsw.ef_search` nearest
+/// candidates, and the `WHERE` clause then drops those that do not match. With a selective filter
+/// (1 % of the items, say) few or none of the candidates survive, and a plain query returns fewer
+/// than `k` matches although `k` exist. vsearch therefore (1) raises `hnsw.ef_search` for filtered
+/// searches (`efSearch(k:filtered:)`), and (2) when the index returned fewer than `k` rows,
+/// searches again exactly over the rows that pass the filter: a materialised CTE keeps the
+/// planner from using the index there. The exact pass costs a scan of the matching rows' vectors,
+/// which is small exactly when the filter is selective, the case that needs it.
+///
+/// The planner takes part too: it estimates an attribute condition to keep 0.5 % of the rows, and
+/// on a small table it finds a sequential scan and a sort cheaper than the index, which is exact.
+/// On a large one it takes the index, and the second pass is what keeps `k` results.
+extension PostgresCatalogue {
+    /// The `hnsw.ef_search` of a search: pgvector's default of 40, at least `k`, and for a filtered
+    /// search ten times `k` (at least 200), so that most filters leave `k` of the candidates. pgvector
+    /// takes at most 1,000.
+    static func efSearch(k: Int, filtered: Bool) -> Int {
+        min(1000, filtered ? max(200, 10 * k) : max(40, k))
+    }
+
+    /// For tests: makes the first pass of a search take the HNSW index whatever the planner
+    /// estimates, as it does on a large catalogue, so that a test on a small one reaches the exact pass.
+    @TaskLocal static var forcesIndexScan = false
+
+    public func search(_ queries: [[Float]], modelID: String, query: CatalogueQuery) async throws(CatalogueError)
+        -> [[CatalogueMatch]]
+    {
+        guard query.k > 0 else { throw .query("k must be at least 1, got \(query.k)") }
+        guard let (model, dimension) = try await binding() else { return queries.map { _ in [] } }
+        guard model == modelID else { throw .modelMismatch(store: model, model: modelID) }
+        for vector in queries where vector.count != dimension {
+            throw .query("a query vector has \(vector.count) values; the catalogue's vectors have \(dimension)")
+        }
+        let indexed = dimension <= Self.maximumIndexedDimension
+        let vectorType = vectorType
+        let logger = logger
+        let forceIndex = indexed && Self.forcesIndexScan
+        let hits = try await withConnection("cannot search") { connection in
+            if indexed {
+                let ef = Self.efSearch(k: query.k, filtered: !query.filters.isEmpty)
+                try await connection.query(PostgresQuery(unsafeSQL: "SET hnsw.ef_search = \(ef)"), logger: logger)
+            }
+            var lists: [[CatalogueMatch]] = []
+            for vector in queries {
+                let value = PostgresVector(vector[...], type: vectorType)
+                if forceIndex { try await connection.query("SET enable_seqscan = off", logger: logger) }
+                var found = try await Self.nearest(value, query: query, exact: false, on: connection, logger: logger)
+                if forceIndex { try await connection.query("RESET enable_seqscan", logger: logger) }
+                if indexed, found.count < query.k {
+                    found = try await Self.nearest(value, query: query, exact: true, on: connection, logger: logger)
+                }
+                lists.append(found)
+            }
+            return lists
+        }
+        guard let minScore = query.minScore else { return hits }
+        return hits.map { $0.filter { $0.score >= minScore } }
+    }
+
+    /// The `k` nearest ready items that pass the filters, best first. `exact` searches the filtered
+    /// rows without the index; without it, the planner uses the HNSW index if there is one (and
+    /// otherwise scans every row, exactly, keeping the `k` best as it goes).
+    private static func nearest(
+        _ vector: PostgresVector, query: CatalogueQuery, exact: Bool, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [CatalogueMatch] {
+        if query.filters.isEmpty, !exact {
+            var matches: [CatalogueMatch] = []
+            for try await match in try await connection.execute(
+                NearestItems(vector: vector, k: query.k), logger: logger)
+            {
+                matches.append(match)
+            }
+            return matches
+        }
+        var bindings = PostgresBindings(capacity: 2 + 2 * query.filters.count)
+        bindings.append(vector)
+        bindings.append(query.k)
+        var conditions = "state = 'ready'"
+        for filter in query.filters {
+            bindings.append(filter.key)
+            bindings.append(filter.value)
+            conditions += " AND attributes->>$\(bindings.count - 1) = $\(bindings.count)"
+        }
+        let sql =
+            exact
+            ? """
+            WITH candidates AS MATERIALIZED (SELECT id, title, url, vector FROM vsearch_items WHERE \(conditions))
+            SELECT id, title, url, (vector <#> $1)::float8 FROM candidates ORDER BY vector <#> $1 LIMIT $2
+            """
+            : """
+            SELECT id, title, url, (vector <#> $1)::float8 FROM vsearch_items WHERE \(conditions)
+            ORDER BY vector <#> $1 LIMIT $2
+            """
+        var matches: [CatalogueMatch] = []
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        for try await (id, title, url, distance) in rows.decode((String, String, String, Double).self) {
+            matches.append(CatalogueMatch(id: id, title: title, url: url, score: Float(-distance)))
+        }
+        return matches
+    }
+
+    public func search(regions queries: [[[Float]]], modelID: String, query: CatalogueQuery)
+        async throws(CatalogueError) -> [[CatalogueMatch]]
+    {
+        var unfiltered = query
+        unfiltered.minScore = nil
+        let lists = try await search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
+        return query.mergeRegions(lists, sizes: queries.map(\.count))
+    }
+
+    public func vector(ofItem id: String) async throws(CatalogueError) -> [Float]? {
+        let rows = try await rows(
+            "cannot read the vector of item '\(id)'",
+            "SELECT vector FROM vsearch_items WHERE id = \(id) AND state = 'ready'")
+        guard let row = rows.first else { return nil }
+        do {
+            return Array(try row.decode(PostgresVector.self).values)
+        } catch {
+            throw PostgresFailure.error(error, at: location, "cannot read the vector of item '\(id)'")
+        }
+    }
+}
+
+/// The `k` nearest ready items, best first: the statement of every unfiltered search, prepared
+/// once per connection. Filtered searches vary in their number of conditions and are sent as
+/// parameterised queries.
+struct NearestItems: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id, title, url, (vector <#> $1)::float8 FROM vsearch_items WHERE state = 'ready'
+        ORDER BY vector <#> $1 LIMIT $2
+        """
+    typealias Row = CatalogueMatch
+
+    var vector: PostgresVector
+    var k: Int
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(vector)
+        bindings.append(k)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> CatalogueMatch {
+        let (id, title, url, distance) = try row.decode((String, String, String, Double).self)
+        return CatalogueMatch(id: id, title: title, url: url, score: Float(-distance))
+    }
+}

@@ -1,0 +1,172 @@
+import Catalogue
+import CataloguePostgres
+import Foundation
+import Testing
+import VSearchTesting
+
+/// What only the PostgreSQL backend has: its address, its schema versions, pgvector's limits, and
+/// the errors of a database that cannot be used. Every error must be one line naming the URL
+/// without its password, and none may crash the program.
+@Suite(.serialized, PostgresScope()) struct PostgresCatalogueTests {
+    /// The description of the error `body` throws, checked to be one line without the password.
+    static func failure(_ body: () async throws -> Void) async -> String {
+        do {
+            try await body()
+        } catch {
+            let text = "\(error)"
+            #expect(!text.contains("\n"), "one line: \(text)")
+            #expect(!text.contains("secret"), "no password: \(text)")
+            return text
+        }
+        Issue.record("no error")
+        return ""
+    }
+
+    @Test func aSchemaFromANewerVSearchIsRefused() async throws {
+        let url = try await Fixture.newDatabase()
+        let catalogue = try await PostgresCatalogue.open(url: url)
+        await catalogue.close()
+        try await SharedServer.require().psql(
+            "INSERT INTO vsearch_schema_migrations (version, name) VALUES (999, 'from the future')",
+            database: Fixture.databaseName(url))
+        for mode in [CatalogueStore.Mode.write, .read] {
+            let text = await Self.failure { _ = try await PostgresCatalogue.open(url: url, mode: mode) }
+            #expect(text.hasPrefix(url + ": "))
+            #expect(text.contains("version 999, newer than this vsearch knows (1)"))
+        }
+    }
+
+    /// A reader neither creates tables nor mistakes a wrong database for an empty catalogue.
+    @Test func aReaderFindsNoCatalogueInAnEmptyDatabaseAndCreatesNothing() async throws {
+        let url = try await Fixture.newDatabase()
+        let text = await Self.failure { _ = try await PostgresCatalogue.open(url: url, mode: .read) }
+        #expect(text == url + ": no catalogue here; build one with `vsearch ingest`")
+        let tables = try await SharedServer.require().psql(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'vsearch%'", database: Fixture.databaseName(url))
+        #expect(tables.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        await (try await PostgresCatalogue.open(url: url)).close()
+        let reader = try await PostgresCatalogue.open(url: url, mode: .read)
+        #expect(try await reader.count() == 0)
+        await reader.close()
+    }
+
+    @Test func opensTwiceWithoutMigratingAgain() async throws {
+        let url = try await Fixture.newDatabase()
+        let first = try await PostgresCatalogue.open(url: url)
+        try await first.bind(modelID: "test/1", dimension: 3, switching: false)
+        try await first.put([Samples.staged("a")], vectors: Samples.unit([1, 2, 3]), onlyNew: false)
+        let second = try await PostgresCatalogue.open(url: url)
+        #expect(try await second.items().map(\.id) == ["a"])
+        // A write through one is seen by the other's next search: no reload.
+        try await second.put([Samples.staged("b")], vectors: Samples.unit([3, 2, 1]), onlyNew: false)
+        let found = try await first.search([Samples.unit([3, 2, 1])], modelID: "test/1", query: CatalogueQuery(k: 1))
+        #expect(found[0].map(\.id) == ["b"])
+        let versions = try await SharedServer.require().psql(
+            "SELECT string_agg(version::text, ',') FROM vsearch_schema_migrations",
+            database: Fixture.databaseName(url))
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        await first.close()
+        await second.close()
+    }
+
+    @Test func aMissingDatabaseAndAClosedPortAreOneLineErrors() async throws {
+        let server = try SharedServer.require()
+        let missing = server.url(database: "no_such_database")
+        let text = await Self.failure { _ = try await PostgresCatalogue.open(url: missing) }
+        #expect(text == missing + #": database "no_such_database" does not exist (SQLSTATE 3D000)"#)
+
+        let port = try FreePort.find()
+        let closed = "postgres://vsearch:secret@127.0.0.1:\(port)/vsearch"
+        let refused = await Self.failure { _ = try await PostgresCatalogue.open(url: closed) }
+        #expect(refused.hasPrefix("postgres://vsearch@127.0.0.1:\(port)/vsearch: cannot connect: "))
+        #expect(refused.contains("refused"))
+    }
+
+    /// A role that logs in with a password, owning a database without pgvector, which it may not
+    /// install (pgvector is not a trusted extension): the wrong password, then the missing extension,
+    /// each one line; once a superuser installs it, the right password from `$PGPASSWORD` opens it.
+    @Test func aWrongPasswordAndAMissingExtensionAreOneLineErrors() async throws {
+        let server = try SharedServer.require()
+        try await server.psql("CREATE ROLE pwuser LOGIN PASSWORD 'right-one'")
+        try await server.psql("CREATE DATABASE pwdb OWNER pwuser")
+        // pg_hba.conf takes the first line that matches: this one before the script's `trust`.
+        let hba = server.directory + "/data/pg_hba.conf"
+        let rules = try String(contentsOfFile: hba, encoding: .utf8)
+        try ("host all pwuser 127.0.0.1/32 scram-sha-256\n" + rules).write(
+            toFile: hba, atomically: false, encoding: .utf8)
+        try await server.psql("SELECT pg_reload_conf()")
+
+        let wrong = "postgres://pwuser:secret@127.0.0.1:\(server.port)/pwdb"
+        let refused = await Self.failure { _ = try await PostgresCatalogue.open(url: wrong) }
+        #expect(
+            refused
+                == #"postgres://pwuser@127.0.0.1:\#(server.port)/pwdb: password authentication failed for user "pwuser" (SQLSTATE 28P01)"#
+        )
+
+        let address = try PostgresAddress(
+            "postgres://pwuser@127.0.0.1:\(server.port)/pwdb", environment: ["PGPASSWORD": "right-one"])
+        let missing = await Self.failure { _ = try await PostgresCatalogue.open(address) }
+        #expect(missing.hasPrefix(address.redacted + ": the pgvector extension ('vector') is not installed"))
+        #expect(missing.contains("permission denied"))
+
+        try await server.psql("CREATE EXTENSION vector", database: "pwdb")
+        let catalogue = try await PostgresCatalogue.open(address)
+        #expect(try await catalogue.count() == 0)
+        await catalogue.close()
+    }
+
+    @Test func aBadAddressIsRefusedBeforeConnecting() async throws {
+        for (url, reason) in [
+            ("postgres://127.0.0.1:5432/db", "no user name"),
+            ("postgres://u:secret@/db", "no host"),
+            ("postgres://u@h/db?sslmode=sometimes", "sslmode 'sometimes'"),
+            ("postgres://u@h/db?connect_timeout=3", "unknown parameter 'connect_timeout'"),
+        ] {
+            let text = await Self.failure { _ = try PostgresAddress(url, environment: [:]) }
+            #expect(text.contains(reason), "\(url): \(text)")
+        }
+    }
+
+    @Test func addressesFollowLibpq() throws {
+        let plain = try PostgresAddress("postgres://vsearch@127.0.0.1:5433/vsearch", environment: [:])
+        #expect(plain.user == "vsearch" && plain.password == nil && plain.host == "127.0.0.1")
+        #expect(plain.port == 5433 && plain.database == "vsearch" && plain.tls == .prefer)
+        let withPassword = try PostgresAddress(
+            "postgresql://me:p%40ss@db.example.com/cat?sslmode=verify-full", environment: ["PGPASSWORD": "other"])
+        #expect(withPassword.password == "p@ss" && withPassword.port == 5432 && withPassword.tls == .verifyFull)
+        #expect(withPassword.redacted == "postgres://me@db.example.com:5432/cat?sslmode=verify-full")
+        let fromEnvironment = try PostgresAddress("postgres://me@[::1]:6000", environment: ["PGPASSWORD": "pw"])
+        #expect(fromEnvironment.password == "pw" && fromEnvironment.host == "::1")
+        #expect(fromEnvironment.database == "me")
+        #expect(fromEnvironment.redacted == "postgres://me@[::1]:6000/me")
+        #expect(PostgresAddress.isPostgres("postgres://x@y/z") && !PostgresAddress.isPostgres("/tmp/store"))
+    }
+
+    /// Over pgvector's HNSW limit of 2,000 dimensions there is no index, and searches scan exactly.
+    @Test func overTwoThousandDimensionsSearchesExactly() async throws {
+        let url = try await Fixture.newDatabase()
+        let catalogue = try await PostgresCatalogue.open(url: url)
+        let dimension = 2048
+        let items = try await Samples.fill(catalogue, count: 60, dimension: dimension, seed: 7, model: "big/1")
+        let queries = Samples.vectors(3, dimension: dimension, seed: 70)
+        let found = try await catalogue.search(queries, modelID: "big/1", query: CatalogueQuery(k: 5))
+        for (query, matches) in zip(queries, found) {
+            #expect(matches.map(\.id) == Samples.bruteForce(query, items: items, k: 5).map(\.0))
+        }
+        #expect(try await catalogue.vector(ofItem: "item-3") == items[3].vector)
+        let indexes = try await SharedServer.require().psql(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'vsearch_items' AND indexdef LIKE '%hnsw%'",
+            database: Fixture.databaseName(url))
+        #expect(indexes.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        await catalogue.close()
+
+        // A model of 1,280 dimensions, as EfficientNet-Lite0's, gets the HNSW index.
+        let small = try await PostgresCatalogue.open(url: url)
+        try await small.bind(modelID: "lite0/1", dimension: 1280, switching: true)
+        let indexed = try await SharedServer.require().psql(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'vsearch_items' AND indexdef LIKE '%hnsw%'",
+            database: Fixture.databaseName(url))
+        #expect(indexed.contains("vector_ip_ops"))
+        await small.close()
+    }
+}
