@@ -5,7 +5,9 @@ import VSearchCore
 ///
 /// This is the server's side of the device path (the original IoT rule): it
 /// subscribes to a topic filter such as `devices/+/features`, hands each valid
-/// message to the caller, and counts and reports each invalid one. A bad
+/// message to the caller, and counts and reports each invalid one. The filter may be an MQTT
+/// shared subscription, `$share/GROUP/devices/+/features`: the broker then hands each message to
+/// one subscriber of the group, so several servers split the devices' messages. A bad
 /// message never ends the feed; only cancelling the task or disconnecting
 /// the client does.
 public final class DeviceFeed: Sendable {
@@ -19,7 +21,7 @@ public final class DeviceFeed: Sendable {
         self.client = client
         self.filter = filter
         var validator = validator
-        if validator.topicFilter == nil { validator.topicFilter = filter }
+        if validator.topicFilter == nil { validator.topicFilter = MQTTClient.topicFilter(of: filter) }
         self.validator = validator
         self.qos = qos
     }

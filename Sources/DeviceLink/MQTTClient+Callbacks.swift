@@ -143,10 +143,29 @@ extension MQTTClient {
     private func didReceive(_ message: MQTTMessage) {
         let sinks = state.withLock { state in
             state.statistics.received += 1
-            return state.subscriptions.values.filter { Self.matches(filter: $0.filter, topic: message.topic) }.map(
-                \.sink)
+            return state.subscriptions.values.filter {
+                Self.matches(filter: Self.topicFilter(of: $0.filter), topic: message.topic)
+            }.map(\.sink)
         }
         for sink in sinks { sink.yield(message) }
+    }
+
+    /// The topic filter inside a shared subscription (`$share/GROUP/devices/+/features` gives
+    /// `devices/+/features`), or `subscription` itself when it is not shared.
+    ///
+    /// A shared subscription's messages keep their own topics, so they are matched, and their
+    /// devices named, by the filter without the `$share/GROUP/` prefix.
+    public static func topicFilter(of subscription: String) -> String {
+        let levels = subscription.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard levels.count == 3, levels[0] == "$share", !levels[1].isEmpty else { return subscription }
+        return String(levels[2])
+    }
+
+    /// The group of a shared subscription (`$share/GROUP/…`), or nil.
+    public static func shareGroup(of subscription: String) -> String? {
+        let levels = subscription.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard levels.count == 3, levels[0] == "$share", !levels[1].isEmpty else { return nil }
+        return String(levels[1])
     }
 
     /// True when `topic` matches the MQTT filter `filter` (`+` one level, `#` the rest).

@@ -169,6 +169,50 @@ import VSearchTesting
         #expect(client.statistics.isConnected)
     }
 
+    /// Two feeds in one shared-subscription group (two server replicas) split the devices' messages:
+    /// each message is accepted by exactly one of them, and named by its device as without sharing.
+    /// A third, plain subscriber still sees every message, so the split is the broker's sharing and
+    /// not lost messages.
+    @Test func aSharedSubscriptionHandsEachMessageToOneMemberOfTheGroup() async throws {
+        let broker = try MosquittoBroker()
+        try broker.start()
+        let replicas = [try Self.client(broker), try Self.client(broker)]
+        let observer = try Self.client(broker)
+        let device = try Self.client(broker)
+        for client in replicas + [observer, device] { try await client.connect() }
+        defer { for client in replicas + [observer, device] { client.disconnect() } }
+        let model = "efficientnet-lite0/1"
+        let accepted = Locked<[[String]]>([[], []])
+        var consumers: [Task<Void, any Error>] = []
+        for (index, client) in replicas.enumerated() {
+            let feed = DeviceFeed(
+                client: client, filter: "$share/replicas/devices/+/features",
+                validator: MessageValidator(modelID: model, dimension: 4), qos: .atLeastOnce)
+            let stream = try await client.subscribe(to: feed.filter, qos: .atLeastOnce)
+            consumers.append(
+                Task {
+                    try await feed.consume(stream) { message, _ in
+                        accepted.withLock { $0[index].append(message.device ?? "?") }
+                    }
+                })
+        }
+        let everything = try await observer.subscribe(to: "devices/+/features", qos: .atLeastOnce)
+        let count = 40
+        for i in 0..<count {
+            let payload = PayloadCodec.encode(FeatureMessage(model: model, features: [1, 0, 0, 0]), as: .compact)
+            try device.publish(payload, to: "devices/cam-\(i)/features", qos: .atLeastOnce)
+        }
+        let seen = await Self.collect(everything, count: count)
+        #expect(seen.count == count)
+        #expect(await Self.waitUntil { accepted.withLock { $0[0].count + $0[1].count } >= count })
+        try? await Task.sleep(for: .milliseconds(300))  // a duplicate would arrive by now
+        for consumer in consumers { consumer.cancel() }
+        let split = accepted.withLock { $0 }
+        #expect(split[0].count + split[1].count == count)
+        #expect(Set(split[0] + split[1]) == Set((0..<count).map { "cam-\($0)" }))
+        #expect(!split[0].isEmpty && !split[1].isEmpty, "the broker gave every message to one replica: \(split)")
+    }
+
     /// A flood of bad messages on the device topic is rejected and counted by kind, the good ones
     /// still come through, and the feed keeps running.
     @Test func floodOfBadMessagesIsCountedAndTheFeedCarriesOn() async throws {

@@ -149,5 +149,10 @@ import Testing
         #expect(!MQTTClient.matches(filter: "devices/+/features", topic: "devices/cam-1/other"))
         #expect(MessageValidator.wildcardLevel(of: "devices/cam-1/features", filter: "devices/+/features") == "cam-1")
         #expect(MessageValidator.wildcardLevel(of: "devices/cam-1/features", filter: "devices/#") == nil)
+        #expect(MQTTClient.topicFilter(of: "$share/replicas/devices/+/features") == "devices/+/features")
+        #expect(MQTTClient.shareGroup(of: "$share/replicas/devices/+/features") == "replicas")
+        #expect(MQTTClient.topicFilter(of: "devices/+/features") == "devices/+/features")
+        #expect(MQTTClient.shareGroup(of: "devices/+/features") == nil)
+        #expect(MQTTClient.shareGroup(of: "$share//devices/#") == nil)
     }
 }
