@@ -46,9 +46,13 @@ final class RowStore<Element: BitwiseCopyable>: @unchecked Sendable {
     @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<Element> { base + i * width }
 
     /// Makes room for `rows` rows in total, taking ownership of the memory.
+    ///
+    /// Growth is geometric: callers reserve one batch more than they hold, batch after batch, and
+    /// an exact reservation would copy every row for every batch (512 MB a batch at 100,000 rows of
+    /// 1,280 floats). A borrowed store that does not grow is copied at its own size.
     func reserve(_ rows: Int) {
         guard rows > capacity || !owned else { return }
-        let newCapacity = max(rows, owned ? capacity : count)
+        let newCapacity = rows > capacity ? max(rows, capacity * 3 / 2) : max(capacity, count)
         let fresh = Self.allocate(rows: newCapacity, width: width)
         fresh.update(from: base, count: count * width)
         if owned { UnsafeMutableRawPointer(base).deallocate() }

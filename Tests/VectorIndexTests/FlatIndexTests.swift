@@ -130,4 +130,22 @@ import Testing
         #expect(found[0].first?.id == exact.first?.id)
         #expect(found[0].first?.score == exact.first?.score)
     }
+
+    /// Indexes grow one committed batch at a time and reserve that batch each time; the rows must
+    /// grow geometrically, or every batch copies every row (quadratic ingest).
+    @Test func rowsGrowGeometricallyWhenReservedABatchAtATime() {
+        let rows = RowStore<Float>(width: 4)
+        var moves = 0
+        var base = rows.base
+        let batch = [Float](repeating: 1, count: 4)
+        for _ in 0..<1000 {
+            rows.reserve(rows.count + 64)
+            for _ in 0..<64 { batch.withUnsafeBufferPointer { _ = rows.append($0.baseAddress!) } }
+            if rows.base != base { moves += 1 }
+            base = rows.base
+        }
+        #expect(rows.count == 64_000)
+        #expect(moves < 30, "the rows moved \(moves) times for 1,000 batches")
+        #expect(rows.capacity < 64_000 * 2)
+    }
 }
