@@ -104,22 +104,25 @@ def pg_load(psycopg, url, xb, m, efc):
     return load, build
 
 
-def pg_queries(psycopg, url, xq, k, ef):
-    """Searches one query at a time; returns (ids, per-query seconds)."""
+def send_vectors_binary(conn):
+    """Sends numpy vectors as pgvector's binary format, as `PostgresCatalogue` does."""
     from psycopg.adapt import Dumper
     from psycopg.pq import Format
 
-    with psycopg.connect(url, autocommit=True) as conn:
+    class VectorDumper(Dumper):
+        format = Format.BINARY
         oid = conn.execute("SELECT oid FROM pg_type WHERE typname = 'vector'").fetchone()[0]
 
-        class VectorDumper(Dumper):
-            format = Format.BINARY
+        def dump(self, obj):
+            return struct.pack(">hh", len(obj), 0) + obj.astype(">f4").tobytes()
 
-            def dump(self, obj):
-                return struct.pack(">hh", len(obj), 0) + obj.astype(">f4").tobytes()
+    conn.adapters.register_dumper(np.ndarray, VectorDumper)
 
-        VectorDumper.oid = oid
-        conn.adapters.register_dumper(np.ndarray, VectorDumper)
+
+def pg_queries(psycopg, url, xq, k, ef):
+    """Searches one query at a time; returns (ids, per-query seconds)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        send_vectors_binary(conn)
         conn.execute(f"SET hnsw.ef_search = {ef}")
         sql = f"SELECT id FROM bench_vectors ORDER BY v <#> %s LIMIT {k}"
         ids, seconds = [], []
@@ -160,20 +163,8 @@ def ingest_rates(vsearch, url, count):
 def pg_inserts(psycopg, url, extra, first_id, batch):
     """Seconds to insert `extra` into the indexed table, `batch` rows per transaction (the catalogue's
     write pattern: each batch commits its rows and their index entries together)."""
-    from psycopg.adapt import Dumper
-    from psycopg.pq import Format
-
     with psycopg.connect(url) as conn:
-        oid = conn.execute("SELECT oid FROM pg_type WHERE typname = 'vector'").fetchone()[0]
-
-        class VectorDumper(Dumper):
-            format = Format.BINARY
-
-            def dump(self, obj):
-                return struct.pack(">hh", len(obj), 0) + obj.astype(">f4").tobytes()
-
-        VectorDumper.oid = oid
-        conn.adapters.register_dumper(np.ndarray, VectorDumper)
+        send_vectors_binary(conn)
         conn.commit()
         start = time.perf_counter()
         with conn.cursor(binary=True) as cur:
