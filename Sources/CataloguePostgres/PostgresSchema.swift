@@ -186,7 +186,12 @@ enum PostgresSchema {
             throw .store(path: location, reason: PostgresFailure.reason(error))
         }
         do {
-            try await connection.query("CREATE EXTENSION IF NOT EXISTS vector", logger: logger)
+            // Under the schema lock: processes starting together on a new database (ingest workers) would
+            // otherwise both create it, and the second fail on pg_extension's unique index.
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                try await connection.query("CREATE EXTENSION IF NOT EXISTS vector", logger: logger)
+            }
         } catch {
             throw .store(
                 path: location,

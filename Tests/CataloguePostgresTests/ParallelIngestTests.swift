@@ -25,10 +25,10 @@ import VSearchTesting
         let victim = try Worker(arguments, environment: environment, in: scratch)
         let server = try SharedServer.require()
         let database = Fixture.databaseName(url)
-        // Killed only once it holds claims, so that the others must wait for its lease to run out.
+        // Killed once it has stored some items and holds others, which the others must then wait
+        // for until its lease runs out.
         try await waitForClaims(of: victim, server: server, database: database)
         let others = try (0..<2).map { _ in try Worker(arguments, environment: environment, in: scratch) }
-        try await Task.sleep(for: .milliseconds(300))
         victim.kill()
         _ = try await victim.finish()
         // It died holding items, which only the others can finish.
@@ -115,20 +115,22 @@ import VSearchTesting
         return number(before: "added") + number(before: "updated")
     }
 
-    /// Waits until `worker` holds claims in the catalogue's claims table.
+    /// Waits until `worker`, alone on the catalogue, has stored items and still holds claims:
+    /// midway through its share.
     func waitForClaims(of worker: Worker, server: PostgresServer, database: String) async throws {
         let start = ContinuousClock.now
         while ContinuousClock.now - start < .seconds(120) {
             guard worker.isRunning else { throw TestFailure("the worker ended early: \(worker.errorOutput)") }
-            let held = try? await server.psql(
+            // Fails until the worker has created the tables.
+            let midway = try? await server.psql(
                 """
-                SELECT count(*) FROM vsearch_ingest_claims
-                WHERE state = 'claimed' AND claimed_by LIKE '%:\(worker.pid):%'
+                SELECT EXISTS (SELECT 1 FROM vsearch_items) AND EXISTS (SELECT 1 FROM vsearch_ingest_claims
+                    WHERE state = 'claimed' AND claimed_by LIKE '%:\(worker.pid):%')
                 """, database: database)
-            if let held, (Int(held.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0 { return }
-            try await Task.sleep(for: .milliseconds(50))
+            if midway?.trimmingCharacters(in: .whitespacesAndNewlines) == "t" { return }
+            try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestFailure("the worker never claimed items")
+        throw TestFailure("the worker never got midway")
     }
 }
 
