@@ -21,6 +21,9 @@ final class BatchWriter: Sendable {
     }
 
     private let catalogue: any CatalogueBackend
+    /// The ingest's share of the items, when it has one: other backends' batches are stored
+    /// through it, so that storing an item and settling its claim are one step.
+    private let claims: (any IngestClaims)?
     /// The catalogue when it is the embedded store, whose synchronous writes go to ``queue``.
     private let store: CatalogueStore?
     private let queue = DispatchQueue(label: "vsearch.catalogue.batch-writer", qos: .userInitiated)
@@ -31,9 +34,14 @@ final class BatchWriter: Sendable {
     private let outcome = Locked<(failure: CatalogueError?, totals: Totals)>((nil, Totals()))
     private let written: (@Sendable (Int) -> Void)?
 
-    /// A writer into `catalogue`; `written` is told how many items each stored batch held.
-    init(catalogue: any CatalogueBackend, depth: Int, written: (@Sendable (Int) -> Void)? = nil) {
+    /// A writer into `catalogue`, through `claims` when given (the embedded store, with its one
+    /// writer, is always written directly); `written` is told how many items each stored batch held.
+    init(
+        catalogue: any CatalogueBackend, claims: (any IngestClaims)? = nil, depth: Int,
+        written: (@Sendable (Int) -> Void)? = nil
+    ) {
         self.catalogue = catalogue
+        self.claims = claims
         self.store = catalogue as? CatalogueStore
         self.slots = AsyncSemaphore(permits: max(1, depth))
         self.written = written
@@ -67,7 +75,11 @@ final class BatchWriter: Sendable {
                 await previous?.value
                 if firstFailure == nil {
                     do throws(CatalogueError) {
-                        try await catalogue.put(items, vectors: vectors, onlyNew: false)
+                        if let claims {
+                            try await claims.store(items, vectors: vectors)
+                        } else {
+                            try await catalogue.put(items, vectors: vectors, onlyNew: false)
+                        }
                         record(.success(()), items, isNew)
                     } catch {
                         record(.failure(error), items, isNew)

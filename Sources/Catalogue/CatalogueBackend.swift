@@ -67,6 +67,13 @@ public protocol CatalogueBackend: AnyObject, Sendable {
     func search(regions queries: [[[Float]]], modelID: String, query: CatalogueQuery) async throws(CatalogueError)
         -> [[CatalogueMatch]]
 
+    /// Registers the ids of an ingest's sources and returns this process's share of them (see
+    /// ``IngestClaims``). Several processes ingesting the same sources get disjoint shares; a
+    /// share whose worker stops renewing it for `lease` goes to another worker. The default,
+    /// for a catalogue with a single writer, hands every item to the one ingest
+    /// (``ClaimEverything``).
+    func ingestClaims(ids: [String], lease: Duration) async throws(CatalogueError) -> any IngestClaims
+
     /// Appends match events (oldest first) and keeps only the newest `limit`.
     func saveMatchEvents(_ events: [StoredMatchEvent], keepingLast limit: Int) async throws(CatalogueError)
 

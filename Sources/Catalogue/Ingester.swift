@@ -13,6 +13,10 @@ public struct IngestOptions: Sendable {
     public var reportPath: String?
     /// The index the store should keep from now on; nil keeps the store's choice (`.auto` at first).
     public var index: IndexChoice?
+    /// How long a worker's claim on items lasts without being renewed, when several ingest
+    /// processes share the sources (PostgreSQL): a worker renews its claims while it runs, so
+    /// this is how soon another takes over the items of one that was killed.
+    public var lease: Duration = .seconds(60)
 
     public init() {}
 }
@@ -26,6 +30,8 @@ public struct IngestSummary: Sendable {
     /// Items whose title, URL or attributes changed while the image did not: no new vector.
     public var relabelled = 0
     public var pruned = 0
+    /// Items of the sources that other ingest processes took (see ``IngestClaims``).
+    public var elsewhere = 0
     public var failures: [IngestFailure] = []
     /// Items left without a vector (failed now or in an earlier, interrupted run).
     public var pending = 0
@@ -41,6 +47,7 @@ public struct IngestSummary: Sendable {
         var text =
             "\(total) items: \(added) added, \(updated) updated, \(unchanged) unchanged, "
             + "\(relabelled) relabelled, \(failures.count) failed"
+        if elsewhere > 0 { text += ", \(elsewhere) by other workers" }
         if pruned > 0 { text += ", \(pruned) pruned" }
         text += String(format: " in %.1fs (%.1f embedded/s", seconds, embeddedPerSecond)
         if seconds > 0, added + updated > 0 {
@@ -99,7 +106,7 @@ public final class Ingester: Sendable {
         let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: cacheDirectory)
         let listing = await SourceReader.read(sources, fetcher: fetcher)
         var summary = try await run(
-            listing.records, earlierFailures: listing.failures, fetcher: fetcher, progress: progress)
+            listing.records, earlierFailures: listing.failures, fetcher: fetcher, shared: true, progress: progress)
         if options.prune {
             if listing.complete {
                 let wanted = Set(listing.records.map(\.id))
@@ -123,7 +130,8 @@ public final class Ingester: Sendable {
                 id: $0.id, title: $0.title, url: $0.url, attributes: $0.attributes, source: "store", line: Int($0.key))
         }
         let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: cacheDirectory)
-        return try await finish(try await run(records, earlierFailures: [], fetcher: fetcher, progress: progress))
+        let summary = try await run(records, earlierFailures: [], fetcher: fetcher, shared: false, progress: progress)
+        return try await finish(summary)
     }
 
     private func finish(_ summary: IngestSummary) async throws(CatalogueError) -> IngestSummary {
@@ -138,10 +146,13 @@ public final class Ingester: Sendable {
     // MARK: The pipeline
 
     private enum Outcome: Sendable {
-        case unchanged
-        case relabelled
+        case unchanged(id: String)
+        case relabelled(id: String)
         case failed(IngestFailure)
         case embed(Prepared)
+        /// The producer is about to wait for other workers: embed what is waiting for a full
+        /// batch and settle what is done, so that no worker waits for items this one holds.
+        case flush
     }
 
     private struct Prepared: Sendable {
@@ -151,20 +162,27 @@ public final class Ingester: Sendable {
         var isNew: Bool
     }
 
-    /// Runs the pipeline on `records`; `fetcher` is shut down when it ends.
+    /// Runs the pipeline on `records`; `fetcher` is shut down when it ends. When `shared`, the
+    /// catalogue's ``IngestClaims`` decide which of them this process does (other ingests of the
+    /// same sources do the rest); otherwise it does them all.
     private func run(
-        _ records: [CatalogueRecord], earlierFailures: [IngestFailure], fetcher: ImageFetcher,
+        _ records: [CatalogueRecord], earlierFailures: [IngestFailure], fetcher: ImageFetcher, shared: Bool,
         progress: ((Int) -> ProgressReporter)?
     ) async throws(CatalogueError) -> IngestSummary {
         let started = Date()
         var summary = IngestSummary()
         summary.failures = earlierFailures
         let unique = deduplicate(records, failures: &summary.failures)
-        summary.total = unique.count + summary.failures.count
+        let readingFailures = summary.failures.count
+        let byID = Dictionary(unique.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let reporter = progress?(unique.count)
-        let existing: [String: CatalogueItem]
-        do {
-            existing = Dictionary(try await catalogue.items().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let claims: any IngestClaims
+        do throws(CatalogueError) {
+            let ids = unique.map(\.id)
+            claims =
+                shared
+                ? try await catalogue.ingestClaims(ids: ids, lease: options.lease)
+                : ClaimEverything(catalogue: catalogue, ids: ids)
         } catch {
             await fetcher.shutdown()
             throw error
@@ -172,51 +190,87 @@ public final class Ingester: Sendable {
         let batchSize = featurizer.options.maxBatch
         let concurrency = max(1, options.fetch.concurrency)
         let permits = AsyncSemaphore(permits: concurrency + 2 * batchSize)
+        // Storage writes go to their own thread, a few batches deep, so the network never waits for them.
+        let writer = BatchWriter(catalogue: catalogue, claims: claims, depth: 3) { reporter?.advance(by: $0) }
+        let claimFailure = Locked<CatalogueError?>(nil)
         let (stream, continuation) = AsyncStream<Outcome>.makeStream()
         let producer = Task {
             await withTaskGroup(of: Void.self) { group in
                 var running = 0
-                for record in unique {
-                    await permits.acquire()
-                    if running >= concurrency {
-                        await group.next()
-                        running -= 1
+                while writer.firstFailure == nil {
+                    let claimed: [IngestClaim]
+                    do throws(CatalogueError) {
+                        claimed = try await claims.claim(limit: batchSize)
+                        if claimed.isEmpty {
+                            await group.waitForAll()
+                            running = 0
+                            continuation.yield(.flush)
+                            guard try await claims.waitForWork() else { break }
+                            continue
+                        }
+                    } catch {
+                        claimFailure.withLock { $0 = error }
+                        break
                     }
-                    running += 1
-                    group.addTask {
-                        continuation.yield(await self.prepare(record, existing: existing[record.id], fetcher: fetcher))
+                    for claim in claimed {
+                        guard let record = byID[claim.id] else { continue }
+                        await permits.acquire()
+                        if running >= concurrency {
+                            await group.next()
+                            running -= 1
+                        }
+                        running += 1
+                        group.addTask {
+                            continuation.yield(await self.prepare(record, existing: claim.stored, fetcher: fetcher))
+                        }
                     }
                 }
             }
             continuation.finish()
         }
-        // Storage writes go to their own thread, a few batches deep, so the network never waits for them.
-        let writer = BatchWriter(catalogue: catalogue, depth: 3) { reporter?.advance(by: $0) }
         var batch: [Prepared] = []
+        var settled: [String] = []
+        var handled = 0
         for await outcome in stream {
             switch outcome {
-            case .unchanged:
+            case .unchanged(let id):
                 summary.unchanged += 1
+                settled.append(id)
                 reporter?.advance()
-            case .relabelled:
+            case .relabelled(let id):
                 summary.relabelled += 1
+                settled.append(id)
                 reporter?.advance()
             case .failed(let failure):
                 summary.failures.append(failure)
+                if let id = failure.id { settled.append(id) }
                 reporter?.advance(failures: 1)
             case .embed(let prepared):
+                handled += 1
                 batch.append(prepared)
                 guard batch.count >= batchSize else { continue }
-                await embed(&batch, into: writer, summary: &summary, reporter: reporter)
+                await embed(&batch, into: writer, summary: &summary, settled: &settled, reporter: reporter)
                 permits.release(batchSize)
                 continue
+            case .flush:
+                permits.release(batch.count)
+                await embed(&batch, into: writer, summary: &summary, settled: &settled, reporter: reporter)
+                await settle(&settled, claims, failure: claimFailure)
+                continue
             }
+            handled += 1
             permits.release()
+            if settled.count >= batchSize { await settle(&settled, claims, failure: claimFailure) }
         }
-        await embed(&batch, into: writer, summary: &summary, reporter: reporter)
+        await embed(&batch, into: writer, summary: &summary, settled: &settled, reporter: reporter)
         await producer.value
         await fetcher.shutdown()
         let written = await writer.finish()
+        await settle(&settled, claims, failure: claimFailure)
+        await claims.end()
+        summary.total = handled + readingFailures
+        summary.elsewhere = max(0, unique.count - handled)
+        reporter?.advance(by: summary.elsewhere)
         reporter?.finish()
         switch written {
         case .success(let totals):
@@ -225,8 +279,21 @@ public final class Ingester: Sendable {
         case .failure(let error):
             throw error
         }
+        if let error = claimFailure.withLock({ $0 }) { throw error }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
+    }
+
+    /// Tells the claims that `ids` are settled; a failure is kept for the end of the ingest, and
+    /// the items are then taken again by the next worker, which finds them stored.
+    private func settle(_ ids: inout [String], _ claims: any IngestClaims, failure: Locked<CatalogueError?>) async {
+        guard !ids.isEmpty else { return }
+        defer { ids.removeAll(keepingCapacity: true) }
+        do throws(CatalogueError) {
+            try await claims.settle(ids: ids)
+        } catch {
+            failure.withLock { $0 = $0 ?? error }
+        }
     }
 
     /// Keeps the first record of each id; later ones are reported.
@@ -259,12 +326,12 @@ public final class Ingester: Sendable {
             existing.contentHash == hash, existing.url == record.url
         {
             if existing.title == record.title, Self.sameJSON(existing.attributes, record.attributes) {
-                return .unchanged
+                return .unchanged(id: record.id)
             }
             do {
                 try await catalogue.updateMetadata(
                     id: record.id, title: record.title, url: record.url, attributes: record.attributes)
-                return .relabelled
+                return .relabelled(id: record.id)
             } catch {
                 return .failed(failure(record, error.description))
             }
@@ -284,7 +351,8 @@ public final class Ingester: Sendable {
     /// alone). After a store error nothing more is computed: the batch is dropped, and the writer
     /// reports the error at the end.
     private func embed(
-        _ batch: inout [Prepared], into writer: BatchWriter, summary: inout IngestSummary, reporter: ProgressReporter?
+        _ batch: inout [Prepared], into writer: BatchWriter, summary: inout IngestSummary, settled: inout [String],
+        reporter: ProgressReporter?
     ) async {
         defer { batch.removeAll(keepingCapacity: true) }
         guard !batch.isEmpty, writer.firstFailure == nil else { return }
@@ -299,6 +367,7 @@ public final class Ingester: Sendable {
             case .success(let vector): done.append((prepared, vector))
             case .failure(let error):
                 summary.failures.append(failure(prepared.record, error.description))
+                settled.append(prepared.record.id)
                 reporter?.advance(failures: 1)
             }
         }

@@ -72,32 +72,41 @@ extension PostgresCatalogue {
     /// waits for a switch: a batch's vectors are always of the model the catalogue has when it commits.
     public func put(_ staged: [StagedItem], vectors: [Float], onlyNew: Bool) async throws(CatalogueError) {
         guard !staged.isEmpty else { return }
-        let location = location
-        let vectorType = vectorType
-        let doing = staged.count == 1 ? "cannot store item '\(staged[0].id)'" : "cannot store \(staged.count) items"
-        try await transaction(doing) { connection in
-            let rows = try await connection.query(
-                "SELECT name, value FROM vsearch_settings WHERE name IN ('model', 'dimension') FOR SHARE",
-                logger: logger
-            ).collect()
-            guard let (model, dimension) = try binding(from: rows) else {
-                throw CatalogueError.store(path: location, reason: "no model bound to the catalogue")
-            }
-            guard vectors.count == staged.count * dimension else {
-                throw CatalogueError.query(
-                    "\(staged.count) items need \(staged.count * dimension) vector values "
-                        + "(\(dimension) each), got \(vectors.count)")
-            }
-            for (offset, item) in staged.enumerated() {
-                let vector = PostgresVector(
-                    vectors[(offset * dimension)..<((offset + 1) * dimension)], type: vectorType)
-                let statement = UpsertItem(item: item, model: model, vector: vector, onlyNew: onlyNew)
-                var stored = false
-                for try await _ in try await connection.execute(statement, logger: logger) { stored = true }
-                if !stored { throw CatalogueError.exists(id: item.id) }
-            }
+        try await transaction(Self.storing(staged)) { connection in
+            try await write(staged, vectors: vectors, onlyNew: onlyNew, on: connection)
         }
         await noteChange()
+    }
+
+    /// What a failed write of `staged` was doing, for its one-line error.
+    static func storing(_ staged: [StagedItem]) -> String {
+        staged.count == 1 ? "cannot store item '\(staged[0].id)'" : "cannot store \(staged.count) items"
+    }
+
+    /// The rows and vectors of ``put(_:vectors:onlyNew:)``, inside a transaction the caller runs
+    /// (an ingest worker settles its claims in the same one).
+    func write(_ staged: [StagedItem], vectors: [Float], onlyNew: Bool, on connection: PostgresConnection)
+        async throws
+    {
+        let rows = try await connection.query(
+            "SELECT name, value FROM vsearch_settings WHERE name IN ('model', 'dimension') FOR SHARE",
+            logger: logger
+        ).collect()
+        guard let (model, dimension) = try binding(from: rows) else {
+            throw CatalogueError.store(path: location, reason: "no model bound to the catalogue")
+        }
+        guard vectors.count == staged.count * dimension else {
+            throw CatalogueError.query(
+                "\(staged.count) items need \(staged.count * dimension) vector values "
+                    + "(\(dimension) each), got \(vectors.count)")
+        }
+        for (offset, item) in staged.enumerated() {
+            let vector = PostgresVector(vectors[(offset * dimension)..<((offset + 1) * dimension)], type: vectorType)
+            let statement = UpsertItem(item: item, model: model, vector: vector, onlyNew: onlyNew)
+            var stored = false
+            for try await _ in try await connection.execute(statement, logger: logger) { stored = true }
+            if !stored { throw CatalogueError.exists(id: item.id) }
+        }
     }
 
     public func updateMetadata(id: String, title: String, url: String, attributes: String)

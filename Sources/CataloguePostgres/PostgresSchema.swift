@@ -62,7 +62,29 @@ enum PostgresSchema {
                 """,
                 // Bumped after every committed write: the change token.
                 "CREATE SEQUENCE vsearch_changes",
-            ])
+            ]),
+        // Version 2 is another branch's; the versions are renumbered when the two meet.
+        Migration(
+            version: 3, name: "ingest claims",
+            statements: [
+                // One row per item of an ingest's sources: `job` names the sources (a hash of their ids,
+                // the same for every worker reading them), `ordinal` keeps their order. A worker claims
+                // an item for a lease it renews; an item stays `done` until the next ingest of the job.
+                """
+                CREATE TABLE vsearch_ingest_claims (
+                    job text NOT NULL,
+                    id text NOT NULL,
+                    ordinal bigint NOT NULL,
+                    state text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'claimed', 'done')),
+                    claimed_by text,
+                    claimed_until timestamptz,
+                    done_at timestamptz,
+                    PRIMARY KEY (job, id)
+                )
+                """,
+                // What a worker claims next: the unsettled items of its job in source order.
+                "CREATE INDEX vsearch_ingest_claims_open ON vsearch_ingest_claims (job, ordinal) WHERE state <> 'done'",
+            ]),
     ]
 
     /// The newest schema version this vsearch knows.
@@ -164,7 +186,12 @@ enum PostgresSchema {
             throw .store(path: location, reason: PostgresFailure.reason(error))
         }
         do {
-            try await connection.query("CREATE EXTENSION IF NOT EXISTS vector", logger: logger)
+            // Under the schema lock: processes starting together on a new database (ingest workers) would
+            // otherwise both create it, and the second fail on pg_extension's unique index.
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                try await connection.query("CREATE EXTENSION IF NOT EXISTS vector", logger: logger)
+            }
         } catch {
             throw .store(
                 path: location,

@@ -134,10 +134,10 @@ public struct RetrievalEvaluation: Sendable {
     /// their outlines, nil for a photo without), searched exactly against the vectors of the same
     /// photos; photos under `pairs/GROUP/` also make the pairs task (see ``PairTask``).
     public func run(images: [Image], names: [String], alphas: [[UInt8]?] = [], progress: ProgressReporter? = nil)
-        throws -> Report
+        async throws -> Report
     {
         let catalogue = try embedder.embed(images).map(Self.normalised)
-        var report = try run(
+        var report = try await run(
             photos: PhotosInMemory(images: images, names: names, alphas: alphas),
             target: ExactRetrieval(vectors: catalogue, windowPenalty: embedder.windowPenalty), progress: progress)
         report.pairs = PairTask(names: names).metrics(vectors: catalogue)
@@ -145,8 +145,8 @@ public struct RetrievalEvaluation: Sendable {
     }
 
     /// Runs the benchmark: queries made from every photo of `photos`, ranked by `target`.
-    public func run(photos: any EvalPhotos, target: any RetrievalTarget, progress: ProgressReporter? = nil) throws
-        -> Report
+    public func run(photos: any EvalPhotos, target: any RetrievalTarget, progress: ProgressReporter? = nil)
+        async throws -> Report
     {
         var ranks: [(query: EvalQuery, rank: Int)] = []
         var skipped: [String] = []
@@ -167,7 +167,7 @@ public struct RetrievalEvaluation: Sendable {
                 heldOut: options.heldOutScenes, backgrounds: { try photos.photo($0) }, item: item, count: photos.count)
             if let folder = options.queryFolder { try Self.save(distorted, of: queries, item: item, in: folder) }
             let vectors = try embedder.embedQueries(distorted).map { $0.map(Self.normalised) }
-            for (query, rank) in zip(queries, try target.ranks(of: item, queries: vectors)) {
+            for (query, rank) in zip(queries, try await target.ranks(of: item, queries: vectors)) {
                 ranks.append((query, rank))
             }
         }
@@ -281,11 +281,14 @@ public struct PhotosInMemory: EvalPhotos {
 }
 
 /// Where an evaluation's queries are searched.
+///
+/// `async`, because a catalogue in a database answers through a client that must not hold a
+/// thread while it waits; searches in memory satisfy it synchronously.
 public protocol RetrievalTarget: Sendable {
     /// For each query (one or more vectors) of catalogue item `item`, the rank (1 = first) the item
     /// reached; 0 when it is beyond the ranks the target looks at. An item scoring the same as the
     /// right one ranks ahead of it.
-    func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int]
+    func ranks(of item: Int, queries: [[[Float]]]) async throws -> [Int]
 }
 
 /// Exact search over the catalogue's vectors (unit length), every rank counted.

@@ -46,12 +46,12 @@ public struct SeededEvaluation: Sendable {
 
     /// One report per seed on in-memory photos searched exactly; the pairs task (seed-free) is in each.
     /// `progress` gives a reporter for each seed.
-    public func run(photos: PhotosInMemory, progress: (UInt64) -> ProgressReporter? = { _ in nil }) throws
+    public func run(photos: PhotosInMemory, progress: (UInt64) -> ProgressReporter? = { _ in nil }) async throws
         -> [RetrievalEvaluation.Report]
     {
         let catalogue = try embedder.embed(photos.images).map(RetrievalEvaluation.normalised)
         let pairs = PairTask(names: photos.names).metrics(vectors: catalogue)
-        return try run(
+        return try await run(
             photos: photos, target: ExactRetrieval(vectors: catalogue, windowPenalty: embedder.windowPenalty),
             progress: progress
         ).map {
@@ -64,13 +64,16 @@ public struct SeededEvaluation: Sendable {
     /// One report per seed: queries from `photos`, ranked by `target`.
     public func run(
         photos: any EvalPhotos, target: any RetrievalTarget, progress: (UInt64) -> ProgressReporter? = { _ in nil }
-    ) throws -> [RetrievalEvaluation.Report] {
-        try seeds.map { seed in
+    ) async throws -> [RetrievalEvaluation.Report] {
+        var reports: [RetrievalEvaluation.Report] = []
+        for seed in seeds {
             var options = self.options
             options.seed = seed
-            return try RetrievalEvaluation(embedder: embedder, options: options)
-                .run(photos: photos, target: target, progress: progress(seed))
+            reports.append(
+                try await RetrievalEvaluation(embedder: embedder, options: options)
+                    .run(photos: photos, target: target, progress: progress(seed)))
         }
+        return reports
     }
 
     /// The rows of `reports` (one per seed, of the same catalogue), in the first report's order.

@@ -4,8 +4,8 @@ import ImageDecoding
 import ImageFetching
 import VSearchCore
 
-/// The photos of a store's items, read from the store's download cache (remote items) or from
-/// their files (local items), without the network: an evaluation measures the catalogue as ingested.
+/// The photos of a catalogue's items, read from its download cache (remote items) or from their
+/// files (local items), without the network: an evaluation measures the catalogue as ingested.
 public struct StorePhotos: EvalPhotos {
     /// The items evaluated, in catalogue order.
     public let items: [CatalogueItem]
@@ -15,13 +15,19 @@ public struct StorePhotos: EvalPhotos {
 
     /// The ready items of `store`, or `limit` of them spread evenly over the catalogue.
     public init(store: CatalogueStore, shortSide: Int, limit: Int? = nil) throws(CatalogueError) {
-        let ready = try store.items().filter { $0.state == .ready }
+        self.init(items: try store.items(), cacheDirectory: store.cacheDirectory, shortSide: shortSide, limit: limit)
+    }
+
+    /// The ready ones of a catalogue's `items` (in catalogue order), or `limit` of them spread
+    /// evenly; remote images are read from `cacheDirectory`, where the ingest downloaded them.
+    public init(items: [CatalogueItem], cacheDirectory: String, shortSide: Int, limit: Int? = nil) {
+        let ready = items.filter { $0.state == .ready }
         if let limit, limit > 0, limit < ready.count {
-            items = (0..<limit).map { ready[$0 * ready.count / limit] }
+            self.items = (0..<limit).map { ready[$0 * ready.count / limit] }
         } else {
-            items = ready
+            self.items = ready
         }
-        cacheDirectory = store.cacheDirectory
+        self.cacheDirectory = cacheDirectory
         decoder = ImageDecoder()
         self.shortSide = shortSide
     }
@@ -42,10 +48,10 @@ public struct StorePhotos: EvalPhotos {
     }
 }
 
-/// Searches a store through its own index (flat or HNSW), as `vsearch search` does, and ranks the
-/// right item among the first `depth` matches.
+/// Searches a catalogue through its own index (the embedded store's flat or HNSW index, or
+/// pgvector's), as `vsearch search` does, and ranks the right item among the first `depth` matches.
 public struct StoreRetrieval: RetrievalTarget {
-    let store: CatalogueStore
+    let store: any CatalogueBackend
     let ids: [String]
     let modelID: String
     let depth: Int
@@ -53,7 +59,9 @@ public struct StoreRetrieval: RetrievalTarget {
 
     /// `ids[item]` is the store id of evaluation item `item`; `modelID` is the queries' model, and
     /// `windowPenalty` its descriptor's.
-    public init(store: CatalogueStore, ids: [String], modelID: String, depth: Int = 100, windowPenalty: Float = 0) {
+    public init(
+        store: any CatalogueBackend, ids: [String], modelID: String, depth: Int = 100, windowPenalty: Float = 0
+    ) {
         self.store = store
         self.ids = ids
         self.modelID = modelID
@@ -61,8 +69,8 @@ public struct StoreRetrieval: RetrievalTarget {
         self.windowPenalty = windowPenalty
     }
 
-    public func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int] {
-        let results = try store.search(
+    public func ranks(of item: Int, queries: [[[Float]]]) async throws -> [Int] {
+        let results = try await store.search(
             regions: queries, modelID: modelID, query: CatalogueQuery(k: depth, windowPenalty: windowPenalty))
         return results.map { matches in
             guard let position = matches.firstIndex(where: { $0.id == ids[item] }) else { return 0 }

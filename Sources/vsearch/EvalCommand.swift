@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalogue
+import CataloguePostgres
 import Featurizer
 import Foundation
 import ImageDecoding
@@ -34,7 +35,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A folder of catalogue photos.")
     var photos: String?
 
-    @Option(name: .long, help: "Evaluate this store instead of a folder of photos.")
+    @Option(name: .long, help: "Evaluate this store (a directory or a postgres:// URL) instead of a folder of photos.")
     var store: String?
 
     @Option(name: .long, help: "With --store, make queries from this many items spread over the catalogue.")
@@ -107,19 +108,13 @@ struct EvalCommand: AsyncParsableCommand {
         let evaluation = SeededEvaluation(embedder: featurizer, options: options, seeds: seeds)
         let reports: [RetrievalEvaluation.Report]
         if let store {
-            let opened = try CatalogueStore.open(directory: try StoreOptions.requireDirectory(store), mode: .read)
-            let photos = try StorePhotos(store: opened, shortSide: shortSide, limit: items)
-            guard photos.count >= 1 else { throw CommandError("\(store): no ready items to evaluate") }
-            let target = StoreRetrieval(
-                store: opened, ids: photos.items.map(\.id), modelID: featurizer.descriptor.id,
-                windowPenalty: featurizer.windowPenalty)
-            reports = try evaluation.run(photos: photos, target: target) { seed in
-                ProgressReporter(label: "eval seed \(seed)", total: photos.count)
+            reports = try await StoreOptions.withCatalogue(at: store, .read) { catalogue in
+                try await evaluate(catalogue, at: store, with: evaluation, featurizer: featurizer)
             }
             for line in reports.first?.skipped ?? [] { printError(line) }
         } else {
             let photos = try loadPhotos()
-            reports = try evaluation.run(photos: photos) { seed in
+            reports = try await evaluation.run(photos: photos) { seed in
                 ProgressReporter(label: "eval seed \(seed)", total: photos.count)
             }
         }
@@ -127,6 +122,25 @@ struct EvalCommand: AsyncParsableCommand {
         let output = StandardOutput()
         output.write(json ? summary.json() : summary.table())
         output.flush()
+    }
+
+    /// Evaluates a catalogue, a store directory or PostgreSQL alike: its items' images from the
+    /// files or the download cache its ingest kept (see ``CatalogueOpener/workDirectory(for:environment:)``),
+    /// searched through the catalogue's own index.
+    private func evaluate(
+        _ catalogue: any CatalogueBackend, at location: String, with evaluation: SeededEvaluation,
+        featurizer: Featurizer
+    ) async throws -> [RetrievalEvaluation.Report] {
+        let photos = StorePhotos(
+            items: try await catalogue.items(), cacheDirectory: CatalogueOpener.workDirectory(for: location) + "/cache",
+            shortSide: shortSide, limit: items)
+        guard photos.count >= 1 else { throw CommandError("\(catalogue.location): no ready items to evaluate") }
+        let target = StoreRetrieval(
+            store: catalogue, ids: photos.items.map(\.id), modelID: featurizer.descriptor.id,
+            windowPenalty: featurizer.windowPenalty)
+        return try await evaluation.run(photos: photos, target: target) { seed in
+            ProgressReporter(label: "eval seed \(seed)", total: photos.count)
+        }
     }
 
     /// The photos under --photos (of --half only, when given), with the outlines of those with alpha.

@@ -13,6 +13,8 @@ struct IngestCommand: AsyncParsableCommand {
         abstract: "Add catalogue items to a store: seed `title, url` text, metadata.json, CSV, JSON Lines or a folder.",
         discussion: """
             Unchanged items (same URL, image bytes and model) are skipped, changed ones re-embedded. \
+            Several ingests of the same sources into one PostgreSQL catalogue share the work: each item is \
+            claimed by one of them, and a killed worker's items go to another after --lease seconds. \
             Failed items are listed, one JSON object per line, in a report file under the store's reports/. \
             The store searches exactly (flat) below 20,000 items and switches to HNSW from there (--index).
             """
@@ -55,6 +57,13 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(name: .long, help: "With --index auto, the item count from which the store uses HNSW.")
     var hnswThreshold: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "PostgreSQL: seconds a worker's claim on items lasts unless renewed; a killed worker's items go "
+                + "to another worker this long after it died."))
+    var lease: Double = 60
+
     @Argument(
         help: ArgumentHelp(
             "Sources: .txt (seed `title, url`), .json (metadata.json), .csv, .jsonl (local or http(s) URLs), "
@@ -63,6 +72,7 @@ struct IngestCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let hnswThreshold, hnswThreshold < 1 { throw ValidationError("--hnsw-threshold must be at least 1") }
+        guard lease >= 1 else { throw ValidationError("--lease must be at least 1 second") }
     }
 
     func run() async throws {
@@ -80,6 +90,7 @@ struct IngestCommand: AsyncParsableCommand {
         options.fetch.refresh = refresh
         options.prune = prune
         options.reportPath = report
+        options.lease = .milliseconds(Int(lease * 1000))
         // The index kind is the embedded store's choice; PostgreSQL keeps its own (HNSW in pgvector).
         let store = catalogue as? CatalogueStore
         if index != nil || hnswThreshold != nil {

@@ -9,7 +9,7 @@ struct StoreOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Store directory, or a postgres://USER@HOST:PORT/DB URL (all but eval and serve so far). "
+            "Store directory, or a postgres://USER@HOST:PORT/DB URL (all but serve so far). "
                 + "Default: $VSEARCH_STORE, then ./vsearch-data."))
     var store: String?
 
@@ -22,7 +22,7 @@ struct StoreOptions: ParsableArguments {
         throw CatalogueError.store(
             path: (try? PostgresAddress(location).redacted) ?? "postgres://",
             reason: "this command does not work on a PostgreSQL catalogue yet "
-                + "(search, ingest, remove, reindex and export do)")
+                + "(search, ingest, remove, reindex, export and eval do)")
     }
 
     /// Runs `body` on the catalogue ``directory`` names, a store directory or a `postgres://` URL,
@@ -30,7 +30,14 @@ struct StoreOptions: ParsableArguments {
     func withCatalogue<T>(_ mode: CatalogueStore.Mode, _ body: (any CatalogueBackend) async throws -> T)
         async throws -> T
     {
-        let catalogue = try await CatalogueOpener.open(directory, mode: mode)
+        try await Self.withCatalogue(at: directory, mode, body)
+    }
+
+    /// Runs `body` on the catalogue at `location` and closes it however `body` ends.
+    static func withCatalogue<T>(
+        at location: String, _ mode: CatalogueStore.Mode, _ body: (any CatalogueBackend) async throws -> T
+    ) async throws -> T {
+        let catalogue = try await CatalogueOpener.open(location, mode: mode)
         do {
             let value = try await body(catalogue)
             await catalogue.close()

@@ -67,7 +67,7 @@ import VSearchTesting
         #expect(!FileManager.default.fileExists(atPath: "postgres:"))
         #expect(
             refused.error
-                == "vsearch: \(url): this command does not work on a PostgreSQL catalogue yet (search, ingest, remove, reindex and export do)\n"
+                == "vsearch: \(url): this command does not work on a PostgreSQL catalogue yet (search, ingest, remove, reindex, export and eval do)\n"
         )
     }
 
@@ -117,6 +117,32 @@ import VSearchTesting
         #expect(try await catalogue.count() == 6)
         #expect(try await catalogue.pendingCount() == 0)
         await catalogue.close()
+    }
+
+    /// `eval --store` measures the same catalogue alike in a store directory and in PostgreSQL:
+    /// the same queries, searched through each backend's own index, give the same figures.
+    @Test func evalGivesTheSameFiguresOnBothBackends() async throws {
+        try Repository.requireModelAndPhotos()
+        let scratch = try TemporaryDirectory("pg-eval")
+        let photos = Array(Repository.photoFiles().prefix(8))
+        let rows = photos.enumerated().map { offset, photo in "e\(offset),photo \(offset),\(photo)" }
+        let csv = scratch.path + "/items.csv"
+        try (["id,title,url"] + rows).joined(separator: "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        let url = try await Fixture.newDatabase()
+        let environment = ["VSEARCH_CACHE": scratch.path + "/cache"]
+        var figures: [String] = []
+        for store in [scratch.path + "/store", url] {
+            let ingested = try await runVSearch(["ingest", "--store", store, csv], environment: environment)
+            try #require(ingested.status == 0, "\(ingested.error)")
+            let evaluated = try await runVSearch(
+                ["eval", "--store", store, "--json", "--queries-per-item", "2", "--no-breakdown"],
+                environment: environment)
+            try #require(evaluated.status == 0, "\(evaluated.error)")
+            figures.append(evaluated.output)
+        }
+        let object = try JSONSerialization.jsonObject(with: Foundation.Data(figures[0].utf8)) as? [String: Any]
+        #expect(object?["items"] as? Int == photos.count)
+        #expect(figures[0] == figures[1])
     }
 
     /// The ids of each `search --json` line's results, best first.

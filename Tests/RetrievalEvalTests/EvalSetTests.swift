@@ -135,12 +135,12 @@ struct ObjectSceneTests {
         #expect(query == first)
     }
 
-    @Test func aRunReportsCutOutsWithAlphaApart() throws {
+    @Test func aRunReportsCutOutsWithAlphaApart() async throws {
         let (disc, alpha) = Self.redDisc()
         let photos = syntheticPhotos()
         var options = RetrievalEvaluation.Options()
         options.queriesPerItem = 1
-        let report = try RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
+        let report = try await RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
             .run(images: photos + [disc], names: ["a", "b", "c", "d", "disc"], alphas: [nil, nil, nil, nil, alpha])
         #expect(report.objectItems == [4])
         let rows = Dictionary(uniqueKeysWithValues: report.rows.map { ($0.label, $0.metrics) })
@@ -177,11 +177,11 @@ struct SeedsHalvesPairsTests {
         #expect((result["per_seed"] as? [[String: Any]])?.count == 3 && json["half"] as? String == "B")
     }
 
-    @Test func eachSeedMakesItsOwnQueriesOnTheSameCatalogue() throws {
+    @Test func eachSeedMakesItsOwnQueriesOnTheSameCatalogue() async throws {
         var options = RetrievalEvaluation.Options()
         options.queriesPerItem = 2
         let photos = PhotosInMemory(images: syntheticPhotos(), names: ["a", "p/pairs/g/b", "p/pairs/g/c", "d"])
-        let reports = try SeededEvaluation(embedder: GridColourEmbedder(), options: options, seeds: [1, 2, 3])
+        let reports = try await SeededEvaluation(embedder: GridColourEmbedder(), options: options, seeds: [1, 2, 3])
             .run(photos: photos)
         #expect(reports.count == 3)
         #expect(reports[0].ranks.map(\.query) != reports[1].ranks.map(\.query))

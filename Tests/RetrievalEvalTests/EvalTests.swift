@@ -81,7 +81,7 @@ struct EvalTests {
             cropOnly.rotation == 0 && cropOnly.jpegQuality == nil && cropOnly.contrast == 1 && cropOnly.cropWidth < 1)
     }
 
-    @Test func unmodifiedQueriesRankTheirPhotoFirst() throws {
+    @Test func unmodifiedQueriesRankTheirPhotoFirst() async throws {
         let photos = syntheticPhotos()
         #expect(try QueryDistortion.identity.apply(to: photos[0]) == photos[0])
         var options = RetrievalEvaluation.Options()
@@ -97,17 +97,17 @@ struct EvalTests {
         options.settings.blurSigma = 0...0
         options.settings.jpegQuality = nil
         options.settings.cutoutShare = 0
-        let report = try RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
+        let report = try await RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
             .run(images: photos, names: ["a", "b", "c", "d"])
         #expect(report.overall == RetrievalMetrics(ranks: Array(repeating: 1, count: 8)))
         #expect(report.overall.recallAt1 == 1 && report.overall.meanReciprocalRank == 1)
     }
 
-    @Test func theFullChainStillChangesEveryPhoto() throws {
+    @Test func theFullChainStillChangesEveryPhoto() async throws {
         let photos = syntheticPhotos()
         var options = RetrievalEvaluation.Options()
         options.queriesPerItem = 1
-        let report = try RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
+        let report = try await RetrievalEvaluation(embedder: GridColourEmbedder(), options: options)
             .run(images: photos, names: ["a", "b", "c", "d"])
         #expect(report.overall.queries == 4)
         #expect(report.byKind.map(\.kind) == DistortionKind.allCases)
@@ -212,7 +212,7 @@ struct CutoutEvalTests {
         #expect(share > 0.2 && share < 0.4)
     }
 
-    @Test func aStoreIsEvaluatedThroughItsIndexFromItsImages() throws {
+    @Test func aStoreIsEvaluatedThroughItsIndexFromItsImages() async throws {
         let dir = try TemporaryDirectory()
         let photos = syntheticPhotos()
         let embedder = GridColourEmbedder()
@@ -240,7 +240,8 @@ struct CutoutEvalTests {
         let source = try StorePhotos(store: store, shortSide: 32)
         #expect(source.items.map(\.id) == ["gone", "p0", "p1", "p2", "p3"])
         let target = StoreRetrieval(store: store, ids: source.items.map(\.id), modelID: "grid/1")
-        let report = try RetrievalEvaluation(embedder: embedder, options: options).run(photos: source, target: target)
+        let report = try await RetrievalEvaluation(embedder: embedder, options: options)
+            .run(photos: source, target: target)
         #expect(report.skipped.count == 1 && report.skipped[0].hasPrefix("gone"))
         #expect(report.items == 4)
         #expect(report.overall.queries == 4)
