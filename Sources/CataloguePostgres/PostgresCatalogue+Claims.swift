@@ -121,7 +121,7 @@ final class PostgresIngestClaims: IngestClaims {
         claimed.sort { $0.ordinal < $1.ordinal }
         let ids = claimed.map(\.id)
         let doing = "cannot read \(ids.count) claimed items"
-        let stored = try await catalogue.items(
+        let stored = try catalogue.items(
             from: try await catalogue.rows(
                 doing,
                 "SELECT \(unescaped: PostgresCatalogue.itemColumns) FROM vsearch_items WHERE id = ANY(\(ids))"),
