@@ -139,7 +139,7 @@ def pg_queries(psycopg, url, xq, k, ef):
     return np.array(ids), seconds
 
 
-def ingest_rates(vsearch, url, count):
+def ingest_rates(psycopg, vsearch, url, count):
     """Seconds to ingest the same folder of real photos into a fresh embedded store and into PostgreSQL
     (a fresh schema in the same database: the bench's vector table does not share names with it)."""
     from ingest import photos
@@ -150,13 +150,23 @@ def ingest_rates(vsearch, url, count):
         sources = photos()
         for i in range(count):
             shutil.copyfile(sources[i % len(sources)], folder / f"{i:05d}-{sources[i % len(sources)].name}")
-        seconds = {}
-        for name, store in (("embedded", str(Path(tmp) / "store")), ("postgres", url)):
-            start = time.perf_counter()
-            subprocess.run([vsearch, "ingest", "--store", store, str(folder)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            seconds[name] = time.perf_counter() - start
-            progress(f"ingest into {name}: {count / seconds[name]:.1f} images/s")
+        # Alternating rounds, each into a fresh catalogue, the best kept: the machine's other work is noise.
+        seconds = {"embedded": float("inf"), "postgres": float("inf")}
+        for round_ in range(2):
+            for name, store in (("embedded", str(Path(tmp) / f"store-{round_}")), ("postgres", url)):
+                if name == "postgres":
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        # A fresh catalogue: every vsearch_ table and sequence goes, the bench's own table stays.
+                        for kind, query in (
+                                ("TABLE", "SELECT tablename FROM pg_tables WHERE tablename LIKE 'vsearch\\_%'"),
+                                ("SEQUENCE", "SELECT sequencename FROM pg_sequences WHERE sequencename LIKE 'vsearch\\_%'")):
+                            for (table_name,) in conn.execute(query).fetchall():
+                                conn.execute(f'DROP {kind} IF EXISTS "{table_name}" CASCADE')
+                start = time.perf_counter()
+                subprocess.run([vsearch, "ingest", "--store", store, str(folder)], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                seconds[name] = min(seconds[name], time.perf_counter() - start)
+                progress(f"ingest into {name}, round {round_ + 1}: {count / seconds[name]:.1f} images/s (best)")
     return seconds
 
 
@@ -237,7 +247,7 @@ def main():
         inserts["pgvector"] = pg_inserts(psycopg, url, extra, n, 64)
         progress(f"{args.inserts} inserts in batches of 64: vsearch {inserts['vsearch']:.1f}s, "
                  f"pgvector {inserts['pgvector']:.1f}s")
-        ingest = ingest_rates(vsearch, url, args.images) if args.images else None
+        ingest = ingest_rates(psycopg, vsearch, url, args.images) if args.images else None
     finally:
         if not args.keep:
             stop_postgres(pg_dir)
@@ -272,7 +282,7 @@ def main():
            ["pgvector `INSERT`, one transaction per batch", f"{inserts['pgvector']:.1f}",
             f"{args.inserts / inserts['pgvector']:,.0f}", f"{inserts['pgvector'] / inserts['vsearch']:.1f}× slower"]])
     if ingest:
-        table(f"`vsearch ingest` of {args.images} real photos (decode, network, write), one worker",
+        table(f"`vsearch ingest` of {args.images} real photos (decode, network, write), one worker, best of 2",
               ["catalogue", "seconds", "images/s", "ratio"],
               [["embedded (directory)", f"{ingest['embedded']:.1f}", f"{args.images / ingest['embedded']:.1f}", "1.0×"],
                ["PostgreSQL (loopback)", f"{ingest['postgres']:.1f}", f"{args.images / ingest['postgres']:.1f}",
