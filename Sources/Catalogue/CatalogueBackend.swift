@@ -123,6 +123,4 @@ extension CatalogueStore: CatalogueBackend {
     /// the index, which a reader loads once, needs reloading.
     public func changeToken() -> String { indexChangeToken }
 
-    /// Nothing to do: the store's files and locks are released when the last reference goes.
-    public func close() {}
 }

@@ -43,8 +43,14 @@ public final class CatalogueStore: Sendable {
     private let indexState = Locked<IndexStore?>(nil)
     /// Serialises this process's writes: a write is several steps (row pending, vector logged,
     /// row ready; or settings, new index, reconcile) that must not interleave with another task's.
-    /// Its value counts the writes (not `()`: see `FileLock.holder`).
-    private let writeGate = Locked(0)
+    /// It also records ``close()``, after which no write starts.
+    private let writeGate = Locked(WriteGate())
+
+    private struct WriteGate {
+        /// How many writes ran (a counter rather than `()`: see `FileLock.holder`).
+        var writes = 0
+        var isClosed = false
+    }
 
     var indexDirectory: String { directory + "/index" }
     /// Where downloaded images are kept.
@@ -272,9 +278,25 @@ public final class CatalogueStore: Sendable {
     /// Not re-entrant: the public writes take it, and the helpers they call (``write(_:)``,
     /// ``withIndex(_:)``, ``reconcile()``) do not.
     func exclusive<T>(_ body: () throws(CatalogueError) -> T) throws(CatalogueError) -> T {
-        try writeGate.withLock { writes throws(CatalogueError) -> T in
-            writes += 1
+        try writeGate.withLock { gate throws(CatalogueError) -> T in
+            guard !gate.isClosed else { throw .store(path: directory, reason: "the store is closed") }
+            gate.writes += 1
             return try body()
+        }
+    }
+
+    /// Ends this process's writing: waits for a write in progress, releases the writer lock at once,
+    /// so another process or another `open(mode: .write)` of this one can write, and refuses later
+    /// writes. Reads still work until the last reference goes.
+    ///
+    /// Without it the lock is released when the store is deallocated, which is whenever the last
+    /// task holding a reference lets go: a caller that reopens the store for writing right after
+    /// its own writes must close it first.
+    public func close() {
+        writeGate.withLock { gate in
+            guard !gate.isClosed else { return }
+            gate.isClosed = true
+            writerLock?.unlock()
         }
     }
 

@@ -45,6 +45,11 @@ final class FileLock: Sendable {
         }
     }
 
+    /// Releases a lock taken with ``tryLockExclusive()``.
+    func unlock() {
+        while flock(fd, LOCK_UN) != 0 && errno == EINTR {}
+    }
+
     /// Runs `body` holding the lock exclusively against this process's other threads and other
     /// processes, waiting for it if needed.
     func withExclusive<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {

@@ -79,6 +79,9 @@ import VSearchTesting
             let store = try CatalogueStore.open(directory: storePath, mode: .write)
             summary = try await Ingester(store: store, featurizer: featurizer, options: options)
                 .ingest(sources: [seed, extra])
+            // The ingest's tasks may still hold the store for a moment; closing releases the writer
+            // lock now, rather than at the last release, so the reopen below never finds it busy.
+            store.close()
         }
         #expect(summary.added == 7, "failures: \(summary.failures.map { "\($0.id ?? "?"): \($0.reason)" })")
         let reasons = Dictionary(

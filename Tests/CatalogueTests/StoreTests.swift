@@ -76,6 +76,24 @@ import VectorIndex
         _ = first
     }
 
+    /// Closing hands the writer lock on at once, while the closed store is still referenced, and
+    /// the closed store refuses to write (it no longer holds the lock) but still reads.
+    @Test func closeReleasesTheWriterLockAndEndsWriting() throws {
+        let dir = try TemporaryDirectory()
+        let first = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try first.bind(modelID: "test/1", dimension: 3)
+        try first.put([Self.staged("a")], vectors: Self.unit([1, 0, 0]))
+        first.close()
+        let second = try CatalogueStore.open(directory: dir.path, mode: .write)
+        #expect(throws: CatalogueError.store(path: dir.path, reason: "the store is closed")) {
+            try first.put([Self.staged("b")], vectors: Self.unit([0, 1, 0]))
+        }
+        #expect(try first.item(id: "a") != nil)
+        try second.put([Self.staged("c")], vectors: Self.unit([0, 0, 1]))
+        #expect(try second.count() == 2)
+        first.close()  // a second close does nothing
+    }
+
     @Test func anotherModelIsRefusedUntilSwitchingWhichMarksEverythingPending() throws {
         let dir = try TemporaryDirectory()
         let store = try CatalogueStore.open(directory: dir.path, mode: .write)
