@@ -9,7 +9,7 @@ struct StoreOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Store directory, or a postgres://USER@HOST:PORT/DB URL (all but eval and serve so far). "
+            "Store directory, or a postgres://USER@HOST:PORT/DB URL (all commands but eval so far). "
                 + "Default: $VSEARCH_STORE, then ./vsearch-data."))
     var store: String?
 
@@ -22,7 +22,7 @@ struct StoreOptions: ParsableArguments {
         throw CatalogueError.store(
             path: (try? PostgresAddress(location).redacted) ?? "postgres://",
             reason: "this command does not work on a PostgreSQL catalogue yet "
-                + "(search, ingest, remove, reindex and export do)")
+                + "(search, ingest, remove, reindex, export and serve do)")
     }
 
     /// Runs `body` on the catalogue ``directory`` names, a store directory or a `postgres://` URL,

@@ -62,12 +62,13 @@ import VSearchTesting
 
         // A command that does not work on PostgreSQL yet says so in one line, without the password.
         let withPassword = url.replacingOccurrences(of: "vsearch@", with: "vsearch:secret@")
-        let refused = try await runVSearch(["serve", "--store", withPassword, "--port", String(try FreePort.find())])
+        let refused = try await runVSearch(["eval", "--store", withPassword])
         #expect(refused.status != 0)
         #expect(!FileManager.default.fileExists(atPath: "postgres:"))
         #expect(
             refused.error
-                == "vsearch: \(url): this command does not work on a PostgreSQL catalogue yet (search, ingest, remove, reindex and export do)\n"
+                == "vsearch: \(url): this command does not work on a PostgreSQL catalogue yet "
+                + "(search, ingest, remove, reindex, export and serve do)\n"
         )
     }
 
