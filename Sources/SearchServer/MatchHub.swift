@@ -114,9 +114,12 @@ public actor MatchHub {
     /// Records an event and sends it to every subscriber; returns it with its id and time.
     ///
     /// `queryPicture` is the event's query picture. One to encode is encoded only when a
-    /// live-stream client is connected (otherwise no one would see it, and a search would pay
-    /// for nothing: the event then has no picture), in a task of its own so the search that
-    /// caused the event does not wait for it.
+    /// live-stream client is connected, or with a channel, when another replica's clients may be
+    /// (otherwise no one would see it, and a search would pay for nothing: the event then has no
+    /// picture), in a task of its own so the search that caused the event does not wait for it.
+    ///
+    /// With a channel the event is recorded and announced before this returns, so a search is
+    /// answered only once every replica can learn of its event.
     @discardableResult
     public func publish(
         source: MatchEvent.Source, device: String? = nil, capturedAt: Date? = nil, matches: [MatchResult],
