@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "CataloguePostgres",
             dependencies: [
-                "VSearchCore", "Catalogue",
+                "VSearchCore", "Catalogue", "ImageFetching",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -224,8 +224,8 @@ let package = Package(
         .testTarget(
             name: "SearchServerTests",
             dependencies: [
-                "SearchServer", "Catalogue", "Featurizer", "ImageDecoding", "ImageFetching", "VSearchCore",
-                "VSearchTesting", "COpenMPEnvironment",
+                "SearchServer", "Catalogue", "CataloguePostgres", "Featurizer", "ImageDecoding", "ImageFetching",
+                "VSearchCore", "VSearchTesting", "COpenMPEnvironment",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

@@ -19,6 +19,30 @@ public protocol CatalogueBackend: AnyObject, Sendable {
     /// Where the catalogue is, for messages: a directory, or a `postgres://` URL without its password.
     var location: String { get }
 
+    /// The kind of backend, for operators (`/healthz`, `/metrics`): `embedded` or `postgresql`.
+    var kind: String { get }
+
+    /// The directory where this process keeps downloaded images (the download cache); for a
+    /// catalogue in a database, a directory of this machine's own.
+    var cacheDirectory: String { get }
+
+    /// Checks that the catalogue answers: a query to the database, or a read of the store.
+    func ping() async throws(CatalogueError)
+
+    /// The bytes of an item's image: an uploaded image from the catalogue itself, an http(s)
+    /// image from the download cache, a local path from its file; nil when they are gone or
+    /// larger than `maxBytes`.
+    func imageBytes(for item: CatalogueItem, maxBytes: Int) async -> [UInt8]?
+
+    /// Keeps image bytes under `url`: an http(s) URL (in the download cache) or an upload key
+    /// (``CatalogueStore/uploadedImageKey(contentHash:)``), which the catalogue keeps where every
+    /// process that serves it can read it.
+    func cacheImage(_ bytes: [UInt8], forURL url: String) async throws(CatalogueError)
+
+    /// How match events reach every process serving this catalogue; nil when one process serves
+    /// it alone (the embedded store, which one server writes).
+    var matchEventChannel: (any MatchEventChannel)? { get }
+
     /// The catalogue's model and vector length, nil before the first ingest.
     func binding() async throws(CatalogueError) -> (model: String, dimension: Int)?
 
@@ -116,8 +140,42 @@ extension CatalogueQuery {
     }
 }
 
+/// Match events shared by every server process of one catalogue.
+///
+/// Several replicas of the server serve one catalogue behind a load balancer, and a page connected
+/// to one of them must see the searches made through all of them. The catalogue numbers the
+/// events, so their ids are unique and ordered across processes, keeps their history, and
+/// announces each one to every listening process once it is committed.
+public protocol MatchEventChannel: Sendable {
+    /// The next event number, never given to any other process.
+    func nextMatchEventNumber() async throws(CatalogueError) -> Int
+
+    /// Records an event in the history, keeps the newest `limit`, and announces it to every
+    /// listener (this process's too) when the transaction commits.
+    func announceMatchEvent(_ event: StoredMatchEvent, keepingLast limit: Int) async throws(CatalogueError)
+
+    /// One event of the history, with its query picture when one was saved.
+    func matchEvent(id: String) async throws(CatalogueError) -> StoredMatchEvent?
+
+    /// Listens for announced events until the task is cancelled, reconnecting after a lost
+    /// connection. `connected` is called each time listening (re)starts, before any event that
+    /// follows it, so that the caller can read the history it may have missed; `received` is
+    /// called with every announced event, in commit order.
+    func listenForMatchEvents(
+        connected: @escaping @Sendable () async -> Void, received: @escaping @Sendable (StoredMatchEvent) async -> Void)
+        async
+}
+
 extension CatalogueStore: CatalogueBackend {
     public var location: String { directory }
+
+    public var kind: String { "embedded" }
+
+    /// A read of the database file: the store answers when SQLite can read it.
+    public func ping() throws(CatalogueError) { _ = try count() }
+
+    /// None: one server writes an embedded store, and its events live in that server.
+    public var matchEventChannel: (any MatchEventChannel)? { nil }
 
     /// The index change token (see ``indexChangeToken``): SQLite readers see every commit, so only
     /// the index, which a reader loads once, needs reloading.

@@ -27,6 +27,11 @@ extension CatalogueStore {
         } else {
             path = ImageFetcher.localPath(item.url)
         }
+        return Self.fileBytes(atPath: path, maxBytes: maxBytes)
+    }
+
+    /// The bytes of a file; nil when it is gone or larger than `maxBytes`.
+    public static func fileBytes(atPath path: String, maxBytes: Int) -> [UInt8]? {
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int, size <= maxBytes
         else { return nil }
         return FileManager.default.contents(atPath: path).map { [UInt8]($0) }
@@ -35,6 +40,13 @@ extension CatalogueStore {
     /// Keeps image bytes in the download cache under `url` (an http(s) URL or an upload key),
     /// written to a temporary file and renamed, so a reader never sees half an image.
     public func cacheImage(_ bytes: [UInt8], forURL url: String) throws(CatalogueError) {
+        try Self.cacheImage(bytes, forURL: url, in: cacheDirectory)
+    }
+
+    /// Keeps image bytes under `url` in the download cache `cacheDirectory`, as ``cacheImage(_:forURL:)``.
+    public static func cacheImage(_ bytes: [UInt8], forURL url: String, in cacheDirectory: String)
+        throws(CatalogueError)
+    {
         do {
             try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
             let path = cacheDirectory + "/" + ContentHash.hex(url)

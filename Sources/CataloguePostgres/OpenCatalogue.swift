@@ -20,6 +20,20 @@ public enum CatalogueOpener {
         return try CatalogueStore.open(directory: location, mode: mode)
     }
 
+    /// Opens the catalogue a server serves: for writing, and a store directory that another
+    /// process (an ingest) is writing for reading instead, which the server answers writes with
+    /// 409 for until that process ends. A PostgreSQL catalogue has no single writer: every server
+    /// writes it.
+    public static func openForServing(
+        _ location: String, logger: Logger = Logger(label: "vsearch.catalogue.postgres")
+    ) async throws(CatalogueError) -> any CatalogueBackend {
+        do {
+            return try await open(location, mode: .write, logger: logger)
+        } catch .busy {
+            return try CatalogueStore.open(directory: location, mode: .read)
+        }
+    }
+
     /// Where the commands keep what is local to this machine for the catalogue at `location`: the
     /// download cache (`cache/`) and ingest reports (`reports/`).
     ///

@@ -31,11 +31,14 @@ public final class PostgresCatalogue: CatalogueBackend {
     /// The OID of pgvector's `vector` type in this database.
     let vectorType: PostgresDataType
     let logger: Logger
+    /// This machine's download cache for the catalogue's http(s) images (see ``CatalogueOpener/workDirectory(for:environment:)``).
+    public let cacheDirectory: String
 
     private init(
         address: PostgresAddress, client: PostgresClient, running: Task<Void, Never>, vectorType: PostgresDataType,
         logger: Logger
     ) {
+        cacheDirectory = CatalogueOpener.workDirectory(for: address.redacted) + "/cache"
         self.address = address
         self.client = client
         self.running = running

@@ -63,7 +63,21 @@ enum PostgresSchema {
                 // Bumped after every committed write: the change token.
                 "CREATE SEQUENCE vsearch_changes",
             ]),
-        // Version 2 is another branch's; the versions are renumbered when the two meet.
+        Migration(
+            version: 2, name: "uploaded images and match event numbers for server replicas",
+            statements: [
+                // The images uploaded with items, by upload key (their content hash), so that every server
+                // replica can show them; images fetched from URLs stay in each machine's download cache.
+                """
+                CREATE TABLE vsearch_images (
+                    key text PRIMARY KEY,
+                    bytes bytea NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                // Match event ids (`e-000123`), unique and increasing across every replica.
+                "CREATE SEQUENCE vsearch_match_event_numbers",
+            ]),
         Migration(
             version: 3, name: "ingest claims",
             statements: [

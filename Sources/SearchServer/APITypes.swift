@@ -132,6 +132,20 @@ struct HealthResponse: Encodable {
     var items: Int
     var model: String
     var mode: String
+    /// `embedded` or `postgresql`.
+    var backend: String
+    var catalogue: CatalogueHealth
+}
+
+/// Whether the catalogue answered, and how fast: for a database, one round trip from this server.
+struct CatalogueHealth: Encodable {
+    var reachable: Bool
+    var roundTripMS: Double
+
+    enum CodingKeys: String, CodingKey {
+        case reachable
+        case roundTripMS = "round_trip_ms"
+    }
 }
 
 /// ISO 8601 with milliseconds, in UTC.

@@ -71,12 +71,12 @@ public struct DeviceSubscription: Service {
     /// Searches with one valid message and publishes its match event.
     func handle(_ message: DeviceMessage, receivedAt: Date) async {
         let started = ContinuousClock.now
-        let store = server.storeAccess.store
+        let store = server.catalogue.reader
         let found: [[CatalogueMatch]]
         do {
-            found = try store.search(
+            found = try await store.search(
                 regions: [([message.features] + message.regions).map(Self.normalized)],
-                modelID: store.modelID ?? server.featurizer.descriptor.id,
+                modelID: try await store.binding()?.model ?? server.featurizer.descriptor.id,
                 query: CatalogueQuery(k: k, windowPenalty: server.featurizer.windowPenalty))
         } catch {
             server.metrics.deviceMessage(result: "search_failed")

@@ -4,58 +4,63 @@ import Hummingbird
 
 extension SearchServer {
     func addItemRoutes(to routes: RouteRecorder) {
-        routes.add(.get, "/api/v1/items") { request, _ in try self.listItems(request) }
+        routes.add(.get, "/api/v1/items") { request, _ in try await self.listItems(request) }
         routes.add(.get, "/api/v1/items/:id") { _, context in
-            try Self.json(ItemResponse(try self.item(context.parameters.require("id"))))
+            try Self.json(ItemResponse(try await self.item(context.parameters.require("id"))))
         }
         routes.add(.get, "/api/v1/items/:id/similar") { request, context in
-            try self.similar(request, id: context.parameters.require("id"))
+            try await self.similar(request, id: context.parameters.require("id"))
         }
         routes.add(.get, "/api/v1/items/:id/thumbnail") { request, context in
-            try self.thumbnail(request, id: context.parameters.require("id"))
+            try await self.thumbnail(request, id: context.parameters.require("id"))
         }
         routes.add(.post, "/api/v1/items") { request, _ in try await self.createItem(request) }
         routes.add(.patch, "/api/v1/items/:id") { request, context in
             try await self.updateItem(request, id: context.parameters.require("id"))
         }
         routes.add(.delete, "/api/v1/items/:id") { request, context in
-            try self.deleteItem(request, id: context.parameters.require("id"))
+            try await self.deleteItem(request, id: context.parameters.require("id"))
         }
     }
 
-    private func item(_ id: String) throws -> CatalogueItem {
-        guard let item = try storeAccess.store.item(id: id) else {
+    private func item(_ id: String) async throws -> CatalogueItem {
+        guard let item = try await catalogue.reader.item(id: id) else {
             throw APIError.notFound("item '\(id)': no such item")
         }
         return item
     }
 
-    private func listItems(_ request: Request) throws -> Response {
+    private func listItems(_ request: Request) async throws -> Response {
         let parameters = request.uri.queryParameters
         let offset = try Self.integer(parameters.get("offset"), name: "offset", default: 0, range: 0...Int.max)
         let limit = try Self.integer(parameters.get("limit"), name: "limit", default: 24, range: 1...200)
-        let store = storeAccess.store
-        let page = try store.items(offset: offset, limit: limit).map(ItemResponse.init)
-        return try Self.json(ItemPage(items: page, total: try store.count(), offset: offset, limit: limit))
+        let store = catalogue.reader
+        let page = try await store.items(offset: offset, limit: limit).map(ItemResponse.init)
+        return try Self.json(ItemPage(items: page, total: try await store.count(), offset: offset, limit: limit))
     }
 
-    private func similar(_ request: Request, id: String) throws -> Response {
+    private func similar(_ request: Request, id: String) async throws -> Response {
         let k = try Self.integer(
             request.uri.queryParameters.get("k"), name: "k", default: 8, range: 1...SearchOptions.maxK)
-        let store = storeAccess.store
-        _ = try item(id)
-        guard let vector = try store.vector(ofItem: id), let model = store.modelID else {
+        let store = catalogue.reader
+        _ = try await item(id)
+        guard let vector = try await store.vector(ofItem: id), let model = try await store.binding()?.model else {
             throw APIError(.conflict, "item_pending", "item '\(id)': its vector is not computed yet")
         }
-        let found = try store.search([vector], modelID: model, query: CatalogueQuery(k: k + 1))
+        let found = try await store.search([vector], modelID: model, query: CatalogueQuery(k: k + 1))
         let matches = (found.first ?? []).filter { $0.id != id }.prefix(k).map(MatchResult.init)
         return try Self.json(MatchList(matches: Array(matches)))
     }
 
-    private func thumbnail(_ request: Request, id: String) throws -> Response {
+    private func thumbnail(_ request: Request, id: String) async throws -> Response {
         let size = try Self.integer(
             request.uri.queryParameters.get("size"), name: "size", default: 256, range: Thumbnailer.sizes)
-        let jpeg = try thumbnails.thumbnail(of: try item(id), size: size, store: storeAccess.store)
+        let downloader = self.downloader
+        // The download lands in this replica's cache, so the next thumbnail of the item is read there.
+        let fetch: (@Sendable (String) async -> [UInt8]?)? =
+            catalogue.fetchesMissingImages ? { @Sendable url in try? await downloader.download(url) } : nil
+        let jpeg = try await thumbnails.thumbnail(
+            of: try await item(id), size: size, catalogue: catalogue.reader, fetch: fetch)
         return Response(
             status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "public, max-age=86400"],
             body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
@@ -65,7 +70,7 @@ extension SearchServer {
 
     private func createItem(_ request: Request) async throws -> Response {
         try requireWriteAccess(request)
-        let store = try storeAccess.writableStore()
+        let store = try await catalogue.writer()
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         var fields = ItemRequestBody()
         var imageBytes: [UInt8]?
@@ -101,7 +106,7 @@ extension SearchServer {
         if let url = fields.url { try Self.checkImageURL(url) }
         // Checked here to answer early, and again when the item is written: two requests creating
         // the same id at once both pass this check, and only the write decides between them.
-        guard try store.item(id: id) == nil else { throw APIError.from(catalogue: .exists(id: id)) }
+        guard try await store.item(id: id) == nil else { throw APIError.from(catalogue: .exists(id: id)) }
         let saved = try await putItem(
             store: store, id: id, title: title, url: fields.url ?? "", attributes: fields.attributes ?? [:],
             imageBytes: imageBytes, onlyNew: true)
@@ -110,8 +115,8 @@ extension SearchServer {
 
     private func updateItem(_ request: Request, id: String) async throws -> Response {
         try requireWriteAccess(request)
-        let store = try storeAccess.writableStore()
-        let existing = try item(id)
+        let store = try await catalogue.writer()
+        let existing = try await item(id)
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         guard contentType.hasPrefix("application/json") else {
             throw APIError(.unsupportedMediaType, "unsupported_media_type", "PATCH item: send application/json")
@@ -133,20 +138,21 @@ extension SearchServer {
                 store: store, id: id, title: title, url: url, attributes: attributes, imageBytes: nil)
             return try Self.json(ItemResponse(saved))
         }
-        try store.updateMetadata(id: id, title: title, url: existing.url, attributes: try Self.text(attributes))
-        return try Self.json(ItemResponse(try item(id)))
+        try await store.updateMetadata(
+            id: id, title: title, url: existing.url, attributes: try Self.text(attributes))
+        return try Self.json(ItemResponse(try await item(id)))
     }
 
-    private func deleteItem(_ request: Request, id: String) throws -> Response {
+    private func deleteItem(_ request: Request, id: String) async throws -> Response {
         try requireWriteAccess(request)
-        let store = try storeAccess.writableStore()
-        guard try !store.remove(ids: [id]).isEmpty else { throw APIError.notFound("item '\(id)': no such item") }
+        let store = try await catalogue.writer()
+        guard try await !store.remove(ids: [id]).isEmpty else { throw APIError.notFound("item '\(id)': no such item") }
         return Response(status: .noContent)
     }
 
     /// Embeds an item's image (given, or fetched from `url`) and stores the item with its vector.
     private func putItem(
-        store: CatalogueStore, id: String, title: String, url: String, attributes: [String: JSONValue],
+        store: any CatalogueBackend, id: String, title: String, url: String, attributes: [String: JSONValue],
         imageBytes: [UInt8]?, onlyNew: Bool = false
     ) async throws -> CatalogueItem {
         let bytes: [UInt8]
@@ -160,14 +166,16 @@ extension SearchServer {
             }
         }
         let query = try await embed(bytes, name: "item '\(id)' image", for: .item)
-        try store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension)
+        try await store.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension, switching: false)
         let contentHash = CatalogueStore.contentHash(bytes)
-        try store.cacheImage(
+        // The image is kept before the item that names it is written, so no reader finds the item
+        // without its picture.
+        try await store.cacheImage(
             bytes, forURL: url.isEmpty ? CatalogueStore.uploadedImageKey(contentHash: contentHash) : url)
         let staged = StagedItem(
             id: id, title: title, url: url, attributes: try Self.text(attributes), contentHash: contentHash)
-        try store.put([staged], vectors: query.vectors[0], onlyNew: onlyNew)
-        return try item(id)
+        try await store.put([staged], vectors: query.vectors[0], onlyNew: onlyNew)
+        return try await item(id)
     }
 
     // MARK: Checks

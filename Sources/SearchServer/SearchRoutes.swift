@@ -70,12 +70,12 @@ extension SearchServer {
         let started = ContinuousClock.now
         var options = try SearchOptions(request: request)
         let query = try await embedQuery(request, options: &options)
-        let store = storeAccess.store
+        let store = catalogue.reader
         let searchStarted = ContinuousClock.now
         let found: [[CatalogueMatch]]
         do {
-            found = try store.search(
-                regions: [query.vectors], modelID: store.modelID ?? featurizer.descriptor.id,
+            found = try await store.search(
+                regions: [query.vectors], modelID: try await store.binding()?.model ?? featurizer.descriptor.id,
                 query: options.catalogueQuery(windowPenalty: featurizer.windowPenalty))
         } catch {
             throw APIError.from(error)
@@ -143,15 +143,21 @@ extension SearchServer {
             query.fetchMS = Self.milliseconds(since: fetchStarted) - query.decodeMS - query.featurizeMS
             return query
         case (nil, let vector?):
-            return EmbeddedQuery(vectors: [try checkedVector(vector)])
+            return EmbeddedQuery(vectors: [try await checkedVector(vector)])
         default:
             throw APIError.badRequest("bad_request", "search body: give exactly one of \"url\" and \"vector\"")
         }
     }
 
     /// A client's vector, checked against the store's dimension and for NaN and infinity.
-    private func checkedVector(_ values: [Double]) throws(APIError) -> [Float] {
-        let dimension = storeAccess.store.dimension ?? featurizer.dimension
+    private func checkedVector(_ values: [Double]) async throws(APIError) -> [Float] {
+        let binding: (model: String, dimension: Int)?
+        do {
+            binding = try await catalogue.reader.binding()
+        } catch {
+            throw APIError.from(catalogue: error)
+        }
+        let dimension = binding?.dimension ?? featurizer.dimension
         guard values.count == dimension else {
             throw .badRequest("bad_vector", "vector: \(values.count) values, the catalogue's vectors have \(dimension)")
         }

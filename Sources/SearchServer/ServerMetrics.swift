@@ -52,6 +52,17 @@ final class ServerMetrics: Sendable {
         Gauge(label: "vsearch_sse_clients", factory: factory).record(count)
     }
 
+    /// Whether the catalogue answered (`vsearch_catalogue_up`, labelled with the backend) and its
+    /// round trip; a catalogue that did not answer keeps its last round trip.
+    func catalogueHealth(backend: String, roundTripMS: Double?) {
+        Gauge(label: "vsearch_catalogue_up", dimensions: [("backend", backend)], factory: factory)
+            .record(roundTripMS == nil ? 0 : 1)
+        if let roundTripMS {
+            Gauge(label: "vsearch_catalogue_round_trip_seconds", dimensions: [("backend", backend)], factory: factory)
+                .record(roundTripMS / 1000)
+        }
+    }
+
     func catalogue(items: Int, pending: Int) {
         Gauge(label: "vsearch_catalogue_items", factory: factory).record(items)
         Gauge(label: "vsearch_catalogue_pending_items", factory: factory).record(pending)

@@ -2,6 +2,51 @@ import Catalogue
 import Foundation
 import VSearchCore
 
+/// The server's catalogue, whichever backend keeps it: what the routes read and write through.
+///
+/// The routes call the backend's methods and never ask which backend it is. What differs is who
+/// may write and when to look again: an embedded store has one writer at a time and a vector
+/// index loaded in memory (``StoreAccess``), while a catalogue in a database is written by every
+/// server replica at once and read afresh by every query (``SharedCatalogue``).
+protocol ServerCatalogue: Sendable {
+    /// The backend to read from now.
+    var reader: any CatalogueBackend { get }
+
+    /// The backend for a write; 409 while this server cannot write.
+    func writer() async throws(APIError) -> any CatalogueBackend
+
+    /// Whether the server can change the catalogue now.
+    var isWritable: Bool { get }
+
+    /// Whether an item's image missing here is fetched again from its URL: each replica of a shared
+    /// catalogue has its own download cache, so it may lack images another replica fetched.
+    var fetchesMissingImages: Bool { get }
+
+    /// Looks again for other processes' changes; returns whether anything was reloaded.
+    @discardableResult
+    func refreshIfChanged() async -> Bool
+}
+
+/// A catalogue every replica writes and reads directly, such as one in PostgreSQL.
+///
+/// Nothing of the catalogue is kept in memory here, so a write through any replica is what the
+/// next request to any other reads; there is nothing to refresh.
+final class SharedCatalogue: ServerCatalogue {
+    let backend: any CatalogueBackend
+
+    init(_ backend: any CatalogueBackend) { self.backend = backend }
+
+    var reader: any CatalogueBackend { backend }
+
+    func writer() -> any CatalogueBackend { backend }
+
+    var isWritable: Bool { true }
+
+    var fetchesMissingImages: Bool { true }
+
+    func refreshIfChanged() -> Bool { false }
+}
+
 /// The server's catalogue store, reopened when another process changes it.
 ///
 /// The server writes the store itself when it can take the writer lock. When an ingest holds
@@ -9,7 +54,7 @@ import VSearchCore
 /// store when the index's files change (``refreshIfChanged()``), so that items the ingest adds
 /// become searchable within the refresh interval. Once the ingest has ended (its writer lock is
 /// free) the next refresh, or the next write request, opens the store for writing again.
-final class StoreAccess: Sendable {
+final class StoreAccess: ServerCatalogue {
     private struct Current {
         var store: CatalogueStore
         var token: String
@@ -35,6 +80,13 @@ final class StoreAccess: Sendable {
     var store: CatalogueStore { current.withLock { $0.store } }
 
     var isWritable: Bool { store.mode == .write }
+
+    var reader: any CatalogueBackend { store }
+
+    /// An embedded store's cache holds every image its ingest and its server fetched.
+    var fetchesMissingImages: Bool { false }
+
+    func writer() throws(APIError) -> any CatalogueBackend { try writableStore() }
 
     /// The store, for a write; 409 while another process holds the writer lock.
     func writableStore() throws(APIError) -> CatalogueStore {

@@ -1,13 +1,14 @@
 import Catalogue
 import Foundation
 import ImageDecoding
+import ImageFetching
 import ImageOps
 import VSearchCore
 
 /// Small JPEGs of catalogue images and query pictures, resized here and kept in memory.
 ///
-/// Thumbnails are made from the store's image cache (or the item's local file) the first time
-/// they are asked for, and kept, least recently used first out, within a byte budget. The key
+/// Thumbnails are made from the catalogue's images (uploads, the download cache, or the item's
+/// local file) the first time they are asked for, and kept, least recently used first out, within a byte budget. The key
 /// includes the image's content hash, so a changed image never shows an old thumbnail.
 final class Thumbnailer: Sendable {
     /// The kept thumbnails, a byte count and a use counter for least-recently-used eviction.
@@ -28,10 +29,17 @@ final class Thumbnailer: Sendable {
     }
 
     /// The thumbnail of `item`, whose longest side is at most `size`.
-    func thumbnail(of item: CatalogueItem, size: Int, store: CatalogueStore) throws(APIError) -> [UInt8] {
+    /// The thumbnail of `item`, whose longest side is at most `size`; `fetch` gets an image the
+    /// catalogue does not have here (nil: none is fetched).
+    func thumbnail(
+        of item: CatalogueItem, size: Int, catalogue: any CatalogueBackend,
+        fetch: (@Sendable (String) async -> [UInt8]?)? = nil
+    ) async throws(APIError) -> [UInt8] {
         let key = "\(item.key)/\(item.contentHash ?? item.url)/\(size)"
         if let hit = lookup(key) { return hit }
-        guard let bytes = store.imageBytes(for: item, maxBytes: decoder.options.maxFileBytes) else {
+        var found = await catalogue.imageBytes(for: item, maxBytes: decoder.options.maxFileBytes)
+        if found == nil, let fetch, ImageFetcher.isRemote(item.url) { found = await fetch(item.url) }
+        guard let bytes = found else {
             throw .notFound("item '\(item.id)': its image is not in the store's cache")
         }
         let image: Image

@@ -47,6 +47,13 @@ public final class PostgresServer: Sendable {
         "postgres://vsearch@127.0.0.1:\(port)/\(database)"
     }
 
+    /// A new, empty database on this server (without the vector extension: opening creates it); returns its URL.
+    public func newDatabase() async throws -> String {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        try await psql("CREATE DATABASE \(name)")
+        return url(database: String(name))
+    }
+
     /// Runs SQL through the server's own `psql` (pgserver's, as the script uses); returns what it printed.
     @discardableResult
     public func psql(_ sql: String, database: String = "vsearch") async throws -> String {

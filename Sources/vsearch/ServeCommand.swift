@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalogue
+import CataloguePostgres
 import Featurizer
 import Foundation
 import ImageFetching
@@ -16,6 +17,11 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Listens on 127.0.0.1:8080 by default. Writes (item create, update, delete) are refused unless an API key is
             configured with --api-key-file or $VSEARCH_API_KEY. SIGINT or SIGTERM stops the server gracefully.
+
+            With --store postgres://USER@HOST:PORT/DB, any number of servers serve one catalogue as replicas: each
+            writes and searches the database directly, and match events from every replica reach the live stream and
+            /api/v1/matches/latest of all of them (through PostgreSQL's LISTEN/NOTIFY). Images fetched from URLs are
+            cached on each machine; uploaded images are kept in the database.
             """
     )
 
@@ -94,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let storeDirectory = try StoreOptions.requireDirectory(storeOptions.directory)
+        let location = storeOptions.directory
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
@@ -112,13 +118,24 @@ struct ServeCommand: AsyncParsableCommand {
         var options = Featurizer.Options(threads: threads, maxBatch: maxBatch)
         options.decoding.maxPixels = maxPixels
         let featurizer = try Featurizer(model: ModelOptions.directory(model), options: options)
-        let server = try SearchServer(
-            configuration: configuration, storeDirectory: storeDirectory, featurizer: featurizer)
-
         var logger = Logger(label: "vsearch.serve")
         logger.logLevel = .info
+        let catalogue = try await CatalogueOpener.openForServing(location, logger: logger)
+        do {
+            try await serve(catalogue, configuration: configuration, featurizer: featurizer, logger: logger)
+        } catch {
+            await catalogue.close()
+            throw error
+        }
+        await catalogue.close()
+    }
+
+    private func serve(
+        _ catalogue: any CatalogueBackend, configuration: ServerConfiguration, featurizer: Featurizer, logger: Logger
+    ) async throws {
+        let server = SearchServer(configuration: configuration, catalogue: catalogue, featurizer: featurizer)
         if !server.isWritable {
-            logger.warning("another process is writing \(storeOptions.directory): serving it read-only")
+            logger.warning("another process is writing \(catalogue.location): serving it read-only")
         }
         if configuration.apiKey == nil {
             logger.info("no API key configured: item create, update and delete are refused")
@@ -128,7 +145,7 @@ struct ServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [app] + devices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        printStatus("vsearch: serving \(storeOptions.directory) at http://\(host):\(port)/")
+        printStatus("vsearch: serving \(catalogue.location) at http://\(host):\(port)/")
         try await group.run()
     }
 

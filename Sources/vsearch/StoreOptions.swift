@@ -9,21 +9,11 @@ struct StoreOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Store directory, or a postgres://USER@HOST:PORT/DB URL (all but serve so far). "
+            "Store directory, or a postgres://USER@HOST:PORT/DB URL (every command works on either). "
                 + "Default: $VSEARCH_STORE, then ./vsearch-data."))
     var store: String?
 
     var directory: String { CatalogueStore.resolveDirectory(store) }
-
-    /// `location` itself when it is a store directory; a `postgres://` address gets a one-line error
-    /// naming it without its password, for the commands that do not work on PostgreSQL yet.
-    static func requireDirectory(_ location: String) throws -> String {
-        guard CatalogueOpener.isPostgres(location) else { return location }
-        throw CatalogueError.store(
-            path: (try? PostgresAddress(location).redacted) ?? "postgres://",
-            reason: "this command does not work on a PostgreSQL catalogue yet "
-                + "(search, ingest, remove, reindex, export and eval do)")
-    }
 
     /// Runs `body` on the catalogue ``directory`` names, a store directory or a `postgres://` URL,
     /// and closes it (a PostgreSQL catalogue's connections) however `body` ends.

@@ -4,43 +4,6 @@ import Foundation
 import Testing
 import VSearchTesting
 
-/// The two catalogue backends, for tests written once and run against both.
-enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case embedded
-    case postgres
-
-    var testDescription: String { rawValue }
-}
-
-/// The PostgreSQL server of the running suite, set by ``PostgresScope``.
-enum SharedServer {
-    @TaskLocal static var current: PostgresServer?
-
-    static func require() throws -> PostgresServer {
-        guard let current else { throw TestFailure("no PostgreSQL: the suite needs the PostgresScope trait") }
-        return current
-    }
-}
-
-/// Starts one PostgreSQL for a whole suite and stops it after the suite's last test, whatever
-/// happened, so that no server outlives the tests.
-struct PostgresScope: SuiteTrait, TestScoping {
-    var isRecursive: Bool { false }
-
-    func provideScope(
-        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
-    ) async throws {
-        let server = try await PostgresServer.start()
-        do {
-            try await SharedServer.$current.withValue(server) { try await function() }
-        } catch {
-            try? await server.stop()
-            throw error
-        }
-        try await server.stop()
-    }
-}
-
 /// A fresh, empty catalogue of one backend: a new store directory, or a new database on the suite's server.
 final class Fixture: Sendable {
     let backend: any CatalogueBackend
@@ -74,12 +37,7 @@ final class Fixture: Sendable {
     }
 
     /// A new database on the suite's server, without the vector extension (opening creates it).
-    static func newDatabase() async throws -> String {
-        let server = try SharedServer.require()
-        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        try await server.psql("CREATE DATABASE \(name)")
-        return server.url(database: String(name))
-    }
+    static func newDatabase() async throws -> String { try await SharedServer.require().newDatabase() }
 
     /// The database's name, for `psql` (PostgreSQL fixtures only).
     var database: String { Self.databaseName(location) }

@@ -6,7 +6,7 @@ import VSearchTesting
 
 /// The whole device path: `vsearch edge` on a video made from catalogue photos → a real Mosquitto
 /// broker → `vsearch serve --mqtt` → an SSE client receiving match events.
-@Suite(.serialized) struct ServeDeviceTests {
+@Suite(.serialized, PostgresScope()) struct ServeDeviceTests {
     static let scenes = ["skimage/coffee.png", "mate/Aqua.jpg", "skimage/chelsea.png", "mate/LadyBird.jpg"]
     static let catalogue = scenes + ["skimage/astronaut.png", "skimage/rocket.jpg", "mate/Wood.jpg", "mate/Storm.jpg"]
 
@@ -19,7 +19,8 @@ import VSearchTesting
         private let process = Process()
 
         /// `model` serves (and builds the catalogue); the default model unless a test names another.
-        init(model: String = Repository.model) async throws {
+        /// The catalogue is a store directory, or a new database on the suite's PostgreSQL.
+        init(model: String = Repository.model, backend: Backend = .embedded) async throws {
             try Repository.requireModelAndPhotos()
             self.model = model
             scratch = try TemporaryDirectory("serve-device")
@@ -30,15 +31,16 @@ import VSearchTesting
                     atPath: Repository.photos + "/" + name,
                     toPath: photos + "/" + (name as NSString).lastPathComponent)
             }
-            let ingest = try await runVSearch(
-                ["ingest", "--store", scratch.path + "/store", photos], model: model)
+            let store =
+                backend == .postgres ? try await SharedServer.require().newDatabase() : scratch.path + "/store"
+            let ingest = try await runVSearch(["ingest", "--store", store, photos], model: model)
             guard ingest.status == 0 else { throw TestFailure("ingest failed: \(ingest.error)") }
             broker = try MosquittoBroker()
             try broker.start()
             port = try FreePort.find()
             process.executableURL = URL(fileURLWithPath: try Repository.binary())
             process.arguments = [
-                "serve", "--store", scratch.path + "/store", "--port", String(port), "--mqtt", broker.url,
+                "serve", "--store", store, "--port", String(port), "--mqtt", broker.url,
             ]
             var environment = ProcessInfo.processInfo.environment
             environment["VSEARCH_MODEL"] = model
@@ -87,8 +89,9 @@ import VSearchTesting
         ((event["matches"] as? [[String: Any]])?.first?["id"]) as? String
     }
 
-    @Test func compactMessagesBecomeLiveMatchEventsNamingTheFilmedItemsInOrder() async throws {
-        let server = try await Server()
+    @Test(arguments: Backend.allCases)
+    func compactMessagesBecomeLiveMatchEventsNamingTheFilmedItemsInOrder(_ backend: Backend) async throws {
+        let server = try await Server(backend: backend)
         let events = try await Self.runEdge(server, payload: "compact", extra: ["--device-id", "cam-7", "--thumbnail"])
         #expect(events.map(Self.topMatch) == ["coffee", "Aqua", "chelsea", "LadyBird"])
         for event in events {

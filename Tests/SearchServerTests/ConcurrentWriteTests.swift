@@ -81,7 +81,7 @@ import Testing
         }
         #expect(deleted.isSuperset(of: Fixture.catalogue.map(\.id)))
 
-        let store = server.storeAccess.store
+        let store = try server.storeAccess.store
         let items = try store.items()
         #expect(Set(items.map(\.id)).count == items.count)
         for item in items {
@@ -140,7 +140,7 @@ import Testing
         #expect(answers.filter { $0.status == 409 }.count == 19, "\(answers.map(\.status))")
         for answer in answers where answer.status == 409 { #expect(answer.body.contains("item_exists")) }
         // The stored item is the acknowledged one: its vector is that photo's.
-        let store = server.storeAccess.store
+        let store = try server.storeAccess.store
         let winner = try #require(created.first)
         let stored = try #require(try store.vector(ofItem: "same"))
         let fixture = try #require(try store.vector(ofItem: Fixture.catalogue[winner.photo].id))

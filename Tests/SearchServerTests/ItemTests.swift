@@ -10,9 +10,9 @@ import VSearchTesting
 
 @testable import SearchServer
 
-@Suite(.serialized) struct ItemTests {
-    @Test func listGetSimilarAndThumbnail() async throws {
-        let (server, dir) = try await makeServer()
+@Suite(.serialized, PostgresScope()) struct ItemTests {
+    @Test(arguments: Backend.allCases) func listGetSimilarAndThumbnail(_ backend: Backend) async throws {
+        let (server, dir) = try await makeServer(backend)
         defer { _ = dir }
         try await server.makeApplication().test(.router) { client in
             try await client.execute(uri: "/api/v1/items?offset=2&limit=3", method: .get) { response in
@@ -88,8 +88,8 @@ import VSearchTesting
         }
     }
 
-    @Test func createSearchUpdateAndDeleteAnItem() async throws {
-        let (server, dir) = try await makeServer { $0.apiKey = "s3cret-key" }
+    @Test(arguments: Backend.allCases) func createSearchUpdateAndDeleteAnItem(_ backend: Backend) async throws {
+        let (server, dir) = try await makeServer(backend) { $0.apiKey = "s3cret-key" }
         defer { _ = dir }
         let auth: HTTPFields = [.authorization: "Bearer s3cret-key"]
         try await server.makeApplication().test(.router) { client in
@@ -183,7 +183,7 @@ import VSearchTesting
         #expect(ingest.store?.mode == .write)
         #expect(throws: APIError.self) { try server.storeAccess.writableStore() }
         ingest.end()
-        #expect(server.storeAccess.refreshIfChanged())
+        #expect(try server.storeAccess.refreshIfChanged())
         #expect(server.isWritable)
         try await server.makeApplication().test(.router) { client in
             try await client.execute(
@@ -229,15 +229,15 @@ import VSearchTesting
         var configuration = ServerConfiguration()
         configuration.apiKey = "k-123456"
         let server = try SearchServer(
-            configuration: configuration, storeDirectory: dir.path,
+            configuration: configuration, storeDirectory: dir.location,
             featurizer: try await Fixture.shared.loadFeaturizer())
         #expect(!server.isWritable)
-        let ingest = writer.storeAccess.store
+        let ingest = try writer.storeAccess.store
         let vector = try #require(try ingest.vector(ofItem: "coffee"))
         try ingest.put(
             [StagedItem(id: "coffee-copy", title: "Copy", url: "/nowhere.png", attributes: "{}", contentHash: "x")],
             vectors: vector)
-        #expect(server.storeAccess.refreshIfChanged())
+        #expect(try server.storeAccess.refreshIfChanged())
         try await server.makeApplication().test(.router) { client in
             let body = try JSONSerialization.data(withJSONObject: ["vector": vector, "k": 2])
             try await client.execute(

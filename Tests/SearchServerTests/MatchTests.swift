@@ -39,9 +39,11 @@ struct StreamReader {
     }
 }
 
-@Suite(.serialized) struct MatchTests {
-    @Test func theLiveStreamDeliversASearchMadeThroughTheAPI() async throws {
-        let (server, dir) = try await makeServer { $0.keepAliveInterval = .milliseconds(300) }
+@Suite(.serialized, PostgresScope()) struct MatchTests {
+    @Test(arguments: Backend.allCases) func theLiveStreamDeliversASearchMadeThroughTheAPI(_ backend: Backend)
+        async throws
+    {
+        let (server, dir) = try await makeServer(backend) { $0.keepAliveInterval = .milliseconds(300) }
         defer { _ = dir }
         try await server.makeApplication().test(.live) { client in
             let port = try #require(client.port)
@@ -99,11 +101,13 @@ struct StreamReader {
         #expect(await hub.recent(limit: 2).map(\.eventID) == ["e-000004", "e-000003"])
     }
 
-    @Test func recentEventsAndTheirQueryPicturesSurviveARestart() async throws {
-        let dir: TemporaryDirectory
+    @Test(arguments: Backend.allCases) func recentEventsAndTheirQueryPicturesSurviveARestart(_ backend: Backend)
+        async throws
+    {
+        let dir: ServedCatalogue
         let eventID: String
         do {
-            let (server, storeDir) = try await makeServer()
+            let (server, storeDir) = try await makeServer(backend)
             dir = storeDir
             _ = await server.hub.subscribe()  // someone watches, so the query picture is made and kept
             eventID = try await server.makeApplication().test(.router) { client in
@@ -114,9 +118,7 @@ struct StreamReader {
             }
             await server.shutdown()
         }
-        let restarted = try SearchServer(
-            configuration: ServerConfiguration(), storeDirectory: dir.path,
-            featurizer: try await Fixture.shared.loadFeaturizer())
+        let restarted = try await serve(dir, configuration: ServerConfiguration())
         #expect(restarted.isWritable)
         try await restarted.makeApplication().test(.router) { client in
             try await client.execute(uri: "/api/v1/matches/recent?limit=5", method: .get) { response in
@@ -136,8 +138,8 @@ struct StreamReader {
         }
     }
 
-    @Test func noEventYetIsNoContent() async throws {
-        let (server, dir) = try await makeServer()
+    @Test(arguments: Backend.allCases) func noEventYetIsNoContent(_ backend: Backend) async throws {
+        let (server, dir) = try await makeServer(backend)
         defer { _ = dir }
         try await server.makeApplication().test(.router) { client in
             try await client.execute(uri: "/api/v1/matches/latest", method: .get) { response in

@@ -8,9 +8,9 @@ import VSearchTesting
 
 @testable import SearchServer
 
-@Suite(.serialized) struct OperationsTests {
-    @Test func healthMetricsAndTheOpenAPIDocument() async throws {
-        let (server, dir) = try await makeServer()
+@Suite(.serialized, PostgresScope()) struct OperationsTests {
+    @Test(arguments: Backend.allCases) func healthMetricsAndTheOpenAPIDocument(_ backend: Backend) async throws {
+        let (server, dir) = try await makeServer(backend)
         defer { _ = dir }
         try await server.makeApplication().test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
@@ -20,6 +20,10 @@ import VSearchTesting
                 #expect(health["items"] as? Int == Fixture.catalogue.count)
                 #expect(health["model"] as? String == server.featurizer.descriptor.id)
                 #expect(health["mode"] as? String == "write")
+                #expect(health["backend"] as? String == (backend == .postgres ? "postgresql" : "embedded"))
+                let catalogue = try #require(health["catalogue"] as? [String: Any])
+                #expect(catalogue["reachable"] as? Bool == true)
+                #expect((catalogue["round_trip_ms"] as? Double ?? -1) >= 0)
             }
             try await client.execute(
                 uri: "/api/v1/search", method: .post, headers: .contentType("image/png"),
@@ -36,6 +40,9 @@ import VSearchTesting
                 #expect(text.contains("vsearch_catalogue_items \(Fixture.catalogue.count)"))
                 #expect(text.contains(#"vsearch_match_events_total{source="api"} 1"#))
                 #expect(text.contains("vsearch_sse_clients 0"))
+                let kind = backend == .postgres ? "postgresql" : "embedded"
+                #expect(text.contains(#"vsearch_catalogue_up{backend="\#(kind)"} 1"#))
+                #expect(text.contains(#"vsearch_catalogue_round_trip_seconds{backend="\#(kind)"}"#))
             }
             try await client.execute(uri: "/openapi.yaml", method: .get) { response in
                 #expect(response.status == .ok)

@@ -10,9 +10,11 @@ import VSearchTesting
 
 @testable import SearchServer
 
-@Suite(.serialized) struct SearchTests {
-    @Test func aRawJPEGFindsItsOwnItemFirstAndBecomesAnEvent() async throws {
-        let (server, dir) = try await makeServer()
+@Suite(.serialized, PostgresScope()) struct SearchTests {
+    @Test(arguments: Backend.allCases) func aRawJPEGFindsItsOwnItemFirstAndBecomesAnEvent(_ backend: Backend)
+        async throws
+    {
+        let (server, dir) = try await makeServer(backend)
         defer { _ = dir }
         _ = await server.hub.subscribe()  // a live-stream client watches, so the event keeps its query picture
         try await server.makeApplication().test(.router) { client in
@@ -74,8 +76,8 @@ import VSearchTesting
         }
     }
 
-    @Test func multipartUploadWithFieldsAndFilters() async throws {
-        let (server, dir) = try await makeServer()
+    @Test(arguments: Backend.allCases) func multipartUploadWithFieldsAndFilters(_ backend: Backend) async throws {
+        let (server, dir) = try await makeServer(backend)
         defer { _ = dir }
         try await server.makeApplication().test(.router) { client in
             let boundary = "vsearch-test-boundary"
@@ -109,10 +111,10 @@ import VSearchTesting
         }
     }
 
-    @Test func aVectorSearchFindsTheItemWhoseVectorItIs() async throws {
-        let (server, dir) = try await makeServer()
+    @Test(arguments: Backend.allCases) func aVectorSearchFindsTheItemWhoseVectorItIs(_ backend: Backend) async throws {
+        let (server, dir) = try await makeServer(backend)
         defer { _ = dir }
-        let vector = try #require(try server.storeAccess.store.vector(ofItem: "ladybird"))
+        let vector = try #require(try await server.catalogue.reader.vector(ofItem: "ladybird"))
         try await server.makeApplication().test(.router) { client in
             let body = try JSONSerialization.data(withJSONObject: [
                 "vector": vector, "k": 2, "where": ["collection": "animals"],

@@ -1,4 +1,5 @@
 import Catalogue
+import CataloguePostgres
 import Featurizer
 import Foundation
 import HTTPTypes
@@ -72,21 +73,76 @@ actor Fixture {
     }
 }
 
-/// A server over a fresh copy of the fixture catalogue.
+/// What a test server serves: a copy of the fixture in a store directory (removed when this goes)
+/// or in a new PostgreSQL database on the suite's server.
+final class ServedCatalogue: Sendable {
+    /// The store directory or the database's URL, as `--store` takes it.
+    let location: String
+    private let directory: TemporaryDirectory?
+
+    init(location: String, directory: TemporaryDirectory?) {
+        self.location = location
+        self.directory = directory
+    }
+
+    /// A fresh copy of the fixture catalogue in `backend`.
+    static func fixture(_ backend: Backend) async throws -> ServedCatalogue {
+        let dir = try await Fixture.shared.store()
+        guard backend == .postgres else { return ServedCatalogue(location: dir.path, directory: dir) }
+        let url = try await SharedServer.require().newDatabase()
+        try await copy(from: CatalogueStore.open(directory: dir.path, mode: .read), to: url)
+        return ServedCatalogue(location: url, directory: nil)
+    }
+
+    /// Copies every item and vector of an embedded store into a new PostgreSQL catalogue.
+    private static func copy(from store: CatalogueStore, to url: String) async throws {
+        let catalogue = try await PostgresCatalogue.open(url: url)
+        let binding = try #require(try store.binding())
+        try await catalogue.bind(modelID: binding.model, dimension: binding.dimension, switching: false)
+        let items = try store.items()
+        var vectors: [Float] = []
+        for item in items { vectors += try #require(try store.vector(ofItem: item.id)) }
+        let staged = items.map { item in
+            StagedItem(
+                id: item.id, title: item.title, url: item.url, attributes: item.attributes,
+                contentHash: item.contentHash ?? "")
+        }
+        try await catalogue.put(staged, vectors: vectors, onlyNew: true)
+        await catalogue.close()
+    }
+}
+
+/// A server over a fresh copy of the fixture catalogue, kept in `backend`.
 func makeServer(
-    _ configure: (inout ServerConfiguration) -> Void = { _ in }, featurizer: Featurizer? = nil
-) async throws -> (SearchServer, TemporaryDirectory) {
-    let dir = try await Fixture.shared.store()
+    _ backend: Backend = .embedded, _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    featurizer: Featurizer? = nil
+) async throws -> (SearchServer, ServedCatalogue) {
+    let served = try await ServedCatalogue.fixture(backend)
     var configuration = ServerConfiguration()
     configuration.port = 0
     configure(&configuration)
+    return (try await serve(served, configuration: configuration, featurizer: featurizer), served)
+}
+
+/// A server over `served`, opened as `vsearch serve` opens it.
+func serve(_ served: ServedCatalogue, configuration: ServerConfiguration, featurizer: Featurizer? = nil) async throws
+    -> SearchServer
+{
     let loaded: Featurizer
     if let featurizer {
         loaded = featurizer
     } else {
         loaded = try await Fixture.shared.loadFeaturizer()
     }
-    return (try SearchServer(configuration: configuration, storeDirectory: dir.path, featurizer: loaded), dir)
+    let catalogue = try await CatalogueOpener.openForServing(served.location)
+    return SearchServer(configuration: configuration, catalogue: catalogue, featurizer: loaded)
+}
+
+extension SearchServer {
+    /// The embedded store's access, for the tests of its read-only mode.
+    var storeAccess: StoreAccess {
+        get throws { try #require(catalogue as? StoreAccess) }
+    }
 }
 
 func photoBytes(_ relative: String) throws -> ByteBuffer {

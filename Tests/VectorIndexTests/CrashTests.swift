@@ -58,7 +58,7 @@ import VSearchTesting
             for id in 0..<UInt64(count) { #expect(store.index.contains(id: id), "id \(id) missing after kill") }
             // Every stored vector is the one that was written.
             var checked = 0
-            try store.index.forEachItem { id, vector in
+            store.index.forEachItem { id, vector in
                 let row = Int(id)
                 let expected =
                     row < initial
