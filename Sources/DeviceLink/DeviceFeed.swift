@@ -21,7 +21,7 @@ public final class DeviceFeed: Sendable {
         self.client = client
         self.filter = filter
         var validator = validator
-        if validator.topicFilter == nil { validator.topicFilter = MQTTClient.topicFilter(of: filter) }
+        if validator.topicFilter == nil { validator.topicFilter = filter }
         self.validator = validator
         self.qos = qos
     }

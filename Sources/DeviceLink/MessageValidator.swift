@@ -48,7 +48,10 @@ public struct MessageValidator: Sendable {
                 throw .notFinite(topic: topic, index: offset * dimension + index)
             }
         }
-        let device = message.device ?? topicFilter.flatMap { Self.wildcardLevel(of: topic, filter: $0) }
+        // A shared subscription's messages keep their own topics: match them without `$share/GROUP/`.
+        let device =
+            message.device
+            ?? topicFilter.flatMap { Self.wildcardLevel(of: topic, filter: MQTTClient.topicFilter(of: $0)) }
         return DeviceMessage(
             topic: topic, device: device, capturedAt: message.capturedAt, features: message.features,
             regions: message.regions, thumbnailJPEG: message.thumbnailJPEG, format: format)

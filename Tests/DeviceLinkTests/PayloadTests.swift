@@ -154,5 +154,11 @@ import Testing
         #expect(MQTTClient.topicFilter(of: "devices/+/features") == "devices/+/features")
         #expect(MQTTClient.shareGroup(of: "devices/+/features") == nil)
         #expect(MQTTClient.shareGroup(of: "$share//devices/#") == nil)
+        // A validator given the shared filter names the device from the topic, as with the plain one.
+        let validator = MessageValidator(
+            modelID: "m/1", dimension: 2, topicFilter: "$share/replicas/devices/+/features")
+        let named = try? validator.validate(
+            PayloadCodec.encode(FeatureMessage(features: [1, 0]), as: .original), topic: "devices/cam-4/features")
+        #expect(named?.device == "cam-4")
     }
 }

@@ -12,12 +12,12 @@ final class Replica: Sendable {
 
     static let apiKey = "replica-key-1234"
 
-    init(store url: String, scratch: TemporaryDirectory, name: String) async throws {
+    init(store url: String, scratch: TemporaryDirectory, name: String, arguments: [String] = []) async throws {
         port = try FreePort.find()
         log = scratch.path + "/\(name).log"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Repository.binary())
-        process.arguments = ["serve", "--store", url, "--port", String(port)]
+        process.arguments = ["serve", "--store", url, "--port", String(port)] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["VSEARCH_MODEL"] = Repository.model
         environment["VSEARCH_API_KEY"] = Self.apiKey
@@ -184,6 +184,71 @@ extension HTTPClient {
             "POST", b.base + "/api/v1/search?k=1", headers: [("Content-Type", "image/png")],
             body: try photoBytes("skimage/horse.png"))
         #expect(try matchIDs(after.body) != ["horse"])
+    }
+}
+
+/// Two replicas with `--mqtt` in one shared-subscription group, a real Mosquitto and PostgreSQL.
+@Suite(.serialized, PostgresScope()) struct SharedDeviceTopicTests {
+    /// Each device message is searched by exactly one replica (the broker shares the topic), and its
+    /// match event reaches both replicas through the database, once each.
+    @Test func replicasInAShareGroupSearchEachDeviceMessageOnce() async throws {
+        try Repository.requireModelAndPhotos()
+        let broker = try MosquittoBroker()
+        try broker.start()
+        defer { broker.stop() }
+        let served = try await ServedCatalogue.fixture(.postgres)
+        let scratch = try TemporaryDirectory("shared-devices")
+        let mqtt = ["--mqtt", broker.url, "--mqtt-share-group", "replicas", "--mqtt-qos", "1"]
+        let a = try await Replica(store: served.location, scratch: scratch, name: "a", arguments: mqtt)
+        let b = try await Replica(store: served.location, scratch: scratch, name: "b", arguments: mqtt)
+        defer {
+            a.stop()
+            b.stop()
+        }
+        // A real query vector: the rocket photo's, sent as a device would in the original payload.
+        let embedded = try await runVSearch(["embed", Repository.photos + "/skimage/rocket.jpg"])
+        try #require(embedded.status == 0, "\(embedded.error)")
+        let line = try #require(
+            try JSONSerialization.jsonObject(with: Data(embedded.output.utf8)) as? [String: Any])
+        let vector = try #require(line["vector"] as? [Double])
+        let payload = #"{"features": ""# + vector.map { String(Float($0)) }.joined(separator: ",") + #""}"#
+        let devices = (0..<20).map { "cam-\($0)" }
+        for device in devices {
+            let sent = try await runProcess(
+                "/usr/bin/mosquitto_pub",
+                ["-p", String(broker.port), "-q", "1", "-t", "devices/\(device)/features", "-m", payload])
+            try #require(sent.status == 0, "\(sent.error)")
+        }
+
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = http.shutdown() }
+        for replica in [a, b] {
+            var events: [[String: Any]] = []
+            for _ in 0..<300 {
+                let recent = try await http.send("GET", replica.base + "/api/v1/matches/recent?limit=50")
+                events = (recent.json["events"] as? [[String: Any]] ?? []).filter {
+                    $0["source"] as? String == "device"
+                }
+                if events.count >= devices.count { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let named = events.compactMap { $0["device"] as? String }
+            #expect(named.sorted() == devices.sorted(), "each message's event once on \(replica.base)")
+            let firsts = events.compactMap { ($0["matches"] as? [[String: Any]])?.first?["id"] as? String }
+            #expect(firsts == Array(repeating: "rocket", count: devices.count))
+        }
+        var accepted: [Int] = []
+        for replica in [a, b] {
+            let metrics = String(buffer: try await http.send("GET", replica.base + "/metrics").body)
+            let count =
+                metrics.split(separator: "\n").first {
+                    $0.hasPrefix(#"vsearch_device_messages_total{result="accepted"}"#)
+                }
+                .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            accepted.append(count)
+        }
+        #expect(accepted.reduce(0, +) == devices.count, "searched once in all: \(accepted)")
+        #expect(accepted.allSatisfy { $0 > 0 }, "the broker shared the messages: \(accepted)")
     }
 }
 
