@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import Testing
+import VSearchCore
 import VSearchTesting
 
 /// A running `vsearch serve` over a PostgreSQL catalogue: one replica of several.
@@ -40,6 +41,13 @@ final class Replica: Sendable {
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
+
+    /// Kills the replica as a crash would (SIGKILL) and waits for it.
+    func crash() {
+        guard process.value.isRunning else { return }
+        kill(process.value.processIdentifier, SIGKILL)
+        process.value.waitUntilExit()
+    }
 
     /// Stops the replica as an operator would (SIGTERM) and waits for it.
     func stop() {
@@ -184,6 +192,64 @@ extension HTTPClient {
             "POST", b.base + "/api/v1/search?k=1", headers: [("Content-Type", "image/png")],
             body: try photoBytes("skimage/horse.png"))
         #expect(try matchIDs(after.body) != ["horse"])
+    }
+}
+
+/// A replica killed while it is writing loses nothing it acknowledged.
+@Suite(.serialized, PostgresScope()) struct ReplicaCrashTests {
+    /// Items are created through A one after another; A is killed with SIGKILL while a create is in
+    /// flight. Every create A answered 201 is then listed, shown and searchable through B, with its
+    /// vector; the one in flight is either wholly there or wholly absent.
+    @Test func aKilledReplicaLosesNoAcknowledgedWrite() async throws {
+        try Repository.requireModelAndPhotos()
+        let served = try await ServedCatalogue.fixture(.postgres)
+        let scratch = try TemporaryDirectory("replica-crash")
+        let a = try await Replica(store: served.location, scratch: scratch, name: "a")
+        let b = try await Replica(store: served.location, scratch: scratch, name: "b")
+        defer {
+            a.crash()
+            b.stop()
+        }
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = http.shutdown() }
+        let photos = ["skimage/rocket.jpg", "skimage/coffee.png", "skimage/horse.png", "skimage/astronaut.png"]
+        let acknowledged = Locked<[String]>([])
+        let writer = Task {
+            for index in 0..<40 {
+                let id = "crash-\(index)"
+                let boundary = "crash-boundary"
+                let body = multipart(
+                    boundary: boundary, fields: [("id", id), ("title", "Written before the crash \(index)")],
+                    files: [("image", "photo", try photoBytes(photos[index % photos.count]))])
+                guard
+                    let answer = try? await http.send(
+                        "POST", a.base + "/api/v1/items",
+                        headers: ReplicaTests.auth + [("Content-Type", "multipart/form-data; boundary=\(boundary)")],
+                        body: body)
+                else { return }
+                guard answer.status == 201 else { return }
+                acknowledged.withLock { $0.append(id) }
+            }
+        }
+        try await waitUntil("three creates acknowledged") { acknowledged.withLock { $0.count } >= 3 }
+        a.crash()
+        _ = await writer.result
+        let written = acknowledged.withLock { $0 }
+        #expect(written.count >= 3 && written.count < 40, "A was killed mid-stream: \(written.count) acknowledged")
+        for id in written {
+            let item = try await http.send("GET", b.base + "/api/v1/items/\(id)")
+            #expect(item.status == 200, "\(id) was acknowledged by A")
+            let similar = try await http.send("GET", b.base + "/api/v1/items/\(id)/similar?k=1")
+            #expect(similar.status == 200, "\(id) has its vector: \(String(buffer: similar.body))")
+        }
+        // The create in flight at the kill: an item with a vector, or no item at all.
+        let next = "crash-\(written.count)"
+        let inFlight = try await http.send("GET", b.base + "/api/v1/items/\(next)")
+        if inFlight.status == 200 {
+            #expect(try await http.send("GET", b.base + "/api/v1/items/\(next)/similar?k=1").status == 200)
+        } else {
+            #expect(inFlight.status == 404)
+        }
     }
 }
 

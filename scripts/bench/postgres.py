@@ -20,14 +20,17 @@ what a catalogue on PostgreSQL costs per search, round trip included.
 Needs a release build (swift build -c release --product vsearch) and psycopg in the environment.
 """
 import argparse
+import json
 import os
 import shutil
+import socket
 import statistics
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +170,54 @@ def ingest_rates(psycopg, vsearch, url, count):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 seconds[name] = min(seconds[name], time.perf_counter() - start)
                 progress(f"ingest into {name}, round {round_ + 1}: {count / seconds[name]:.1f} images/s (best)")
-    return seconds
+        throughput = serve_rates(vsearch, url, str(Path(tmp) / "store-1"), folder)
+    return seconds, throughput
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_rates(vsearch, url, directory, folder, seconds=10, connections=16):
+    """Vector searches per second through `vsearch serve` (wrk on loopback): the embedded store, one
+    replica on PostgreSQL, and two replicas at once, each under its own wrk, on the same catalogue."""
+    from serve import run_wrk, wait_healthy, WRK_DIR
+
+    queries = sorted(folder.iterdir())[:16]
+    embedded = subprocess.run([vsearch, "embed", *map(str, queries)], check=True, capture_output=True, text=True)
+    bodies = folder.parent / "vector-bodies.jsonl"
+    bodies.write_text("".join(json.dumps({"vector": json.loads(line)["vector"]}, separators=(",", ":")) + "\n"
+                              for line in embedded.stdout.splitlines()))
+    script = WRK_DIR / "search-vector.lua"
+
+    def start(store):
+        port = free_port()
+        process = subprocess.Popen([vsearch, "serve", "--store", store, "--port", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_healthy(port, process)
+        return port, process
+
+    def load(ports):
+        """Runs one wrk per port at once; returns each one's figures."""
+        run_wrk(ports[0], script, bodies, connections, 2)  # warm-up
+        with ThreadPoolExecutor(len(ports)) as pool:
+            return list(pool.map(lambda port: run_wrk(port, script, bodies, connections, seconds), ports))
+
+    rows = {}
+    for name, stores in (("embedded, 1 server", [directory]), ("PostgreSQL, 1 replica", [url]),
+                         ("PostgreSQL, 2 replicas", [url, url])):
+        started = [start(store) for store in stores]
+        try:
+            results = load([port for port, _ in started])
+        finally:
+            for _, process in started:
+                process.terminate()
+                process.wait()
+        rows[name] = (sum(r["rps"] for r in results), statistics.median(r["p50"] for r in results))
+        progress(f"serve, {name}: {rows[name][0]:.0f} searches/s, p50 {rows[name][1]:.1f} ms")
+    return rows
 
 
 def pg_inserts(psycopg, url, extra, first_id, batch):
@@ -247,7 +297,7 @@ def main():
         inserts["pgvector"] = pg_inserts(psycopg, url, extra, n, 64)
         progress(f"{args.inserts} inserts in batches of 64: vsearch {inserts['vsearch']:.1f}s, "
                  f"pgvector {inserts['pgvector']:.1f}s")
-        ingest = ingest_rates(psycopg, vsearch, url, args.images) if args.images else None
+        ingest, serving = ingest_rates(psycopg, vsearch, url, args.images) if args.images else (None, None)
     finally:
         if not args.keep:
             stop_postgres(pg_dir)
@@ -281,6 +331,12 @@ def main():
             f"{args.inserts / inserts['vsearch']:,.0f}", "1.0×"],
            ["pgvector `INSERT`, one transaction per batch", f"{inserts['pgvector']:.1f}",
             f"{args.inserts / inserts['pgvector']:,.0f}", f"{inserts['pgvector'] / inserts['vsearch']:.1f}× slower"]])
+    if serving:
+        base = serving["embedded, 1 server"][0]
+        table(f"`vsearch serve`: vector searches (k=4) of the {args.images}-item catalogue, wrk on loopback, "
+              "16 connections per server",
+              ["catalogue", "searches/s", "p50 ms", "ratio"],
+              [[name, f"{rps:,.0f}", f"{p50:.1f}", f"{rps / base:.2f}×"] for name, (rps, p50) in serving.items()])
     if ingest:
         table(f"`vsearch ingest` of {args.images} real photos (decode, network, write), one worker, best of 2",
               ["catalogue", "seconds", "images/s", "ratio"],
