@@ -64,6 +64,23 @@ final class Replica: Sendable {
     }
 }
 
+/// Two replicas, A and B, on a new PostgreSQL copy of the test catalogue, with their logs in `scratch`.
+struct ReplicaPair {
+    let served: ServedCatalogue
+    let scratch: TemporaryDirectory
+    let a: Replica
+    let b: Replica
+
+    /// Starts both with the same extra `vsearch serve` arguments.
+    static func start(_ name: String, arguments: [String] = []) async throws -> ReplicaPair {
+        let served = try await ServedCatalogue.fixture(.postgres)
+        let scratch = try TemporaryDirectory(name)
+        let a = try await Replica(store: served.location, scratch: scratch, name: "a", arguments: arguments)
+        let b = try await Replica(store: served.location, scratch: scratch, name: "b", arguments: arguments)
+        return ReplicaPair(served: served, scratch: scratch, a: a, b: b)
+    }
+}
+
 /// An HTTP exchange's status and body.
 struct Answer {
     var status: Int
@@ -99,11 +116,10 @@ extension HTTPClient {
 
     @Test func twoReplicasServeOneCatalogueAndShareTheirMatchEvents() async throws {
         try Repository.requireModelAndPhotos()
-        let served = try await ServedCatalogue.fixture(.postgres)
-        let scratch = try TemporaryDirectory("replicas")
-        let a = try await Replica(store: served.location, scratch: scratch, name: "a")
-        let b = try await Replica(store: served.location, scratch: scratch, name: "b")
+        let pair = try await ReplicaPair.start("replicas")
+        let (a, b) = (pair.a, pair.b)
         defer {
+            withExtendedLifetime(pair) {}  // its catalogue and the replicas' folders, to the end
             a.stop()
             b.stop()
         }
@@ -202,11 +218,10 @@ extension HTTPClient {
     /// vector; the one in flight is either wholly there or wholly absent.
     @Test func aKilledReplicaLosesNoAcknowledgedWrite() async throws {
         try Repository.requireModelAndPhotos()
-        let served = try await ServedCatalogue.fixture(.postgres)
-        let scratch = try TemporaryDirectory("replica-crash")
-        let a = try await Replica(store: served.location, scratch: scratch, name: "a")
-        let b = try await Replica(store: served.location, scratch: scratch, name: "b")
+        let pair = try await ReplicaPair.start("replica-crash")
+        let (a, b) = (pair.a, pair.b)
         defer {
+            withExtendedLifetime(pair) {}  // its catalogue and the replicas' folders, to the end
             a.crash()
             b.stop()
         }
@@ -262,12 +277,11 @@ extension HTTPClient {
         let broker = try MosquittoBroker()
         try broker.start()
         defer { broker.stop() }
-        let served = try await ServedCatalogue.fixture(.postgres)
-        let scratch = try TemporaryDirectory("shared-devices")
         let mqtt = ["--mqtt", broker.url, "--mqtt-share-group", "replicas", "--mqtt-qos", "1"]
-        let a = try await Replica(store: served.location, scratch: scratch, name: "a", arguments: mqtt)
-        let b = try await Replica(store: served.location, scratch: scratch, name: "b", arguments: mqtt)
+        let pair = try await ReplicaPair.start("shared-devices", arguments: mqtt)
+        let (a, b) = (pair.a, pair.b)
         defer {
+            withExtendedLifetime(pair) {}  // its catalogue and the replicas' folders, to the end
             a.stop()
             b.stop()
         }
