@@ -8,7 +8,7 @@ import VSearchCore
 extension PostgresCatalogue {
     public var kind: String { "postgresql" }
 
-    /// One round trip to the database through the pool, within ``pingTimeout``.
+    /// One round trip to the database through the pool, within `pingTimeout`.
     ///
     /// While the server is away, postgres-nio's pool keeps a request waiting (up to a minute) and
     /// retries in the background. So a ping that gets no answer in time connects once on its own,

@@ -25,7 +25,7 @@ public protocol MatchEventArchive: Sendable {
 
 /// The match events of this server: the latest ones, their query pictures, and the live stream.
 ///
-/// With a ``MatchEventChannel`` (a catalogue several server replicas share), the events of every
+/// With a `MatchEventChannel` (a catalogue several server replicas share), the events of every
 /// replica are this hub's events: the catalogue numbers each event, records it and announces it,
 /// and the hub takes the announcements of the other replicas in as if they were published here
 /// (its own it already has, so none arrives twice). Without one, the hub numbers its events itself.

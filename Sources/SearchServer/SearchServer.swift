@@ -16,8 +16,8 @@ import ServiceLifecycle
 /// try await ServiceGroup(configuration: .init(services: [app] + server.services, ...)).run()
 /// ```
 ///
-/// The server works against any ``CatalogueBackend``. An embedded store is served as one writer
-/// (read-only while an ingest writes it); a catalogue with a ``MatchEventChannel`` (PostgreSQL) is
+/// The server works against any `CatalogueBackend`. An embedded store is served as one writer
+/// (read-only while an ingest writes it); a catalogue with a `MatchEventChannel` (PostgreSQL) is
 /// served as one of any number of stateless replicas, which all write it and share their match events.
 public final class SearchServer: Sendable {
     public let configuration: ServerConfiguration
@@ -43,7 +43,7 @@ public final class SearchServer: Sendable {
     /// Serves `catalogue`; the caller closes it once the server has stopped.
     ///
     /// An embedded store opened for reading (another process writes it) is served read-only and
-    /// reopened for writing once that process ends; see ``CatalogueOpener``'s `openForServing`.
+    /// reopened for writing once that process ends; see `CatalogueOpener`'s `openForServing`.
     public convenience init(configuration: ServerConfiguration, catalogue: any CatalogueBackend, featurizer: Featurizer)
     {
         // The one place that tells the backends apart: only the embedded store has a writer lock
