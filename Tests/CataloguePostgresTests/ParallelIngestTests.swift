@@ -116,19 +116,31 @@ import VSearchTesting
     }
 
     /// Waits until `worker`, alone on the catalogue, has stored items and still holds claims:
-    /// midway through its share.
+    /// midway through its share. It returns with the worker stopped (SIGSTOP) in that state.
+    ///
+    /// The worker is stopped during each check and runs between checks, so the check does not race
+    /// it: an ingest of a few dozen photos can end within one `psql` round trip on a loaded machine,
+    /// and a check that let it run on would find it finished.
     func waitForClaims(of worker: Worker, server: PostgresServer, database: String) async throws {
         let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(120) {
+        while ContinuousClock.now - start < .seconds(300) {
             guard worker.isRunning else { throw TestFailure("the worker ended early: \(worker.errorOutput)") }
-            // Fails until the worker has created the tables.
+            worker.pause()
+            // Only the claims table is read: a worker stopped while binding its model holds an
+            // exclusive lock on vsearch_items (the vector column is retyped), which a read of that
+            // table would wait for forever. An item is stored in the transaction that settles its
+            // claim, so a settled claim of the worker's means a stored item. Fails until the worker
+            // has created the tables.
             let midway = try? await server.psql(
                 """
-                SELECT EXISTS (SELECT 1 FROM vsearch_items) AND EXISTS (SELECT 1 FROM vsearch_ingest_claims
+                SELECT EXISTS (SELECT 1 FROM vsearch_ingest_claims
+                    WHERE state = 'done' AND claimed_by LIKE '%:\(worker.pid):%')
+                AND EXISTS (SELECT 1 FROM vsearch_ingest_claims
                     WHERE state = 'claimed' AND claimed_by LIKE '%:\(worker.pid):%')
                 """, database: database)
             if midway?.trimmingCharacters(in: .whitespacesAndNewlines) == "t" { return }
-            try await Task.sleep(for: .milliseconds(20))
+            worker.resume()
+            try await Task.sleep(for: .milliseconds(150))
         }
         throw TestFailure("the worker never got midway")
     }
@@ -162,8 +174,14 @@ final class Worker: Sendable {
 
     var isRunning: Bool { process.value.isRunning }
 
-    /// Kills the process at once, as a crash or an out-of-memory kill would.
+    /// Kills the process at once, as a crash or an out-of-memory kill would (a stopped one too).
     func kill() { _ = Glibc.kill(pid, SIGKILL) }
+
+    /// Stops the process where it is (SIGSTOP), holding whatever it holds.
+    func pause() { _ = Glibc.kill(pid, SIGSTOP) }
+
+    /// Lets a stopped process run on.
+    func resume() { _ = Glibc.kill(pid, SIGCONT) }
 
     /// Waits for the process to end; its status and what it wrote on standard error.
     func finish() async throws -> (status: Int32, error: String) {
