@@ -32,7 +32,13 @@ final class FileLock: Sendable {
         }
     }
 
-    deinit { close(fd) }
+    /// Unlocks before closing: `flock` belongs to the open file description, which a child process
+    /// shares between its fork and its exec (another thread spawning a process), so closing alone
+    /// could leave the lock held until that child execs; an explicit unlock releases it at once.
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
 
     /// Takes the lock exclusively for as long as this object lives; returns false at once if
     /// another process (or another `FileLock` on the same file) holds it.
