@@ -66,9 +66,13 @@ import VSearchTesting
             var lastError: String?
             while watched.value.isRunning {
                 do {
+                    let counter = try CatalogueStore.open(directory: store, mode: .read)
+                    ready = try counter.items().filter { $0.state == .ready }.count
+                    // A reader searches while the writer ingests. It is opened after the count: a
+                    // reader's index is the one on disk when it opens, while its SQLite reads are
+                    // live, so a reader opened before the count could know of a ready item whose
+                    // vector its index does not hold. (An item's vector is logged before it is ready.)
                     let reader = try CatalogueStore.open(directory: store, mode: .read)
-                    ready = try reader.items().filter { $0.state == .ready }.count
-                    // A reader searches while the writer ingests.
                     if ready > 0, let model = reader.modelID, let dimension = reader.dimension {
                         let probe = [Float(1)] + [Float](repeating: 0, count: dimension - 1)
                         searched.append(
