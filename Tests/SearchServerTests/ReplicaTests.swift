@@ -79,6 +79,13 @@ struct ReplicaPair {
         let b = try await Replica(store: served.location, scratch: scratch, name: "b", arguments: arguments)
         return ReplicaPair(served: served, scratch: scratch, a: a, b: b)
     }
+
+    /// Stops both replicas (one already killed stays so); a test's `defer` calls it, which also
+    /// keeps the catalogue and the replicas' folders alive to the end of the test.
+    func stop() {
+        a.stop()
+        b.stop()
+    }
 }
 
 /// An HTTP exchange's status and body.
@@ -118,11 +125,7 @@ extension HTTPClient {
         try Repository.requireModelAndPhotos()
         let pair = try await ReplicaPair.start("replicas")
         let (a, b) = (pair.a, pair.b)
-        defer {
-            withExtendedLifetime(pair) {}  // its catalogue and the replicas' folders, to the end
-            a.stop()
-            b.stop()
-        }
+        defer { pair.stop() }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await withTimeout(600) { try await Self.exercise(a, b, http) }
@@ -220,11 +223,7 @@ extension HTTPClient {
         try Repository.requireModelAndPhotos()
         let pair = try await ReplicaPair.start("replica-crash")
         let (a, b) = (pair.a, pair.b)
-        defer {
-            withExtendedLifetime(pair) {}  // its catalogue and the replicas' folders, to the end
-            a.crash()
-            b.stop()
-        }
+        defer { pair.stop() }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = http.shutdown() }
         let photos = ["skimage/rocket.jpg", "skimage/coffee.png", "skimage/horse.png", "skimage/astronaut.png"]
@@ -280,11 +279,7 @@ extension HTTPClient {
         let mqtt = ["--mqtt", broker.url, "--mqtt-share-group", "replicas", "--mqtt-qos", "1"]
         let pair = try await ReplicaPair.start("shared-devices", arguments: mqtt)
         let (a, b) = (pair.a, pair.b)
-        defer {
-            withExtendedLifetime(pair) {}  // its catalogue and the replicas' folders, to the end
-            a.stop()
-            b.stop()
-        }
+        defer { pair.stop() }
         // A real query vector: the rocket photo's, sent as a device would in the original payload.
         let embedded = try await runVSearch(["embed", Repository.photos + "/skimage/rocket.jpg"])
         try #require(embedded.status == 0, "\(embedded.error)")
