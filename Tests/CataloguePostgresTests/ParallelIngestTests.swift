@@ -28,14 +28,15 @@ import VSearchTesting
         // Killed once it has stored some items and holds others, which the others must then wait
         // for until its lease runs out.
         try await waitForClaims(of: victim, server: server, database: database)
-        let others = try (0..<2).map { _ in try Worker(arguments, environment: environment, in: scratch) }
         victim.kill()
         _ = try await victim.finish()
-        // It died holding items, which only the others can finish.
+        // It died holding items, which only the others can finish. They are counted before the others
+        // start: its 3-second leases may already have run out, and a running worker would take them.
         let orphaned = try await server.psql(
             "SELECT count(*) FROM vsearch_ingest_claims WHERE state = 'claimed' AND claimed_by LIKE '%:\(victim.pid):%'",
             database: database)
         #expect((Int(orphaned.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0)
+        let others = try (0..<2).map { _ in try Worker(arguments, environment: environment, in: scratch) }
         var embedded = 0
         for worker in others {
             let result = try await worker.finish()
