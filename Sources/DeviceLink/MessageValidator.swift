@@ -26,17 +26,29 @@ public struct MessageValidator: Sendable {
     public var limits: PayloadLimits
     /// The subscription's filter, used to name the device from the topic.
     public var topicFilter: String?
+    /// The length of the plain vector, when the model's vectors blend it with pooled ones
+    /// (`DescriptorSpec.plainWeight`): an original payload of that length, what a device without
+    /// the recipe sends, is searched as [plain ; 0], which scores items by their plain halves.
+    public var plainDimension: Int?
 
-    public init(modelID: String, dimension: Int, limits: PayloadLimits = PayloadLimits(), topicFilter: String? = nil) {
+    public init(
+        modelID: String, dimension: Int, limits: PayloadLimits = PayloadLimits(), topicFilter: String? = nil,
+        plainDimension: Int? = nil
+    ) {
         self.modelID = modelID
         self.dimension = dimension
         self.limits = limits
         self.topicFilter = topicFilter
+        self.plainDimension = plainDimension
     }
 
     /// Decodes and checks one message.
     public func validate(_ payload: [UInt8], topic: String) throws(DeviceMessageError) -> DeviceMessage {
-        let (message, format) = try PayloadCodec.decode(payload, topic: topic, limits: limits)
+        var (message, format) = try PayloadCodec.decode(payload, topic: topic, limits: limits)
+        if format == .original, let plainDimension, plainDimension < dimension, message.features.count == plainDimension
+        {
+            message.features += [Float](repeating: 0, count: dimension - plainDimension)
+        }
         if let model = message.model, model != modelID {
             throw .wrongModel(topic: topic, model: model, expected: modelID)
         }

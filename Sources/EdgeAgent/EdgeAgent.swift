@@ -131,15 +131,19 @@ public final class EdgeAgent: Sendable {
         } catch let error as FeaturizerError {
             throw EdgeAgentError.frame(name: frame.name, reason: error.description)
         }
-        // The whole frame's vector decides whether the view changed; the regions ride along.
-        let vector = vectors[0]
+        // The whole frame's vector decides whether the view changed; the regions ride along. With a
+        // blended recipe every vector is a window, and their shared plain half is the whole frame's.
+        let plain = featurizer.plainPart(of: vectors[0])
+        let vector = plain ?? vectors[0]
         if let lastPublished, Similarity.cosine(lastPublished, vector) >= options.dedupThreshold {
             return (nil, false)
         }
-        // The original payload has room for one plain vector: the whole frame's.
+        // The original payload has room for one plain vector: the whole frame's (the server pads a
+        // blended model's plain vector with zeros). The compact one carries every query vector.
+        let compact = options.payload == .compact
         var message = FeatureMessage(
-            model: featurizer.descriptor.id, device: options.deviceID, capturedAt: frame.capturedAt, features: vector,
-            regions: options.payload == .compact ? Array(vectors.dropFirst()) : [])
+            model: featurizer.descriptor.id, device: options.deviceID, capturedAt: frame.capturedAt,
+            features: compact ? vectors[0] : vector, regions: compact ? Array(vectors.dropFirst()) : [])
         if options.thumbnail, options.payload == .compact {
             message.thumbnailJPEG = Thumbnail.jpeg(
                 frameBytes: frame.bytes, decoded: image, maxSide: options.thumbnailMaxSide)

@@ -4,16 +4,17 @@ import VSearchCore
 
 /// The network inputs and the pooling a ``VSearchCore/DescriptorSpec`` describes.
 ///
-/// Each role has one input size per orientation, so a batch of pictures runs in at most two
-/// network calls, and every picture is resized whole (never cropped) to its orientation's size.
+/// Each input size has one preprocessor per orientation, so a batch of pictures runs in at most
+/// two network calls per size, and every picture is resized whole (never cropped) to its
+/// orientation's size. A query has one size; an item has `item` and any `extraItemSizes`.
 struct DescriptorViews: Sendable {
     let spec: DescriptorSpec
-    private let item: Orientations
+    private let items: [Orientations]
     private let query: Orientations
     private let pooling: FeatureMapPooling
 
-    /// Preprocessors for a landscape and a portrait picture of one role.
-    private struct Orientations: Sendable {
+    /// Preprocessors for a landscape and a portrait picture of one input size.
+    struct Orientations: Sendable {
         let landscape: ImagePreprocessor
         let portrait: ImagePreprocessor
 
@@ -33,19 +34,23 @@ struct DescriptorViews: Sendable {
 
     init(spec: DescriptorSpec, input: ModelDescriptor.InputSpec) throws(PreprocessingError) {
         self.spec = spec
-        item = try Orientations(spec.item, input: input)
+        items = try ([spec.item] + (spec.extraItemSizes ?? [])).map { size throws(PreprocessingError) in
+            try Orientations(size, input: input)
+        }
         query = try Orientations(spec.query, input: input)
         pooling = FeatureMapPooling(spec: spec)
     }
 
     /// The picture's short side maps onto the view's short side, so a decoder may shrink it to that.
     func decodeShortSide(for role: VectorRole) -> Int {
-        role == .item ? spec.item.shortSide : spec.query.shortSide
+        role == .item ? ([spec.item] + (spec.extraItemSizes ?? [])).map(\.shortSide).max()! : spec.query.shortSide
     }
 
-    /// `images`' indices grouped by the preprocessor (input size) each needs for `role`.
-    func groups(_ images: [Image], role: VectorRole) -> [(preprocessor: ImagePreprocessor, indices: [Int])] {
-        let views = role == .item ? item : query
+    /// The input sizes a picture of `role` is run at: one network pass each.
+    func passes(for role: VectorRole) -> [Orientations] { role == .item ? items : [query] }
+
+    /// `images`' indices grouped by the preprocessor (orientation) each needs in `views`.
+    func groups(_ images: [Image], views: Orientations) -> [(preprocessor: ImagePreprocessor, indices: [Int])] {
         let landscape = images.indices.filter { images[$0].width >= images[$0].height }
         let portrait = images.indices.filter { images[$0].width < images[$0].height }
         return [(views.landscape, landscape), (views.portrait, portrait)].filter { !$0.1.isEmpty }

@@ -90,8 +90,8 @@ public final class Featurizer: Sendable {
         }
     }
 
-    /// The length of every feature vector.
-    public var dimension: Int { descriptor.feature.dimension }
+    /// The length of every stored and searched vector.
+    public var dimension: Int { descriptor.vectorDimension }
 
     // MARK: Images in memory
 
@@ -116,7 +116,9 @@ public final class Featurizer: Sendable {
     /// The short side a decoder must keep so that `role`'s input loses nothing.
     public func decodeShortSide(for role: VectorRole) -> Int {
         guard let views else { return preprocessor.decodeShortSide }
-        return views.decodeShortSide(for: role)
+        // A blend also runs the plain input, which may need more of the picture than the views.
+        let plain = views.spec.plainWeight == nil ? 0 : preprocessor.decodeShortSide
+        return max(plain, views.decodeShortSide(for: role))
     }
 
     /// Runs the network on decoded images, `maxBatch` at a time.
@@ -135,18 +137,38 @@ public final class Featurizer: Sendable {
     /// Catalogue item vectors for decoded images: one per image, normalised when the model says so.
     public func features(_ images: [Image]) throws(FeaturizerError) -> [[Float]] {
         guard let views else { return try run(images).map(\.features) }
-        return try pooled(images, views: views, role: .item).map { $0[0] }
+        let pooled = try pooled(images, views: views, role: .item).map { $0[0] }
+        guard views.spec.plainWeight != nil else { return pooled }
+        // Half and half: the query side carries the weight (see `DescriptorSpec.plainWeight`).
+        return zip(try run(images), pooled).map { Self.blend(plain: $0.features, pooled: $1, weight: 0.5) }
     }
 
     /// Query vectors for decoded images: for each image, the whole picture's vector first, then
-    /// one per region when the model's descriptor has regions.
+    /// one per region when the model's descriptor has regions. With a plain weight, each window
+    /// blended with the plain vector, and no whole-picture vector.
     public func queryVectors(_ images: [Image]) throws(FeaturizerError) -> [[[Float]]] {
         guard let views else { return try run(images).map { [$0.features] } }
         var queries = try pooled(images, views: views, role: .query)
+        if let weight = views.spec.plainWeight {
+            return zip(try run(images), queries).map { plain, vectors in
+                let windows = vectors.count > 1 ? vectors.dropFirst() : vectors[...]
+                return windows.map { Self.blend(plain: plain.features, pooled: $0, weight: weight) }
+            }
+        }
         if views.spec.wholeAsItem == true, !views.spec.regions.isEmpty {
             for (index, whole) in try features(images).enumerated() { queries[index][0] = whole }
         }
         return queries
+    }
+
+    /// The plain vector inside a blended one (its first half, normalised), when the model's
+    /// descriptor blends one in (`DescriptorSpec.plainWeight`); nil otherwise. Every vector of a
+    /// query has the same plain half: the whole frame's centre-crop vector.
+    public func plainPart(of vector: [Float]) -> [Float]? {
+        guard descriptor.descriptor?.plainWeight != nil, vector.count == dimension else { return nil }
+        var plain = Array(vector[0..<descriptor.feature.dimension])
+        Self.normalize(&plain)
+        return plain
     }
 
     /// What a query's window vectors (all but the first) lose against its whole picture's.
@@ -264,30 +286,52 @@ public final class Featurizer: Sendable {
         }
     }
 
-    /// Runs the network on `images` at `role`'s input size (one run per orientation) and pools the
-    /// descriptor's feature map: per image, the whole map's vector, then its regions' for queries.
+    /// Runs the network on `images` at each of `role`'s input sizes (one run per orientation and
+    /// size) and pools the descriptor's feature map: per image, the whole map's vector (summed over
+    /// the item sizes and normalised), then its regions' for queries.
     private func pooled(_ images: [Image], views: DescriptorViews, role: VectorRole) throws(FeaturizerError)
         -> [[[Float]]]
     {
         var results = [[[Float]]](repeating: [], count: images.count)
-        for group in views.groups(images, role: role) {
-            var start = 0
-            while start < group.indices.count {
-                let end = min(group.indices.count, start + options.maxBatch)
-                let members = Array(group.indices[start..<end])
-                let input = group.preprocessor.tensor(members.map { images[$0] })
-                let outputs: [String: Tensor]
-                do {
-                    outputs = try network.run(inputName: descriptor.input.name, input: input)
-                } catch {
-                    throw .inference(reason: error.description)
+        let passes = views.passes(for: role)
+        for (pass, sizes) in passes.enumerated() {
+            for group in views.groups(images, views: sizes) {
+                var start = 0
+                while start < group.indices.count {
+                    let end = min(group.indices.count, start + options.maxBatch)
+                    let members = Array(group.indices[start..<end])
+                    let input = group.preprocessor.tensor(members.map { images[$0] })
+                    let outputs: [String: Tensor]
+                    do {
+                        outputs = try network.run(inputName: descriptor.input.name, input: input)
+                    } catch {
+                        throw .inference(reason: error.description)
+                    }
+                    let pooled = try views.pool(outputs[views.spec.map], count: members.count, role: role)
+                    for (member, vectors) in zip(members, pooled) {
+                        if pass == 0 {
+                            results[member] = vectors
+                        } else {
+                            for i in vectors[0].indices { results[member][0][i] += vectors[0][i] }
+                        }
+                    }
+                    start = end
                 }
-                let pooled = try views.pool(outputs[views.spec.map], count: members.count, role: role)
-                for (member, vectors) in zip(members, pooled) { results[member] = vectors }
-                start = end
             }
         }
+        if passes.count > 1 {
+            for index in results.indices { Self.normalize(&results[index][0]) }
+        }
         return results
+    }
+
+    /// [weight · plain ; (1 − weight) · pooled], normalised (``VSearchCore/DescriptorSpec/plainWeight``).
+    static func blend(plain: [Float], pooled: [Float], weight: Float) -> [Float] {
+        var plain = plain
+        normalize(&plain)
+        var vector = plain.map { $0 * weight } + pooled.map { $0 * (1 - weight) }
+        normalize(&vector)
+        return vector
     }
 
     /// Splits a [N, ...] output into N flat rows, checking the feature size.

@@ -30,7 +30,7 @@ public struct DeviceSubscription: Service {
         client = try MQTTClient(options: mqtt)
         let validator = MessageValidator(
             modelID: server.featurizer.descriptor.id, dimension: server.featurizer.dimension, limits: limits,
-            topicFilter: filter)
+            topicFilter: filter, plainDimension: server.featurizer.descriptor.feature.dimension)
         feed = DeviceFeed(client: client, filter: filter, validator: validator, qos: qos)
         self.k = max(1, k)
         self.logger = logger

@@ -46,11 +46,26 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
     /// Compute the query's whole-picture vector exactly as an item's (at `item`'s size), so a photo
     /// of a whole item is compared like for like, and only the windows come from the larger view.
     public var wholeAsItem: Bool?
+    /// Further item sizes: the whole photo is also pooled at each, and the unit vectors of every
+    /// size are summed, so an item matches a window that sees the object at any of those scales.
+    public var extraItemSizes: [ViewSize]?
+    /// Blends the model's plain vector into every stored and searched vector; nil for none.
+    ///
+    /// The plain vector is the model's `feature` output on its own input (the centre crop that
+    /// `input` describes), the one a model without a descriptor stores. An item's vector becomes
+    /// [plain ; pooled photo] / √2 and each query window's [weight · plain ; (1 − weight) · window],
+    /// normalised, so one dot product scores weight · ⟨plain, plain⟩ + (1 − weight) · ⟨window,
+    /// photo⟩, up to a factor that is the same for every item and window. The window term finds an
+    /// object seen small in a scene; the plain term, which favours what fills the middle of the
+    /// picture, keeps a photo pasted on another catalogue photo from matching that photo instead.
+    /// The vectors have twice the network's channels, and a query's whole-picture vector is not
+    /// used: its windows are its vectors.
+    public var plainWeight: Float?
 
     public init(
         map: String, pooling: Pooling = .gem, power: Float = 3, item: ViewSize, query: ViewSize,
         regions: [Int] = [], overlap: Float = 0.5, keep: Int? = nil, windowPenalty: Float? = nil,
-        wholeAsItem: Bool? = nil
+        wholeAsItem: Bool? = nil, extraItemSizes: [ViewSize]? = nil, plainWeight: Float? = nil
     ) {
         self.map = map
         self.pooling = pooling
@@ -62,7 +77,12 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         self.keep = keep
         self.windowPenalty = windowPenalty
         self.wholeAsItem = wholeAsItem
+        self.extraItemSizes = extraItemSizes
+        self.plainWeight = plainWeight
     }
+
+    /// How many numbers each stored and searched vector has, for a network map of `channels`.
+    public func vectorDimension(channels: Int) -> Int { plainWeight == nil ? channels : 2 * channels }
 
     public enum Pooling: String, Codable, Sendable {
         /// The mean of each channel over the cells.
@@ -91,7 +111,8 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
 
     /// The first problem with this spec, if any.
     public var problem: String? {
-        for (name, view) in [("item", item), ("query", query)] {
+        let views = [("item", item), ("query", query)] + (extraItemSizes ?? []).map { ("extraItemSizes", $0) }
+        for (name, view) in views {
             guard view.longSide > 0, view.shortSide > 0, view.shortSide <= view.longSide else {
                 return "descriptor.\(name): longSide and shortSide must be positive, shortSide ≤ longSide"
             }
@@ -101,6 +122,9 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         guard overlap >= 0, overlap < 1 else { return "descriptor.overlap must be from 0 to below 1" }
         if let keep, keep < 1 { return "descriptor.keep must be at least 1" }
         if let windowPenalty, !(0...1).contains(windowPenalty) { return "descriptor.windowPenalty must be from 0 to 1" }
+        if let plainWeight, !(plainWeight > 0 && plainWeight < 1) {
+            return "descriptor.plainWeight must be above 0 and below 1"
+        }
         return nil
     }
 }

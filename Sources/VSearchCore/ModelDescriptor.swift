@@ -36,6 +36,10 @@ public struct ModelDescriptor: Codable, Sendable, Equatable {
     /// is `input` → `feature`.
     public var descriptor: DescriptorSpec?
 
+    /// How many numbers each stored and searched vector has: `feature.dimension`, doubled when
+    /// the descriptor blends in the plain vector.
+    public var vectorDimension: Int { descriptor?.vectorDimension(channels: feature.dimension) ?? feature.dimension }
+
     public init(
         id: String, name: String, onnx: String = "model.onnx", input: InputSpec, feature: FeatureSpec,
         logits: LogitsSpec? = nil, descriptor: DescriptorSpec? = nil

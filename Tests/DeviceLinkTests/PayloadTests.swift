@@ -162,3 +162,29 @@ import Testing
         #expect(named?.device == "cam-4")
     }
 }
+
+/// A model whose vectors blend the plain vector with pooled ones (`DescriptorSpec.plainWeight`)
+/// still answers the original device, which sends the plain vector alone.
+extension PayloadTests {
+    @Test func anOriginalPlainVectorIsPaddedForABlendedModelAndNothingElseIs() throws {
+        let validator = MessageValidator(
+            modelID: Self.model, dimension: 16, topicFilter: "devices/+/features", plainDimension: 8)
+        let plain = FeatureMessage(features: Self.vector())
+        let padded = try validator.validate(PayloadCodec.encode(plain, as: .original), topic: "devices/cam-2/features")
+        #expect(padded.features.count == 16)
+        #expect(padded.features[8...].allSatisfy { $0 == 0 })
+        for (a, b) in zip(padded.features, Self.vector()) { #expect(abs(a - b) < 1e-6) }
+        // A compact payload says what it carries: a plain-length one is the wrong dimension.
+        let compact = FeatureMessage(model: Self.model, features: Self.vector())
+        #expect(throws: DeviceMessageError.self) {
+            try validator.validate(PayloadCodec.encode(compact, as: .compact), topic: "devices/cam-2/features")
+        }
+        // Any other length is refused as before, naming both.
+        let odd = FeatureMessage(features: Self.vector(12))
+        #expect(throws: DeviceMessageError.self) {
+            try validator.validate(PayloadCodec.encode(odd, as: .original), topic: "devices/cam-2/features")
+        }
+        let full = FeatureMessage(features: Self.vector(16))
+        #expect(try validator.validate(PayloadCodec.encode(full, as: .original), topic: "t").features.count == 16)
+    }
+}

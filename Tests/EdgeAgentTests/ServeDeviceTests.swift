@@ -134,12 +134,13 @@ import VSearchTesting
 
 /// One query image searched three ways — `vsearch search`, the server's upload search, and
 /// `vsearch edge` through the broker — must find the same item first: the device computes the same
-/// region vectors as the server, and the compact payload carries them all.
+/// query vectors as the server, and the compact payload carries them all. Both region recipes.
 extension ServeDeviceTests {
-    @Test func theCLITheServerAndTheEdgeAgentFindTheSameItemFirst() async throws {
-        let regions = Repository.root + "/models/efficientnet-lite0-regions"
+    @Test(arguments: ["regions", "blend"])
+    func theCLITheServerAndTheEdgeAgentFindTheSameItemFirst(recipe: String) async throws {
+        let regions = Repository.root + "/models/efficientnet-lite0-\(recipe)"
         guard FileManager.default.fileExists(atPath: regions + "/model.json") else {
-            throw TestFailure("no model at \(regions): run scripts/prepare-model.sh lite0 --regions")
+            throw TestFailure("no model at \(regions): run scripts/prepare-model.sh lite0 --\(recipe)")
         }
         let server = try await Server(model: regions)
         // A camera's view: the espresso cup small, off centre, in a meadow that is not in the catalogue.
