@@ -4,7 +4,7 @@
 #
 #   bash scripts/demo-catalogue.sh [STORE]      (default: $VSEARCH_STORE, then ./vsearch-data)
 #
-# Needs the default model (scripts/prepare-model.sh) and the photos (scripts/fetch-photos.sh).
+# Needs the default model (scripts/prepare-model.sh lite0 --blend) and the photos (scripts/fetch-photos.sh).
 # Safe to run again: unchanged items are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ bin="$(swift build -c "$config" --show-bin-path)/vsearch"
 
 # A CSV catalogue: id, title, url, plus a `collection` attribute usable with --where.
 csv="$(mktemp --suffix=.csv)"
-trap 'rm -f "$csv"' EXIT
+trap 'rm -f "$csv" "$csv.err"' EXIT
 title() {
     case "$1" in
         astronaut) echo "Astronaut Eileen Collins, portrait" ;;
@@ -73,7 +73,17 @@ for folder in skimage mate; do
     done
 done
 
-"$bin" ingest --store "$store" --prune "$csv"
+# A demo store built by an earlier vsearch with another default model is moved to this one first.
+status=0
+# Its standard error is shown and kept (a pipeline, so it is complete when the status is known).
+{ "$bin" ingest --store "$store" --prune "$csv" 2>&1 1>&3 3>&- | tee "$csv.err" >&2; } 3>&1 || status=$?
+if ((status != 0)); then
+    grep -q 'vsearch reindex' "$csv.err" || exit "$status"
+    echo "==> the demo store holds another model's vectors: vsearch reindex --store $store"
+    "$bin" reindex --store "$store"
+    "$bin" ingest --store "$store" --prune "$csv"
+fi
+rm -f "$csv.err"
 echo
 echo "Demo catalogue in $store. Try:"
 echo "  $bin search --store $store data/photos/skimage/chelsea.png"

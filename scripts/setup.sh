@@ -10,7 +10,7 @@ bash scripts/install-deps.sh
 echo "==> swift build -c release"
 swift build -c release --product vsearch
 bash scripts/fetch-photos.sh
-bash scripts/prepare-model.sh lite0
+bash scripts/prepare-model.sh lite0 --blend
 
 bin=.build/release/vsearch
 photos=data/photos/skimage
@@ -18,7 +18,7 @@ echo
 echo "==> vsearch classify $photos/chelsea.png $photos/coffee.png"
 "$bin" classify "$photos/chelsea.png" "$photos/coffee.png"
 echo
-echo "==> vsearch embed $photos/chelsea.png (first numbers of the 1280-d feature)"
+echo "==> vsearch embed $photos/chelsea.png (first numbers of the 2,560-d vector)"
 "$bin" embed "$photos/chelsea.png" | cut -c1-160
 echo "..."
 echo

@@ -8,6 +8,7 @@ bash scripts/install-deps.sh
 bash scripts/fetch-photos.sh
 bash scripts/prepare-model.sh lite0
 bash scripts/prepare-model.sh lite0 --regions
+bash scripts/prepare-model.sh lite0 --blend
 bash scripts/prepare-model.sh lite2
 
 echo "==> swift format lint"

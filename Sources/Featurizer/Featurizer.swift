@@ -325,7 +325,7 @@ public final class Featurizer: Sendable {
         return results
     }
 
-    /// [weight · plain ; (1 − weight) · pooled], normalised (``VSearchCore/DescriptorSpec/plainWeight``).
+    /// [weight · plain ; (1 − weight) · pooled], normalised (`DescriptorSpec.plainWeight`).
     static func blend(plain: [Float], pooled: [Float], weight: Float) -> [Float] {
         var plain = plain
         normalize(&plain)

@@ -5,12 +5,13 @@ public struct ModelDirectory: Sendable {
     public let url: URL
     public let descriptor: ModelDescriptor
 
-    /// The name of the model prepared by `scripts/prepare-model.sh` by default.
-    public static let defaultModelName = "efficientnet-lite0"
+    /// The default model: EfficientNet-Lite0 with the blend recipe
+    /// (`scripts/prepare-model.sh lite0 --blend`), which finds an object seen small in a scene.
+    public static let defaultModelName = "efficientnet-lite0-blend"
 
     /// Where a model is looked for when none is named: `$VSEARCH_MODEL`, then
-    /// `./models/efficientnet-lite0`, then
-    /// `$XDG_DATA_HOME/vsearch/models/efficientnet-lite0` (by default under
+    /// `./models/efficientnet-lite0-blend`, then
+    /// `$XDG_DATA_HOME/vsearch/models/efficientnet-lite0-blend` (by default under
     /// `~/.local/share`), where the preparation script installs it.
     public static func defaultLocation(environment: [String: String] = ProcessInfo.processInfo.environment)
         -> URL
