@@ -149,7 +149,7 @@ struct EvalCommand: AsyncParsableCommand {
         var files = try Self.imageFiles(under: folder)
         if let half { files = files.filter { EvalHalf.of(path: $0) == half } }
         guard files.count >= 2 else { throw CommandError("\(folder): need at least two images to evaluate retrieval") }
-        let decoder = ImageDecoder()
+        let decoder = ImageDecoder(options: modelOptions.decoding)
         var images: [Image] = []
         var names: [String] = []
         var alphas: [[UInt8]?] = []
@@ -169,7 +169,7 @@ struct EvalCommand: AsyncParsableCommand {
     /// The scene photos (no alpha) of the half that is not evaluated: backgrounds that are not in
     /// the catalogue for the objects-in-a-scene queries.
     private func heldOutScenes(in folder: String, other half: EvalHalf) throws -> [Image] {
-        let decoder = ImageDecoder()
+        let decoder = ImageDecoder(options: modelOptions.decoding)
         var scenes: [Image] = []
         for file in try Self.imageFiles(under: folder) where EvalHalf.of(path: file) != half {
             guard let decoded = try? decoder.decodeWithAlpha(file: file, targetShortSide: shortSide),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Featurizer
+import ImageDecoding
 import VSearchCore
 
 /// The options of every command that runs the model.
@@ -18,10 +19,21 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = 50_000_000
 
+    @Flag(
+        name: .customLong("full-jpeg-decode"),
+        help: "Decode JPEGs at full size before resizing (by default a large JPEG decodes straight to near the size the model needs, with libjpeg's DCT scaling: faster, and its vectors differ a little)."
+    )
+    var fullJPEGDecode = false
+
+    /// The decoding limits and switches these options give.
+    var decoding: ImageDecodingOptions {
+        ImageDecodingOptions(maxPixels: maxPixels, dctScaling: !fullJPEGDecode)
+    }
+
     func loadFeaturizer() throws -> Featurizer {
         let directory = try Self.directory(model)
         var options = Featurizer.Options(threads: threads, maxBatch: batch)
-        options.decoding.maxPixels = maxPixels
+        options.decoding = decoding
         return try Featurizer(model: directory, options: options)
     }
 

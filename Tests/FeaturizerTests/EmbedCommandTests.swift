@@ -30,6 +30,26 @@ import VSearchTesting
         #expect(errors.first?.contains("truncated.jpg") == true)
     }
 
+    /// A large JPEG decodes straight to near the model's size (DCT scaling) unless `--full-jpeg-decode`:
+    /// the two vectors are close but not the same, and a PNG's are identical either way.
+    @Test func fullJPEGDecodeChangesOnlyLargeJPEGsVectorsAndOnlyALittle() async throws {
+        let jpeg = Repository.photos + "/mate/GreenMeadow.jpg"
+        let png = FeaturizerTests.photos + "/chelsea.png"
+        func vectors(_ flags: [String]) async throws -> [[Double]] {
+            let result = try await runVSearch(["embed"] + flags + [jpeg, png])
+            try #require(result.status == 0, "\(result.error)")
+            return try result.output.split(separator: "\n").map { line in
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return try #require(object?["vector"] as? [Double])
+            }
+        }
+        let scaled = try await vectors([])
+        let full = try await vectors(["--full-jpeg-decode"])
+        let cosine = zip(scaled[0], full[0]).reduce(0) { $0 + $1.0 * $1.1 }
+        #expect(cosine > 0.95 && cosine < 0.99999, "cosine \(cosine)")
+        #expect(scaled[1] == full[1])
+    }
+
     @Test func classifyNamesTheEspresso() async throws {
         let result = try await runVSearch(["classify", "--json", FeaturizerTests.photos + "/coffee.png"])
         #expect(result.status == 0)
