@@ -21,7 +21,10 @@ struct ModelOptions: ParsableArguments {
 
     @Flag(
         name: .customLong("full-jpeg-decode"),
-        help: "Decode JPEGs at full size before resizing (by default a large JPEG decodes straight to near the size the model needs, with libjpeg's DCT scaling: faster, and its vectors differ a little)."
+        help: """
+            Decode JPEGs at full size before resizing (by default a large JPEG decodes straight to near the \
+            size the model needs, with libjpeg's DCT scaling: faster, and its vectors differ a little).
+            """
     )
     var fullJPEGDecode = false
 

@@ -24,7 +24,7 @@ import VSearchTesting
         let recipe = try #require(directory.descriptor.descriptor)
         #expect(recipe.problem == nil)
         #expect(recipe.plainWeight == 0.4)
-        #expect(recipe.extraItemSizes == [.init(longSide: 160, shortSide: 160)])
+        #expect(recipe.item == .init(longSide: 160, shortSide: 160))
         let decoded = try JSONDecoder().decode(
             ModelDescriptor.self, from: try JSONEncoder().encode(directory.descriptor))
         #expect(decoded == directory.descriptor)
@@ -82,6 +82,40 @@ import VSearchTesting
         let other = try blend.features([try blend.decode(file: FeaturizerTests.photos + "/chelsea.png")])[0]
         let own = query.map { Self.dot($0, item) }.max() ?? 0
         #expect(own > (query.map { Self.dot($0, other) }.max() ?? 1) + 0.2)
+    }
+
+    /// With `extraItemSizes`, an item's pooled half is the normalised sum of the unit vectors of
+    /// every size: here 160 and 224, each checked against a recipe of that size alone.
+    @Test func extraItemSizesSumTheVectorsOfEverySize() async throws {
+        let scratch = try TemporaryDirectory("blend-sizes")
+        let source = try ModelDirectory(path: Self.blendModel)
+        func featurizer(_ name: String, item: Int, extra: [Int]) throws -> Featurizer {
+            let directory = scratch.path + "/" + name
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(
+                atPath: directory + "/model.onnx", withDestinationPath: source.onnxURL.path)
+            var descriptor = source.descriptor
+            descriptor.id = "test-\(name)/1"
+            descriptor.logits = nil
+            descriptor.descriptor?.item = .init(longSide: item, shortSide: item)
+            descriptor.descriptor?.extraItemSizes = extra.map { .init(longSide: $0, shortSide: $0) }
+            try JSONEncoder().encode(descriptor).write(to: URL(fileURLWithPath: directory + "/model.json"))
+            return try Featurizer(model: ModelDirectory(path: directory))
+        }
+        let both = try featurizer("both", item: 224, extra: [160])
+        let small = try featurizer("small", item: 160, extra: [])
+        let large = try featurizer("large", item: 224, extra: [])
+        let path = FeaturizerTests.photos + "/chelsea.png"
+        func pooledHalf(_ featurizer: Featurizer) throws -> [Float] {
+            let vector = try featurizer.features([try featurizer.decode(file: path)])[0]
+            return vector[(vector.count / 2)...].map { $0 * Float(2).squareRoot() }
+        }
+        var sum = zip(try pooledHalf(small), try pooledHalf(large)).map { $0 + $1 }
+        let norm = Self.dot(sum, sum).squareRoot()
+        sum = sum.map { $0 / norm }
+        let combined = try pooledHalf(both)
+        #expect(zip(combined, sum).allSatisfy { abs($0 - $1) < 1e-4 })
+        #expect(Self.dot(try pooledHalf(small), try pooledHalf(large)) < 0.999)
     }
 
     /// The coffee cup small in a meadow: the plain vector misses it among the skimage photos, a

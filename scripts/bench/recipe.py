@@ -110,7 +110,7 @@ def serve_uploads(vsearch, store, model, queries, env):
                 continue  # the first pass warms the server up
             client.append(elapsed)
             for key in parts:
-                parts[key].append(float(answer.get(key, float("nan"))))
+                parts[key].append(float(answer["timing"][key]))
         client.sort()
         return {"p50": statistics.median(client), "p95": client[int(0.95 * (len(client) - 1))],
                 **{key: statistics.median(values) for key, values in parts.items()}}
@@ -133,6 +133,11 @@ def main():
     env = dict(os.environ, VSEARCH_CACHE=str(work / "cache"))
     try:
         queries = scenes(work, photos, args.queries)
+        # One flat folder of links (a folder source is not searched recursively), each name unique.
+        catalogue = work / "catalogue"
+        catalogue.mkdir()
+        for i, photo in enumerate(photos):
+            (catalogue / f"{i:04d}-{photo.name}").symlink_to(photo)
         load = open("/proc/loadavg").read().split()[:3]
         cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                    "?")
@@ -146,7 +151,11 @@ def main():
                 embed = timed([str(vsearch), "embed", "--model", model] + [str(p) for p in photos], env)
                 store = work / f"store-{round_}-{Path(model).name}"
                 ingest = timed([str(vsearch), "ingest", "--store", str(store), "--model", model,
-                                str(REPO / "data/eval")], env)
+                                str(catalogue)], env)
+                items = json.loads(subprocess.run([str(vsearch), "export", "--store", str(store)], check=True,
+                                                  capture_output=True, text=True, env=env).stdout)
+                if len(items) != len(photos):
+                    fail(f"{name}: the store holds {len(items)} items, not {len(photos)}")
                 size = sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
                 upload = serve_uploads(vsearch, store, model, queries, env)
                 shutil.rmtree(store)
