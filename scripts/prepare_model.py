@@ -274,13 +274,9 @@ DESCRIPTOR = {
 # matching that photo. The sizes are the largest that keep an upload search under 40 ms and
 # ingest at over half the plain model's rate on two cores.
 BLEND = {
-    "map": "head",
-    "pooling": "gem",
-    "power": 3,
+    **DESCRIPTOR,
     "item": {"longSide": 160, "shortSide": 160},
     "query": {"longSide": 480, "shortSide": 360},
-    "regions": [3, 5],
-    "overlap": 0.5,
     "keep": 48,
     "plainWeight": 0.4,
 }
