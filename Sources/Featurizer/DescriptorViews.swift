@@ -34,7 +34,7 @@ struct DescriptorViews: Sendable {
 
     init(spec: DescriptorSpec, input: ModelDescriptor.InputSpec) throws(PreprocessingError) {
         self.spec = spec
-        items = try ([spec.item] + (spec.extraItemSizes ?? [])).map { size throws(PreprocessingError) in
+        items = try spec.itemSizes.map { size throws(PreprocessingError) in
             try Orientations(size, input: input)
         }
         query = try Orientations(spec.query, input: input)
@@ -43,7 +43,7 @@ struct DescriptorViews: Sendable {
 
     /// The picture's short side maps onto the view's short side, so a decoder may shrink it to that.
     func decodeShortSide(for role: VectorRole) -> Int {
-        role == .item ? ([spec.item] + (spec.extraItemSizes ?? [])).map(\.shortSide).max()! : spec.query.shortSide
+        role == .item ? spec.itemSizes.map(\.shortSide).max()! : spec.query.shortSide
     }
 
     /// The input sizes a picture of `role` is run at: one network pass each.

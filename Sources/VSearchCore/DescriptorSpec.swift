@@ -81,6 +81,9 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         self.plainWeight = plainWeight
     }
 
+    /// Every size an item's photo is pooled at: `item`, then `extraItemSizes`.
+    public var itemSizes: [ViewSize] { [item] + (extraItemSizes ?? []) }
+
     /// How many numbers each stored and searched vector has, for a network map of `channels`.
     public func vectorDimension(channels: Int) -> Int { plainWeight == nil ? channels : 2 * channels }
 
