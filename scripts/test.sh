@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Five separate builds (debug, release, ASan, TSan, fuzz), the downstream example, the models and
+# the Python environment take about 7 GiB. A full disk would otherwise surface as a confusing
+# error from whichever step ran out first (once: SwiftPM failing to clone a cached dependency).
+free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if ((free_kib < 8 * 1024 * 1024)); then
+    echo "test.sh: $(( free_kib / 1024 / 1024 )) GiB free on the disk of $PWD; the suite needs about 8 GiB" >&2
+    exit 1
+fi
+
 bash scripts/install-deps.sh
 bash scripts/fetch-photos.sh
 bash scripts/prepare-model.sh lite0

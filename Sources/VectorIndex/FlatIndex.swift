@@ -239,53 +239,76 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
             }
         }
         let total = ids.count
-        let parts = max(1, min(threads, total / 1024 + 1))
-        let rowBlock = 2048
-        let queryBlock = 256
-        var perPart = [[TopK]](repeating: [], count: parts)
+        // Many rows: each thread scans a slice of them for every query, and the heaps are merged.
+        // Few rows but many queries (a picture's windows against a small catalogue): each thread
+        // takes a slice of the queries instead, so one search still uses every core.
+        let rowParts = max(1, min(threads, total / 1024 + 1))
+        let queryParts = rowParts == 1 && nq * total * dimension >= 1 << 22 ? min(threads, nq) : 1
+        var perPart = [[TopK]](repeating: [], count: max(rowParts, queryParts))
         perPart.withUnsafeMutableBufferPointer { results in
             let results = results
-            Parallel.split(total, parts: parts) { part, range in
-                GEMM.limitThreads(1)
-                var heaps = [TopK](repeating: TopK(k: k), count: nq)
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(queryBlock, nq) * rowBlock)
-                defer { scratch.deallocate() }
-                for q0 in stride(from: 0, to: nq, by: queryBlock) {
-                    let qn = min(queryBlock, nq - q0)
-                    for r0 in stride(from: range.lowerBound, to: range.upperBound, by: rowBlock) {
-                        let rn = min(rowBlock, range.upperBound - r0)
-                        GEMM.innerProducts(
-                            queries: queries + q0 * dimension, nq: qn, rows: vectors.row(r0), nr: rn,
-                            dimension: dimension, out: scratch)
-                        for q in 0..<qn {
-                            let products = scratch + q * rn
-                            var threshold = heaps[q0 + q].threshold
-                            for j in 0..<rn {
-                                var s = products[j]
-                                if metric == .l2 { s = 2 * s - squaredNorms[r0 + j] }
-                                guard s > threshold else { continue }
-                                if let filter, !filter.isAllowed(ids[r0 + j]) { continue }
-                                heaps[q0 + q].push(s, r0 + j)
-                                threshold = heaps[q0 + q].threshold
-                            }
-                        }
-                    }
+            if queryParts > 1 {
+                Parallel.split(nq, parts: queryParts) { part, queryRange in
+                    results[part] = scanBlocks(queries: queries, queryRange, rows: 0..<total, k: k, filter: filter)
                 }
-                results[part] = heaps
+            } else {
+                Parallel.split(total, parts: rowParts) { part, rowRange in
+                    results[part] = scanBlocks(queries: queries, 0..<nq, rows: rowRange, k: k, filter: filter)
+                }
             }
+        }
+        if queryParts > 1 {
+            return perPart.flatMap { $0 }.enumerated().map { q, top in fixL2(top, queries + q * dimension) }
         }
         return (0..<nq).map { q in
             var merged = TopK(k: k)
             for part in perPart where q < part.count { merged.merge(part[q]) }
-            if metric == .l2 {
-                // The products gave 2q·x − ‖x‖²; report −‖q − x‖² exactly.
-                let qq = Kernels.dot(queries + q * dimension, queries + q * dimension, dimension)
-                var fixed = TopK(k: k)
-                for (score, row) in zip(merged.scores, merged.rows) { fixed.push(score - qq, row) }
-                return fixed
-            }
-            return merged
+            return fixL2(merged, queries + q * dimension)
         }
+    }
+
+    /// The best `k` rows of `rows` for each query of `queryRange`, one matrix product per block.
+    private func scanBlocks(
+        queries: UnsafePointer<Float>, _ queryRange: Range<Int>, rows: Range<Int>, k: Int, filter: SearchFilter?
+    ) -> [TopK] {
+        GEMM.limitThreads(1)
+        let rowBlock = 2048
+        let queryBlock = 256
+        var heaps = [TopK](repeating: TopK(k: k), count: queryRange.count)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(queryBlock, queryRange.count) * rowBlock)
+        defer { scratch.deallocate() }
+        for q0 in stride(from: queryRange.lowerBound, to: queryRange.upperBound, by: queryBlock) {
+            let qn = min(queryBlock, queryRange.upperBound - q0)
+            for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
+                let rn = min(rowBlock, rows.upperBound - r0)
+                GEMM.innerProducts(
+                    queries: queries + q0 * dimension, nq: qn, rows: vectors.row(r0), nr: rn,
+                    dimension: dimension, out: scratch)
+                for q in 0..<qn {
+                    let products = scratch + q * rn
+                    let heap = q0 - queryRange.lowerBound + q
+                    var threshold = heaps[heap].threshold
+                    for j in 0..<rn {
+                        var s = products[j]
+                        if metric == .l2 { s = 2 * s - squaredNorms[r0 + j] }
+                        guard s > threshold else { continue }
+                        if let filter, !filter.isAllowed(ids[r0 + j]) { continue }
+                        heaps[heap].push(s, r0 + j)
+                        threshold = heaps[heap].threshold
+                    }
+                }
+            }
+        }
+        return heaps
+    }
+
+    /// With the L2 metric the products gave 2q·x − ‖x‖²; this reports −‖q − x‖² exactly.
+    private func fixL2(_ top: TopK, _ query: UnsafePointer<Float>) -> TopK {
+        guard metric == .l2 else { return top }
+        let qq = Kernels.dot(query, query, dimension)
+        var fixed = TopK(k: top.k)
+        for (score, row) in zip(top.scores, top.rows) { fixed.push(score - qq, row) }
+        return fixed
     }
 
     /// Bytes held in memory per vector for the scan (codes, or float32 rows).

@@ -25,16 +25,18 @@ import Testing
         }
     }
 
-    @Test(arguments: Metric.allCases)
-    func batchedSearchEqualsSingle(metric: Metric) throws {
-        let data = TestData.uniform(n, d, seed: 3)
+    /// Rows, queries: 3,000 rows are split between the threads; 400 rows with 300 queries split
+    /// the queries instead (a picture's windows against a small catalogue).
+    @Test(arguments: Metric.allCases, [(3000, 37), (400, 300)])
+    func batchedSearchEqualsSingle(metric: Metric, shape: (rows: Int, queries: Int)) throws {
+        let data = TestData.uniform(shape.rows, d, seed: 3)
         let index = try FlatIndex(dimension: d, metric: metric)
         index.threads = 2
-        try index.add(ids: (0..<n).map { UInt64($0) }, vectors: data)
-        let queries = TestData.uniform(37, d, seed: 4)
+        try index.add(ids: (0..<shape.rows).map { UInt64($0) }, vectors: data)
+        let queries = TestData.uniform(shape.queries, d, seed: 4)
         let batched = try index.search(batch: queries, k: 10)
-        #expect(batched.count == 37)
-        for q in 0..<37 {
+        #expect(batched.count == shape.queries)
+        for q in 0..<shape.queries {
             let single = try index.search(Array(queries[(q * d)..<((q + 1) * d)]), k: 10)
             #expect(batched[q].map(\.id) == single.map(\.id))
             for (a, b) in zip(batched[q], single) { #expect(abs(a.score - b.score) <= 1e-3 * max(1, abs(b.score))) }
