@@ -29,14 +29,20 @@ public struct CatalogueQuery: Sendable {
     /// For a query of several vectors: subtracted from the scores of every vector but the first
     /// (a picture's windows, against the whole picture), as the model's descriptor says.
     public var windowPenalty: Float
+    /// For a query of several vectors: how many leading components they share up to a scale (the
+    /// blend recipe's plain part, `Featurizer.sharedPrefix`), or 0. An exact index scores that part
+    /// once instead of once per vector; the index checks it, so a wrong value costs only speed.
+    public var sharedPrefix: Int
 
     public init(
-        k: Int = 4, minScore: Float? = nil, filters: [(key: String, value: String)] = [], windowPenalty: Float = 0
+        k: Int = 4, minScore: Float? = nil, filters: [(key: String, value: String)] = [], windowPenalty: Float = 0,
+        sharedPrefix: Int = 0
     ) {
         self.k = k
         self.minScore = minScore
         self.filters = filters
         self.windowPenalty = windowPenalty
+        self.sharedPrefix = sharedPrefix
     }
 
     /// Parses `key=value`.
@@ -65,7 +71,7 @@ extension CatalogueStore {
         for vector in queries { flat += vector }
         let hitLists: [[SearchHit]]
         do {
-            hitLists = try index.search(batch: flat, k: query.k, filter: filter)
+            hitLists = try index.search(batch: flat, k: query.k, filter: filter, sharedPrefix: query.sharedPrefix)
         } catch {
             throw .query(error.description)
         }
@@ -89,7 +95,13 @@ extension CatalogueStore {
     {
         var unfiltered = query
         unfiltered.minScore = nil
-        let lists = try search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
+        var lists: [[CatalogueMatch]] = []
+        if query.sharedPrefix > 0 {
+            // A prefix is shared within one picture's vectors, so each picture is one batch.
+            for picture in queries { lists += try search(picture, modelID: modelID, query: unfiltered) }
+        } else {
+            lists = try search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
+        }
         return query.mergeRegions(lists, sizes: queries.map(\.count))
     }
 

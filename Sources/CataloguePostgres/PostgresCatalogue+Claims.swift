@@ -114,7 +114,11 @@ final class PostgresIngestClaims: IngestClaims {
             """)
         var claimed: [(id: String, ordinal: Int64)] = []
         for row in rows {
-            guard let (id, ordinal) = try? row.decode((String, Int64).self) else { continue }
+            // A row skipped here would stay claimed by this worker, unprocessed, until its lease ran out.
+            guard let (id, ordinal) = try? row.decode((String, Int64).self) else {
+                throw .store(
+                    path: catalogue.location, reason: "cannot claim items to ingest: a claim row is unreadable")
+            }
             claimed.append((id, ordinal))
         }
         guard !claimed.isEmpty else { return [] }

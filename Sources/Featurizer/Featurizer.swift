@@ -174,6 +174,11 @@ public final class Featurizer: Sendable {
     /// What a query's window vectors (all but the first) lose against its whole picture's.
     public var windowPenalty: Float { descriptor.descriptor?.windowPenalty ?? 0 }
 
+    /// How many leading components a query's vectors share up to a scale: the plain part, which
+    /// the blend recipe repeats in every window; 0 for other recipes. An exact index search
+    /// scores it once per item instead of once per window.
+    public var sharedPrefix: Int { descriptor.descriptor?.plainWeight == nil ? 0 : descriptor.feature.dimension }
+
     /// Vectors for `role`: one per item image, one or more per query image.
     public func vectors(_ images: [Image], for role: VectorRole) throws(FeaturizerError) -> [[[Float]]] {
         switch role {

@@ -56,22 +56,26 @@ public struct StoreRetrieval: RetrievalTarget {
     let modelID: String
     let depth: Int
     let windowPenalty: Float
+    let sharedPrefix: Int
 
     /// `ids[item]` is the store id of evaluation item `item`; `modelID` is the queries' model, and
-    /// `windowPenalty` its descriptor's.
+    /// `windowPenalty` and `sharedPrefix` its descriptor's (`CatalogueQuery`).
     public init(
-        store: any CatalogueBackend, ids: [String], modelID: String, depth: Int = 100, windowPenalty: Float = 0
+        store: any CatalogueBackend, ids: [String], modelID: String, depth: Int = 100, windowPenalty: Float = 0,
+        sharedPrefix: Int = 0
     ) {
         self.store = store
         self.ids = ids
         self.modelID = modelID
         self.depth = max(1, depth)
         self.windowPenalty = windowPenalty
+        self.sharedPrefix = sharedPrefix
     }
 
     public func ranks(of item: Int, queries: [[[Float]]]) async throws -> [Int] {
         let results = try await store.search(
-            regions: queries, modelID: modelID, query: CatalogueQuery(k: depth, windowPenalty: windowPenalty))
+            regions: queries, modelID: modelID,
+            query: CatalogueQuery(k: depth, windowPenalty: windowPenalty, sharedPrefix: sharedPrefix))
         return results.map { matches in
             guard let position = matches.firstIndex(where: { $0.id == ids[item] }) else { return 0 }
             let score = matches[position].score

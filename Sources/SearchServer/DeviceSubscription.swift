@@ -77,7 +77,9 @@ public struct DeviceSubscription: Service {
             found = try await store.search(
                 regions: [([message.features] + message.regions).map(Self.normalized)],
                 modelID: try await store.binding()?.model ?? server.featurizer.descriptor.id,
-                query: CatalogueQuery(k: k, windowPenalty: server.featurizer.windowPenalty))
+                query: CatalogueQuery(
+                    k: k, windowPenalty: server.featurizer.windowPenalty,
+                    sharedPrefix: server.featurizer.sharedPrefix))
         } catch {
             server.metrics.deviceMessage(result: "search_failed")
             logger.error("MQTT: \(message.topic): search failed: \(error.description)")

@@ -47,8 +47,10 @@ struct SearchOptions {
         return (String(text[..<equals]), String(text[text.index(after: equals)...]))
     }
 
-    func catalogueQuery(windowPenalty: Float) -> CatalogueQuery {
-        CatalogueQuery(k: k, minScore: minScore, filters: filters, windowPenalty: windowPenalty)
+    func catalogueQuery(for featurizer: Featurizer) -> CatalogueQuery {
+        CatalogueQuery(
+            k: k, minScore: minScore, filters: filters, windowPenalty: featurizer.windowPenalty,
+            sharedPrefix: featurizer.sharedPrefix)
     }
 }
 
@@ -76,7 +78,7 @@ extension SearchServer {
         do {
             found = try await store.search(
                 regions: [query.vectors], modelID: try await store.binding()?.model ?? featurizer.descriptor.id,
-                query: options.catalogueQuery(windowPenalty: featurizer.windowPenalty))
+                query: options.catalogueQuery(for: featurizer))
         } catch {
             throw APIError.from(error)
         }

@@ -136,13 +136,16 @@ enum GEMM {
         setOpenMPThreads?(Int32(max(1, n)))
     }
 
-    /// `out[q][r] = Σ queries[q][i] · rows[r][i]`, row-major, `out` is `nq × nr`.
+    /// `out[q][r] = Σ queries[q][i] · rows[r][i]` over `i < length`, row-major, `out` is `nq × nr`.
+    ///
+    /// Query `q` starts `q · stride` floats after `queries`, row `r` at `r · stride` after `rows`,
+    /// so a product can cover a slice of longer vectors (`length` < `stride`).
     static func innerProducts(
-        queries: UnsafePointer<Float>, nq: Int, rows: UnsafePointer<Float>, nr: Int, dimension: Int,
+        queries: UnsafePointer<Float>, nq: Int, rows: UnsafePointer<Float>, nr: Int, length: Int, stride: Int,
         out: UnsafeMutablePointer<Float>
     ) {
         _ = dnnl_sgemm(
-            CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), Int64(nq), Int64(nr), Int64(dimension), 1,
-            queries, Int64(dimension), rows, Int64(dimension), 0, out, Int64(nr))
+            CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), Int64(nq), Int64(nr), Int64(length), 1,
+            queries, Int64(stride), rows, Int64(stride), 0, out, Int64(nr))
     }
 }

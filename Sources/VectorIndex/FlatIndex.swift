@@ -128,19 +128,27 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     }
 
     public func search(batch queries: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [[SearchHit]] {
+        try search(batch: queries, k: k, filter: filter, sharedPrefix: 0)
+    }
+
+    /// Scores the shared prefix once per row and only the rest once per query: half the work for
+    /// the blend recipe's windows, whose first half is the whole picture's plain vector.
+    public func search(batch queries: [Float], k: Int, filter: SearchFilter?, sharedPrefix: Int) throws(IndexError)
+        -> [[SearchHit]]
+    {
         try VectorValidation.k(k)
         let q = try VectorValidation.queries(queries, dimension: dimension, metric: metric, context: "queries")
         let nq = q.count / dimension
         return lock.read {
-            if codes != nil || nq < 2 || ids.isEmpty {
-                return (0..<nq).map { i in
-                    q.withUnsafeBufferPointer {
-                        hits(for: best(query: $0.baseAddress! + i * dimension, k: k, filter: filter))
-                    }
+            q.withUnsafeBufferPointer { buffer in
+                let queries = buffer.baseAddress!
+                if codes != nil || nq < 2 || ids.isEmpty {
+                    return (0..<nq).map { i in hits(for: best(query: queries + i * dimension, k: k, filter: filter)) }
                 }
-            }
-            return q.withUnsafeBufferPointer { buffer in
-                batchBest(queries: buffer.baseAddress!, count: nq, k: k, filter: filter).map { hits(for: $0) }
+                let prefix = SharedPrefix(queries, count: nq, dimension: dimension, length: sharedPrefix)
+                return batchBest(queries: queries, count: nq, k: k, filter: filter, prefix: prefix).map {
+                    hits(for: $0)
+                }
             }
         }
     }
@@ -230,7 +238,9 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     }
 
     /// Scores blocks of rows against all queries with one matrix product each.
-    private func batchBest(queries: UnsafePointer<Float>, count nq: Int, k: Int, filter: SearchFilter?) -> [TopK] {
+    private func batchBest(
+        queries: UnsafePointer<Float>, count nq: Int, k: Int, filter: SearchFilter?, prefix: SharedPrefix?
+    ) -> [TopK] {
         if let rows = allowedRows(filter) {
             return (0..<nq).map { q in
                 var top = TopK(k: k)
@@ -249,11 +259,13 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
             let results = results
             if queryParts > 1 {
                 Parallel.split(nq, parts: queryParts) { part, queryRange in
-                    results[part] = scanBlocks(queries: queries, queryRange, rows: 0..<total, k: k, filter: filter)
+                    results[part] = scanBlocks(
+                        queries: queries, queryRange, rows: 0..<total, k: k, filter: filter, prefix: prefix)
                 }
             } else {
                 Parallel.split(total, parts: rowParts) { part, rowRange in
-                    results[part] = scanBlocks(queries: queries, 0..<nq, rows: rowRange, k: k, filter: filter)
+                    results[part] = scanBlocks(
+                        queries: queries, 0..<nq, rows: rowRange, k: k, filter: filter, prefix: prefix)
                 }
             }
         }
@@ -268,28 +280,43 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     }
 
     /// The best `k` rows of `rows` for each query of `queryRange`, one matrix product per block.
+    ///
+    /// With a shared prefix, a block costs one product of the first query's prefix with the rows'
+    /// prefixes and one of every query's remainder with the rows' remainders.
     private func scanBlocks(
-        queries: UnsafePointer<Float>, _ queryRange: Range<Int>, rows: Range<Int>, k: Int, filter: SearchFilter?
+        queries: UnsafePointer<Float>, _ queryRange: Range<Int>, rows: Range<Int>, k: Int, filter: SearchFilter?,
+        prefix: SharedPrefix?
     ) -> [TopK] {
         GEMM.limitThreads(1)
         let rowBlock = 2048
         let queryBlock = 256
+        let skip = prefix?.length ?? 0
         var heaps = [TopK](repeating: TopK(k: k), count: queryRange.count)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(queryBlock, queryRange.count) * rowBlock)
-        defer { scratch.deallocate() }
+        let prefixProducts = UnsafeMutablePointer<Float>.allocate(capacity: prefix == nil ? 0 : rowBlock)
+        defer {
+            scratch.deallocate()
+            prefixProducts.deallocate()
+        }
         for q0 in stride(from: queryRange.lowerBound, to: queryRange.upperBound, by: queryBlock) {
             let qn = min(queryBlock, queryRange.upperBound - q0)
             for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
                 let rn = min(rowBlock, rows.upperBound - r0)
+                if skip > 0 {
+                    GEMM.innerProducts(
+                        queries: queries, nq: 1, rows: vectors.row(r0), nr: rn, length: skip, stride: dimension,
+                        out: prefixProducts)
+                }
                 GEMM.innerProducts(
-                    queries: queries + q0 * dimension, nq: qn, rows: vectors.row(r0), nr: rn,
-                    dimension: dimension, out: scratch)
+                    queries: queries + q0 * dimension + skip, nq: qn, rows: vectors.row(r0) + skip, nr: rn,
+                    length: dimension - skip, stride: dimension, out: scratch)
                 for q in 0..<qn {
                     let products = scratch + q * rn
                     let heap = q0 - queryRange.lowerBound + q
+                    let scale = prefix?.scales[q0 + q] ?? 0
                     var threshold = heaps[heap].threshold
                     for j in 0..<rn {
-                        var s = products[j]
+                        var s = skip > 0 ? products[j] + scale * prefixProducts[j] : products[j]
                         if metric == .l2 { s = 2 * s - squaredNorms[r0 + j] }
                         guard s > threshold else { continue }
                         if let filter, !filter.isAllowed(ids[r0 + j]) { continue }

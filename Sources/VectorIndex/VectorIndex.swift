@@ -25,6 +25,12 @@ public protocol VectorIndex: AnyObject, Sendable {
     func search(_ query: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [SearchHit]
     /// The same for `queries` (row-major, `n × dimension`), one result list per query.
     func search(batch queries: [Float], k: Int, filter: SearchFilter?) throws(IndexError) -> [[SearchHit]]
+    /// The same for queries whose first `sharedPrefix` components are all multiples of one vector
+    /// (a picture's windows, which share the whole picture's part of the blend recipe). The hits
+    /// are those of ``search(batch:k:filter:)``; an index may score the shared part once per row
+    /// instead of once per query. It checks the claim, and ignores it where it does not hold.
+    func search(batch queries: [Float], k: Int, filter: SearchFilter?, sharedPrefix: Int) throws(IndexError)
+        -> [[SearchHit]]
     /// The vector stored for `id` (normalised for cosine), or nil when the index has no such item:
     /// a lookup through the id map, like hnswlib's `get_items` or FAISS's `reconstruct`.
     func vector(id: UInt64) -> [Float]?
@@ -49,6 +55,13 @@ extension VectorIndex {
 
     public func search(batch queries: [Float], k: Int) throws(IndexError) -> [[SearchHit]] {
         try search(batch: queries, k: k, filter: nil)
+    }
+
+    /// Graph indexes gain nothing from a shared prefix: each query walks its own path.
+    public func search(batch queries: [Float], k: Int, filter: SearchFilter?, sharedPrefix: Int) throws(IndexError)
+        -> [[SearchHit]]
+    {
+        try search(batch: queries, k: k, filter: filter)
     }
 }
 

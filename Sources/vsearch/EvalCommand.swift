@@ -137,7 +137,7 @@ struct EvalCommand: AsyncParsableCommand {
         guard photos.count >= 1 else { throw CommandError("\(catalogue.location): no ready items to evaluate") }
         let target = StoreRetrieval(
             store: catalogue, ids: photos.items.map(\.id), modelID: featurizer.descriptor.id,
-            windowPenalty: featurizer.windowPenalty)
+            windowPenalty: featurizer.windowPenalty, sharedPrefix: featurizer.sharedPrefix)
         return try await evaluation.run(photos: photos, target: target) { seed in
             ProgressReporter(label: "eval seed \(seed)", total: photos.count)
         }

@@ -55,7 +55,7 @@ struct SearchCommand: AsyncParsableCommand {
         let featurizer = try modelOptions.loadFeaturizer()
         let query = CatalogueQuery(
             k: k, minScore: minScore, filters: try filters.map(CatalogueQuery.filter),
-            windowPenalty: featurizer.windowPenalty)
+            windowPenalty: featurizer.windowPenalty, sharedPrefix: featurizer.sharedPrefix)
         var failures = 0
         var paths: [String] = []
         var vectors: [[[Float]]] = []

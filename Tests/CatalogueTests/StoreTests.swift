@@ -67,6 +67,34 @@ import VectorIndex
         #expect(blue[0].map(\.id) == ["c", "b"])
     }
 
+    /// The blend recipe's windows repeat the picture's plain part (the first two components here):
+    /// telling the store so changes how the index scores them, not what it finds.
+    @Test func windowsThatShareAPrefixFindWhatTheyFindScoredInFull() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 4)
+        let ids = (0..<40).map { "item-\($0)" }
+        var vectors: [Float] = []
+        for i in 0..<40 {
+            let angle = Float(i) / 7
+            vectors += Self.unit([cos(angle), sin(angle), Float(i % 5) / 4, Float(i % 3) / 2 + 0.1])
+        }
+        try store.put(ids.map { Self.staged($0) }, vectors: vectors)
+        func windows(plain: [Float], tails: [[Float]]) -> [[Float]] {
+            tails.map { Self.unit(plain.map { $0 * 0.4 } + $0.map { $0 * 0.6 }) }
+        }
+        let pictures = [
+            windows(plain: Self.unit([1, 0.2]), tails: [[1, 0], [0.2, 1], [0.7, 0.7]]),
+            windows(plain: Self.unit([0.1, 1]), tails: [[0, 1], [1, 0.3]]),
+        ]
+        let full = try store.search(regions: pictures, modelID: "test/1", query: CatalogueQuery(k: 6))
+        let shared = try store.search(
+            regions: pictures, modelID: "test/1", query: CatalogueQuery(k: 6, sharedPrefix: 2))
+        #expect(full.map { $0.map(\.id) } == shared.map { $0.map(\.id) })
+        #expect(full[0].count == 6 && full[1].count == 6)
+        for (a, b) in zip(full.flatMap { $0 }, shared.flatMap { $0 }) { #expect(abs(a.score - b.score) < 1e-5) }
+    }
+
     @Test func aSecondWriterIsRefused() throws {
         let dir = try TemporaryDirectory()
         let first = try CatalogueStore.open(directory: dir.path, mode: .write)

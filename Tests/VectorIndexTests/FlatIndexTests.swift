@@ -35,12 +35,7 @@ import Testing
         try index.add(ids: (0..<shape.rows).map { UInt64($0) }, vectors: data)
         let queries = TestData.uniform(shape.queries, d, seed: 4)
         let batched = try index.search(batch: queries, k: 10)
-        #expect(batched.count == shape.queries)
-        for q in 0..<shape.queries {
-            let single = try index.search(Array(queries[(q * d)..<((q + 1) * d)]), k: 10)
-            #expect(batched[q].map(\.id) == single.map(\.id))
-            for (a, b) in zip(batched[q], single) { #expect(abs(a.score - b.score) <= 1e-3 * max(1, abs(b.score))) }
-        }
+        try TestData.expectSameAsSingle(batched, index: index, queries: queries, k: 10, tolerance: 1e-3)
     }
 
     @Test func l2ReportsSquaredDistance() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import VSearchCore
 
 @testable import VectorIndex
@@ -69,5 +70,21 @@ enum TestData {
         try? FileManager.default.removeItem(atPath: path)
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
+    }
+
+    /// Checks that each query's batched hits are its single-query hits: the same ids, and scores
+    /// within `tolerance` (relative, at least 1 absolute).
+    static func expectSameAsSingle(
+        _ batched: [[SearchHit]], index: FlatIndex, queries: [Float], k: Int, tolerance: Float
+    ) throws {
+        let d = index.dimension
+        #expect(batched.count == queries.count / d)
+        for q in 0..<(queries.count / d) {
+            let single = try index.search(Array(queries[(q * d)..<((q + 1) * d)]), k: k)
+            #expect(batched[q].map(\.id) == single.map(\.id))
+            for (a, b) in zip(batched[q], single) {
+                #expect(abs(a.score - b.score) <= tolerance * max(1, abs(b.score)))
+            }
+        }
     }
 }

@@ -1,0 +1,59 @@
+import Testing
+
+@testable import VectorIndex
+
+/// A picture's window queries repeat one prefix at different scales; the flat index scores that
+/// prefix once per row. The hits must be those of scoring every query in full.
+@Suite struct SharedPrefixTests {
+    let d = 48
+    let shared = 20
+
+    /// `count` queries `[scale_q · p ; tail_q]` for one random `p`.
+    func windows(_ count: Int, seed: UInt64) -> [Float] {
+        let p = TestData.uniform(1, shared, seed: seed)
+        let tails = TestData.uniform(count, d - shared, seed: seed + 1)
+        var queries: [Float] = []
+        for q in 0..<count {
+            let scale = 0.3 + Float(q % 7) / 10
+            queries += p.map { $0 * scale } + tails[(q * (d - shared))..<((q + 1) * (d - shared))]
+        }
+        return queries
+    }
+
+    /// Rows, queries: the rows split between threads, and the queries split between threads.
+    @Test(arguments: Metric.allCases, [(3000, 24), (400, 300)])
+    func sharedPrefixSearchEqualsFullScoring(metric: Metric, shape: (rows: Int, queries: Int)) throws {
+        let index = try FlatIndex(dimension: d, metric: metric)
+        index.threads = 2
+        try index.add(ids: (0..<shape.rows).map { UInt64($0) }, vectors: TestData.uniform(shape.rows, d, seed: 5))
+        let queries = windows(shape.queries, seed: 6)
+        let found = try index.search(batch: queries, k: 10, filter: nil, sharedPrefix: shared)
+        try TestData.expectSameAsSingle(found, index: index, queries: queries, k: 10, tolerance: 1e-4)
+    }
+
+    @Test func queriesThatDoNotShareTheirPrefixAreScoredInFull() throws {
+        var queries = windows(8, seed: 7)
+        queries[3 * d + 2] += 0.5
+        let prefix = queries.withUnsafeBufferPointer {
+            SharedPrefix($0.baseAddress!, count: 8, dimension: d, length: shared)
+        }
+        #expect(prefix == nil)
+        let index = try FlatIndex(dimension: d, metric: .innerProduct)
+        try index.add(ids: (0..<500).map { UInt64($0) }, vectors: TestData.uniform(500, d, seed: 8))
+        let found = try index.search(batch: queries, k: 5, filter: nil, sharedPrefix: shared)
+        try TestData.expectSameAsSingle(found, index: index, queries: queries, k: 5, tolerance: 1e-4)
+    }
+
+    @Test func theScalesAreFoundAndALengthThatIsNotAPrefixIsRefused() {
+        let queries = windows(4, seed: 9)
+        queries.withUnsafeBufferPointer { buffer in
+            let prefix = SharedPrefix(buffer.baseAddress!, count: 4, dimension: d, length: shared)
+            let expected: [Float] = [1, 4 / 3, 5 / 3, 2]
+            let scales = prefix?.scales ?? []
+            #expect(scales.count == 4)
+            for (scale, wanted) in zip(scales, expected) { #expect(abs(scale - wanted) < 1e-5) }
+            #expect(SharedPrefix(buffer.baseAddress!, count: 4, dimension: d, length: d) == nil)
+            #expect(SharedPrefix(buffer.baseAddress!, count: 4, dimension: d, length: 0) == nil)
+        }
+    }
+}
