@@ -22,7 +22,7 @@ import VSearchTesting
         try #require(reference.status == 0, "\(reference.error)")
 
         let arguments = ["ingest", "--store", url, "--lease", "3", "--concurrency", "2", source.csv]
-        let victim = try Worker(arguments, environment: environment, in: scratch)
+        let victim = try Worker(arguments, environment: environment, in: scratch, paused: true)
         let server = try SharedServer.require()
         let database = Fixture.databaseName(url)
         // Killed once it has stored some items and holds others, which the others must then wait
@@ -116,32 +116,46 @@ import VSearchTesting
         return number(before: "added") + number(before: "updated")
     }
 
-    /// Waits until `worker`, alone on the catalogue, has stored items and still holds claims:
-    /// midway through its share. It returns with the worker stopped (SIGSTOP) in that state.
+    /// Waits until `worker` (started paused), alone on the catalogue, has stored items and still
+    /// holds claims: midway through its share. It returns with the worker stopped (SIGSTOP) in that
+    /// state.
     ///
-    /// The worker is stopped during each check and runs between checks, so the check does not race
-    /// it: an ingest of a few dozen photos can end within one `psql` round trip on a loaded machine,
-    /// and a check that let it run on would find it finished.
+    /// The worker only ever runs for a short slice between two checks, timed on a thread of its own
+    /// (`Worker.runBriefly(for:)`). An ingest of a few dozen photos takes about 3 seconds, and under
+    /// the sanitizers, with other suites keeping the test's cooperative threads busy, a task's sleep
+    /// or its next check can come seconds late: a worker left running meanwhile was once found
+    /// finished before the first check.
     func waitForClaims(of worker: Worker, server: PostgresServer, database: String) async throws {
         let start = ContinuousClock.now
+        var checks = 0
+        var lastCheck = "none yet"
         while ContinuousClock.now - start < .seconds(300) {
-            guard worker.isRunning else { throw TestFailure("the worker ended early: \(worker.errorOutput)") }
-            worker.pause()
+            guard worker.isRunning else {
+                throw TestFailure(
+                    "the worker ended early, after \(checks) checks (the last: \(lastCheck)): \(worker.errorOutput)")
+            }
             // Only the claims table is read: a worker stopped while binding its model holds an
             // exclusive lock on vsearch_items (the vector column is retyped), which a read of that
-            // table would wait for forever. An item is stored in the transaction that settles its
-            // claim, so a settled claim of the worker's means a stored item. Fails until the worker
-            // has created the tables.
-            let midway = try? await server.psql(
-                """
-                SELECT EXISTS (SELECT 1 FROM vsearch_ingest_claims
-                    WHERE state = 'done' AND claimed_by LIKE '%:\(worker.pid):%')
-                AND EXISTS (SELECT 1 FROM vsearch_ingest_claims
-                    WHERE state = 'claimed' AND claimed_by LIKE '%:\(worker.pid):%')
-                """, database: database)
-            if midway?.trimmingCharacters(in: .whitespacesAndNewlines) == "t" { return }
-            worker.resume()
-            try await Task.sleep(for: .milliseconds(150))
+            // table would wait for forever; the lock timeout covers a worker stopped while it creates
+            // the claims table. An item is stored in the transaction that settles its claim, so a
+            // settled claim of the worker's means a stored item. Fails until the worker has created
+            // the tables.
+            checks += 1
+            do {
+                lastCheck = try await server.psql(
+                    """
+                    SET lock_timeout = '2s';
+                    SELECT EXISTS (SELECT 1 FROM vsearch_ingest_claims
+                        WHERE state = 'done' AND claimed_by LIKE '%:\(worker.pid):%')
+                    AND EXISTS (SELECT 1 FROM vsearch_ingest_claims
+                        WHERE state = 'claimed' AND claimed_by LIKE '%:\(worker.pid):%')
+                    """, database: database
+                ).trimmingCharacters(in: .whitespacesAndNewlines)
+                if lastCheck == "t" { return }
+            } catch {
+                lastCheck = "\(error)"
+            }
+            await worker.runBriefly(for: .milliseconds(150))
         }
         throw TestFailure("the worker never got midway")
     }
@@ -154,7 +168,10 @@ final class Worker: Sendable {
     private let err: String
     let pid: Int32
 
-    init(_ arguments: [String], environment: [String: String], in scratch: TemporaryDirectory) throws {
+    /// Starts `vsearch arguments`; `paused`, it is stopped (SIGSTOP) before it has done any work.
+    init(_ arguments: [String], environment: [String: String], in scratch: TemporaryDirectory, paused: Bool = false)
+        throws
+    {
         let name = UUID().uuidString
         out = scratch.path + "/\(name).out"
         err = scratch.path + "/\(name).err"
@@ -171,6 +188,7 @@ final class Worker: Sendable {
         try process.run()
         self.process = SendableProcess(process)
         pid = process.processIdentifier
+        if paused { pause() }
     }
 
     var isRunning: Bool { process.value.isRunning }
@@ -181,8 +199,23 @@ final class Worker: Sendable {
     /// Stops the process where it is (SIGSTOP), holding whatever it holds.
     func pause() { _ = Glibc.kill(pid, SIGSTOP) }
 
-    /// Lets a stopped process run on.
-    func resume() { _ = Glibc.kill(pid, SIGCONT) }
+    /// Lets a stopped process run for about `duration`, then stops it again.
+    ///
+    /// The slice is timed by a thread of its own, blocking in `usleep`, not by a task: a task's
+    /// sleep ends only when a cooperative thread is free to resume it, which can be seconds late
+    /// while other tests keep them busy.
+    func runBriefly(for duration: Duration) async {
+        let pid = pid
+        let microseconds = UInt32(duration / .microseconds(1))
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                _ = Glibc.kill(pid, SIGCONT)
+                usleep(microseconds)
+                _ = Glibc.kill(pid, SIGSTOP)
+                continuation.resume()
+            }
+        }
+    }
 
     /// Waits for the process to end; its status and what it wrote on standard error.
     func finish() async throws -> (status: Int32, error: String) {
