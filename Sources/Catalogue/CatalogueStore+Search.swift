@@ -62,27 +62,7 @@ extension CatalogueStore {
     public func search(_ queries: [[Float]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
         -> [[CatalogueMatch]]
     {
-        guard query.k > 0 else { throw .query("k must be at least 1, got \(query.k)") }
-        guard let storeModel = self.modelID, let index else { return queries.map { _ in [] } }
-        guard storeModel == modelID else { throw .modelMismatch(store: storeModel, model: modelID) }
-        let filter = try allowedKeys(query.filters).map { keys in SearchFilter.allowing(Set(keys)) }
-        var flat: [Float] = []
-        flat.reserveCapacity(queries.count * index.dimension)
-        for vector in queries { flat += vector }
-        let hitLists: [[SearchHit]]
-        do {
-            hitLists = try index.search(batch: flat, k: query.k, filter: filter, sharedPrefix: query.sharedPrefix)
-        } catch {
-            throw .query(error.description)
-        }
-        let found = try items(keys: hitLists.flatMap { $0.map { Int64(bitPattern: $0.id) } })
-        return hitLists.map { hits in
-            hits.compactMap { hit -> CatalogueMatch? in
-                guard let item = found[Int64(bitPattern: hit.id)], item.state == .ready else { return nil }
-                if let minScore = query.minScore, hit.score < minScore { return nil }
-                return CatalogueMatch(id: item.id, title: item.title, url: item.url, score: hit.score)
-            }
-        }
+        try search(batches: [queries], modelID: modelID, query: query)
     }
 
     /// The best matches for each query, best first, where a query is one or more vectors (a
@@ -95,14 +75,40 @@ extension CatalogueStore {
     {
         var unfiltered = query
         unfiltered.minScore = nil
-        var lists: [[CatalogueMatch]] = []
-        if query.sharedPrefix > 0 {
-            // A prefix is shared within one picture's vectors, so each picture is one batch.
-            for picture in queries { lists += try search(picture, modelID: modelID, query: unfiltered) }
-        } else {
-            lists = try search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
-        }
+        // A prefix is shared only within one picture's vectors, so then each picture is one batch.
+        let batches = query.sharedPrefix > 0 ? queries : [queries.flatMap { $0 }]
+        let lists = try search(batches: batches, modelID: modelID, query: unfiltered)
         return query.mergeRegions(lists, sizes: queries.map(\.count))
+    }
+
+    /// The matches for every vector of every batch, in order: one index search per batch, with
+    /// the filter and the item rows read once for all of them.
+    private func search(batches: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
+        -> [[CatalogueMatch]]
+    {
+        guard query.k > 0 else { throw .query("k must be at least 1, got \(query.k)") }
+        guard let storeModel = self.modelID, let index else { return batches.flatMap { $0 }.map { _ in [] } }
+        guard storeModel == modelID else { throw .modelMismatch(store: storeModel, model: modelID) }
+        let filter = try allowedKeys(query.filters).map { keys in SearchFilter.allowing(Set(keys)) }
+        var hitLists: [[SearchHit]] = []
+        for batch in batches {
+            var flat: [Float] = []
+            flat.reserveCapacity(batch.count * index.dimension)
+            for vector in batch { flat += vector }
+            do {
+                hitLists += try index.search(batch: flat, k: query.k, filter: filter, sharedPrefix: query.sharedPrefix)
+            } catch {
+                throw .query(error.description)
+            }
+        }
+        let found = try items(keys: hitLists.flatMap { $0.map { Int64(bitPattern: $0.id) } })
+        return hitLists.map { hits in
+            hits.compactMap { hit -> CatalogueMatch? in
+                guard let item = found[Int64(bitPattern: hit.id)], item.state == .ready else { return nil }
+                if let minScore = query.minScore, hit.score < minScore { return nil }
+                return CatalogueMatch(id: item.id, title: item.title, url: item.url, score: hit.score)
+            }
+        }
     }
 
     /// The keys a search may return, or nil when every indexed item may be returned.

@@ -23,13 +23,11 @@ struct SharedPrefix {
             // The part of this prefix that is not along query 0's. Rounding leaves about 1e-7 of
             // the norm; 1e-4 (1e-8 squared) still moves no score by more than 1e-4.
             var residual: Float = 0
-            var norm: Float = 0
             for i in 0..<length {
                 let difference = prefix[i] - scale * queries[i]
                 residual += difference * difference
-                norm += prefix[i] * prefix[i]
             }
-            guard residual <= 1e-8 * norm else { return nil }
+            guard residual <= 1e-8 * Kernels.dot(prefix, prefix, length) else { return nil }
             scales.append(scale)
         }
         self.length = length
