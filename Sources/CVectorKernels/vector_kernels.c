@@ -164,6 +164,22 @@ static float dot_u8_portable(const float *a, const uint8_t *b, long n) {
     return total;
 }
 
+int vsk_all_finite(const float *v, long n) {
+    // Portable on every level: a validation pass is bound by memory, not by the width of the lanes.
+    f4 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        f4 a = load4(v + i), b = load4(v + i + 4), c = load4(v + i + 8), d = load4(v + i + 12);
+        s0 += a - a;
+        s1 += b - b;
+        s2 += c - c;
+        s3 += d - d;
+    }
+    float total = sum4((s0 + s1) + (s2 + s3));
+    for (; i < n; i++) total += v[i] - v[i];
+    return total == 0;
+}
+
 // MARK: x86-64-v3
 
 #if defined(__x86_64__)

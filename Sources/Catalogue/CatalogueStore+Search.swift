@@ -54,6 +54,27 @@ public struct CatalogueQuery: Sendable {
     }
 }
 
+extension SearchHit {
+    /// The catalogue's row key of the hit's item.
+    var key: Int64 { Int64(bitPattern: id) }
+}
+
+extension CatalogueQuery {
+    /// One picture's hits, each item once with its best score over the picture's vectors (every
+    /// vector but the first less ``windowPenalty``), those below ``minScore`` left out, best first.
+    func bestPerItem(_ lists: ArraySlice<[SearchHit]>) -> [SearchHit] {
+        var best: [UInt64: Float] = [:]
+        for (offset, hits) in lists.enumerated() {
+            for hit in hits {
+                let score = offset > 0 ? hit.score - windowPenalty : hit.score
+                if let minScore, score < minScore { continue }
+                if score > best[hit.id] ?? -.infinity { best[hit.id] = score }
+            }
+        }
+        return best.map { SearchHit(id: $0.key, score: $0.value) }.sorted { $0.score > $1.score }
+    }
+}
+
 extension CatalogueStore {
     /// The best matches for each query vector, best first.
     ///
@@ -69,16 +90,51 @@ extension CatalogueStore {
     /// picture's whole view and its regions) and an item scores its best score over them.
     ///
     /// Each vector is searched for `k` hits and the lists are merged keeping each item's best
-    /// score (``CatalogueQuery/mergeRegions(_:sizes:)``).
+    /// score, as ``CatalogueQuery/mergeRegions(_:sizes:)`` does. The merge runs on the index's
+    /// hits, so only the items that can still be among the best `k` are read: a picture's 48
+    /// windows find a few dozen items, of which a search reports 5.
     public func search(regions queries: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
         -> [[CatalogueMatch]]
     {
-        var unfiltered = query
-        unfiltered.minScore = nil
         // A prefix is shared only within one picture's vectors, so then each picture is one batch.
         let batches = query.sharedPrefix > 0 ? queries : [queries.flatMap { $0 }]
-        let lists = try search(batches: batches, modelID: modelID, query: unfiltered)
-        return query.mergeRegions(lists, sizes: queries.map(\.count))
+        guard let hitLists = try indexHits(batches: batches, modelID: modelID, query: query) else {
+            return queries.map { _ in [] }
+        }
+        var ranked: [[SearchHit]] = []
+        var next = 0
+        for picture in queries {
+            ranked.append(query.bestPerItem(hitLists[next..<(next + picture.count)]))
+            next += picture.count
+        }
+        var cutoffs = ranked.map { Self.cutoff($0, from: 0, needed: query.k) }
+        var found = try items(keys: zip(ranked, cutoffs).flatMap { hits, end in hits[..<end].map(\.key) })
+        return try ranked.indices.map { (p) throws(CatalogueError) -> [CatalogueMatch] in
+            var matches = ranked[p][..<cutoffs[p]].compactMap { Self.match($0, found) }
+            // Items that were not ready left gaps: read further down this picture's list.
+            while matches.count < query.k, cutoffs[p] < ranked[p].count {
+                let start = cutoffs[p]
+                cutoffs[p] = Self.cutoff(ranked[p], from: start, needed: query.k - matches.count)
+                let more = ranked[p][start..<cutoffs[p]]
+                found.merge(try items(keys: more.map(\.key))) { old, _ in old }
+                matches += more.compactMap { Self.match($0, found) }
+            }
+            matches.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+            return Array(matches.prefix(query.k))
+        }
+    }
+
+    /// The end of the hits to read from `start` for `needed` more matches: those, and every hit
+    /// tied with the last of them, since ties are broken by the item's id.
+    private static func cutoff(_ hits: [SearchHit], from start: Int, needed: Int) -> Int {
+        var end = min(hits.count, start + needed)
+        while end > start, end < hits.count, hits[end].score == hits[end - 1].score { end += 1 }
+        return end
+    }
+
+    private static func match(_ hit: SearchHit, _ found: [Int64: CatalogueItem]) -> CatalogueMatch? {
+        guard let item = found[hit.key], item.state == .ready else { return nil }
+        return CatalogueMatch(id: item.id, title: item.title, url: item.url, score: hit.score)
     }
 
     /// The matches for every vector of every batch, in order: one index search per batch, with
@@ -86,8 +142,25 @@ extension CatalogueStore {
     private func search(batches: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
         -> [[CatalogueMatch]]
     {
+        guard let hitLists = try indexHits(batches: batches, modelID: modelID, query: query) else {
+            return batches.flatMap { $0 }.map { _ in [] }
+        }
+        let found = try items(keys: hitLists.flatMap { $0.map(\.key) })
+        return hitLists.map { hits in
+            hits.compactMap { hit -> CatalogueMatch? in
+                if let minScore = query.minScore, hit.score < minScore { return nil }
+                return Self.match(hit, found)
+            }
+        }
+    }
+
+    /// The index's hits for every vector of every batch, in order, or nil when the store has no
+    /// vectors yet.
+    private func indexHits(batches: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
+        -> [[SearchHit]]?
+    {
         guard query.k > 0 else { throw .query("k must be at least 1, got \(query.k)") }
-        guard let storeModel = self.modelID, let index else { return batches.flatMap { $0 }.map { _ in [] } }
+        guard let storeModel = self.modelID, let index else { return nil }
         guard storeModel == modelID else { throw .modelMismatch(store: storeModel, model: modelID) }
         let filter = try allowedKeys(query.filters).map { keys in SearchFilter.allowing(Set(keys)) }
         var hitLists: [[SearchHit]] = []
@@ -101,14 +174,7 @@ extension CatalogueStore {
                 throw .query(error.description)
             }
         }
-        let found = try items(keys: hitLists.flatMap { $0.map { Int64(bitPattern: $0.id) } })
-        return hitLists.map { hits in
-            hits.compactMap { hit -> CatalogueMatch? in
-                guard let item = found[Int64(bitPattern: hit.id)], item.state == .ready else { return nil }
-                if let minScore = query.minScore, hit.score < minScore { return nil }
-                return CatalogueMatch(id: item.id, title: item.title, url: item.url, score: hit.score)
-            }
-        }
+        return hitLists
     }
 
     /// The keys a search may return, or nil when every indexed item may be returned.

@@ -249,10 +249,12 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
             }
         }
         let total = ids.count
-        // Many rows: each thread scans a slice of them for every query, and the heaps are merged.
-        // Few rows but many queries (a picture's windows against a small catalogue): each thread
-        // takes a slice of the queries instead, so one search still uses every core.
-        let rowParts = max(1, min(threads, total / 1024 + 1))
+        // Each thread scans a slice of the rows for every query, and the heaps are merged, so the
+        // rows are read from memory once in all: a picture's 48 windows against 448 rows of 2,560
+        // floats ran 0.77 ms per thread when each thread took half the windows and read every row,
+        // 0.56 ms with half the rows (server, 2-core VM). Only rows too few to share (under 128 a
+        // thread) with many queries split the queries instead, so one search still uses every core.
+        let rowParts = max(1, min(threads, total / 128))
         let queryParts = rowParts == 1 && nq * total * dimension >= 1 << 22 ? min(threads, nq) : 1
         var perPart = [[TopK]](repeating: [], count: max(rowParts, queryParts))
         perPart.withUnsafeMutableBufferPointer { results in

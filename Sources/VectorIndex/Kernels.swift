@@ -60,6 +60,12 @@ enum Kernels {
         vsk_l2_squared4(q, a, b, c, d, n, out)
     }
 
+    /// Whether none of the `n` values is infinite or NaN.
+    @inline(__always)
+    static func allFinite(_ v: UnsafePointer<Float>, _ n: Int) -> Bool {
+        vsk_all_finite(v, n) != 0
+    }
+
     /// Scales `v` to unit length in place; a zero vector stays zero.
     static func normalize(_ v: UnsafeMutablePointer<Float>, _ n: Int) {
         let norm = dot(v, v, n).squareRoot()

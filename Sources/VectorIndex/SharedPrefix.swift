@@ -17,16 +17,16 @@ struct SharedPrefix {
         guard first > 0 else { return nil }
         var scales: [Float] = []
         scales.reserveCapacity(count)
+        let along = UnsafeMutablePointer<Float>.allocate(capacity: length)
+        defer { along.deallocate() }
         for q in 0..<count {
             let prefix = queries + q * dimension
             let scale = Kernels.dot(prefix, queries, length) / first
-            // The part of this prefix that is not along query 0's. Rounding leaves about 1e-7 of
-            // the norm; 1e-4 (1e-8 squared) still moves no score by more than 1e-4.
-            var residual: Float = 0
-            for i in 0..<length {
-                let difference = prefix[i] - scale * queries[i]
-                residual += difference * difference
-            }
+            // The part of this prefix that is not along query 0's, measured directly: the shorter
+            // ‖p‖² − ⟨p, q₀⟩²/‖q₀‖² cancels to rounding noise larger than the bound. Rounding leaves
+            // about 1e-7 of the norm; 1e-4 (1e-8 squared) still moves no score by more than 1e-4.
+            for i in 0..<length { along[i] = scale * queries[i] }
+            let residual = Kernels.l2Squared(prefix, along, length)
             guard residual <= 1e-8 * Kernels.dot(prefix, prefix, length) else { return nil }
             scales.append(scale)
         }

@@ -77,13 +77,11 @@ enum VectorValidation {
     }
 
     static func finite(_ values: [Float], context: String, dimension: Int) throws(IndexError) {
-        // One pass with a cheap test; the position is only looked for on failure.
-        var bad = false
-        for v in values where !v.isFinite {
-            bad = true
-            break
+        // One vectorised pass; the position is only looked for on failure.
+        let allFinite = values.withUnsafeBufferPointer { buffer in
+            buffer.isEmpty || Kernels.allFinite(buffer.baseAddress!, buffer.count)
         }
-        if bad, let position = values.firstIndex(where: { !$0.isFinite }) {
+        if !allFinite, let position = values.firstIndex(where: { !$0.isFinite }) {
             let row = position / max(dimension, 1)
             let rowContext = values.count > dimension ? "\(context) row \(row)" : context
             throw .nonFinite(context: rowContext, position: position % max(dimension, 1))

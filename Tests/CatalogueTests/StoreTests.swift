@@ -95,6 +95,45 @@ import VectorIndex
         for (a, b) in zip(full.flatMap { $0 }, shared.flatMap { $0 }) { #expect(abs(a.score - b.score) < 1e-5) }
     }
 
+    /// The store merges a picture's vectors on the index's hits and reads only the items that can
+    /// still be among the best; the result is the merge of every vector's matches, ties (items with
+    /// the same vector) broken by id, the window penalty and the score floor applied after it.
+    @Test func mergingTheHitsFindsWhatMergingEveryMatchFinds() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 4)
+        // 60 items on 20 distinct vectors, listed out of id order, so every score is a three-way tie.
+        let ids = (0..<60).map { "item-\((37 * $0) % 60)" }
+        var vectors: [Float] = []
+        for i in 0..<60 {
+            let angle = Float(i % 20) / 3
+            vectors += Self.unit([cos(angle), sin(angle), Float(i % 20 % 4) / 3, 0.5])
+        }
+        try store.put(ids.map { Self.staged($0) }, vectors: vectors)
+        var pictures: [[[Float]]] = []
+        for p in 0..<3 {
+            var windows: [[Float]] = []
+            for w in 0..<5 {
+                let values: [Float] = [Float(w) - 2, Float(p) + 0.3, Float(w % 2), Float(p % 2)]
+                windows.append(Self.unit(values))
+            }
+            pictures.append(windows)
+        }
+        let queries: [CatalogueQuery] = [
+            CatalogueQuery(k: 4), CatalogueQuery(k: 5, windowPenalty: 0.05),
+            CatalogueQuery(k: 7, minScore: 0.6, windowPenalty: 0.02),
+        ]
+        for query in queries {
+            var unfloored = query
+            unfloored.minScore = nil
+            let each = try store.search(pictures.flatMap { $0 }, modelID: "test/1", query: unfloored)
+            let expected: [[CatalogueMatch]] = query.mergeRegions(each, sizes: pictures.map { $0.count })
+            let found: [[CatalogueMatch]] = try store.search(regions: pictures, modelID: "test/1", query: query)
+            #expect(found == expected)
+            #expect(found.allSatisfy { !$0.isEmpty })
+        }
+    }
+
     @Test func aSecondWriterIsRefused() throws {
         let dir = try TemporaryDirectory()
         let first = try CatalogueStore.open(directory: dir.path, mode: .write)

@@ -25,9 +25,9 @@ import Testing
         }
     }
 
-    /// Rows, queries: 3,000 rows are split between the threads; 400 rows with 300 queries split
-    /// the queries instead (a picture's windows against a small catalogue).
-    @Test(arguments: Metric.allCases, [(3000, 37), (400, 300)])
+    /// Rows, queries: 3,000 rows, and 400 rows with 300 queries, are split between the threads;
+    /// 200 rows with 600 queries split the queries instead (many windows against a tiny catalogue).
+    @Test(arguments: Metric.allCases, [(3000, 37), (400, 300), (200, 600)])
     func batchedSearchEqualsSingle(metric: Metric, shape: (rows: Int, queries: Int)) throws {
         let data = TestData.uniform(shape.rows, d, seed: 3)
         let index = try FlatIndex(dimension: d, metric: metric)

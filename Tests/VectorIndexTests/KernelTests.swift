@@ -22,6 +22,26 @@ import Testing
         #expect(Self.levels.contains(.active))
     }
 
+    /// One infinity or NaN anywhere, in the vectorised body or the remainder, makes a vector not finite;
+    /// the largest finite floats and negative zero do not.
+    @Test func allFiniteFindsEveryNonFiniteValue() {
+        for n in Self.lengths {
+            var values = TestData.uniform(1, n, seed: UInt64(n))
+            values[n / 2] = .greatestFiniteMagnitude
+            values[0] = -0.0
+            #expect(values.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, n) })
+            for position in Set([0, n / 3, n - 1]) {
+                for bad in [Float.infinity, -.infinity, .nan] {
+                    var broken = values
+                    broken[position] = bad
+                    #expect(
+                        !broken.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, n) },
+                        "\(bad) at \(position) of \(n)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: levels)
     func floatKernelsMatchReference(level: KernelLevel) throws {
         let kernels = try #require(level.kernels)

@@ -38,6 +38,10 @@ float vsk_dot_f16(const float *a, const void *b, long n);
 /// Σ a[i]·b[i] for byte codes.
 float vsk_dot_u8(const float *a, const uint8_t *b, long n);
 
+/// 1 when every one of the n values is finite (no infinity, no NaN), else 0. One vectorised pass with no early
+/// exit: x − x is 0 for a finite x and NaN otherwise, and a NaN survives the sum.
+int vsk_all_finite(const float *v, long n);
+
 /// The kernels in use. The first call of any kernel chooses the best the CPU supports, or the portable ones
 /// when the environment variable VSEARCH_VECTOR_KERNELS is "portable" (to measure or test the fallback).
 vsk_level vsk_active_level(void);
