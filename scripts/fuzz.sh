@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libFuzzer with AddressSanitizer on every parser of untrusted input (Tests/Fuzz, README "Fuzzing").
 #
-#   scripts/fuzz.sh short [TARGET...]   every target for FUZZ_SECONDS (default 20) seconds: CI's run
+#   scripts/fuzz.sh short [TARGET...]   every target for FUZZ_SECONDS (default 10) seconds: CI's run
 #   scripts/fuzz.sh long [TARGET...]    FUZZ_SECONDS (default 600) per target, one after another, niced
 #
 # Targets: image exif onnx index multipart payload sources. Each run starts from the seeds in
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-short}
 shift || true
 case "$mode" in
-short) seconds=${FUZZ_SECONDS:-20} ;;
+short) seconds=${FUZZ_SECONDS:-10} ;;
 long) seconds=${FUZZ_SECONDS:-600} ;;
 *)
     echo "usage: scripts/fuzz.sh short|long [TARGET...]" >&2
