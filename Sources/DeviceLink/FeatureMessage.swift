@@ -36,7 +36,10 @@ public enum PayloadFormat: String, Sendable, CaseIterable {
     /// `{"v":2,"model":…,"device":…,"captured_at":…,"dim":N,"vectors":R,"features_f16":"<base64>","thumbnail_jpeg":…}`:
     /// R vectors of N values (the whole frame's, then its regions'), as little-endian IEEE half floats
     /// in base64, a quarter of the original's size per vector. Version 1, one vector and no
-    /// `"vectors"`, is still read.
+    /// `"vectors"`, is still read. Version 3 adds `"shared":S,"scales":[R numbers]` for vectors whose
+    /// first S values are multiples of the first vector's (the blend recipe's windows all repeat the
+    /// frame's plain vector): `features_f16` then holds those S values once and each vector's other
+    /// N − S, and vector r is `[scales[r] · shared ; its own]`.
     case compact
 }
 

@@ -148,7 +148,7 @@ public final class EdgeAgent: Sendable {
             message.thumbnailJPEG = Thumbnail.jpeg(
                 frameBytes: frame.bytes, decoded: image, maxSide: options.thumbnailMaxSide)
         }
-        let payload = PayloadCodec.encode(message, as: options.payload)
+        let payload = PayloadCodec.encode(message, as: options.payload, sharedPrefix: featurizer.sharedPrefix)
         let outcome = try publisher.publish(payload, to: options.topic, qos: options.qos, retain: false)
         return (vector, outcome == .bufferedDroppingOldest)
     }

@@ -48,6 +48,63 @@ import Testing
         #expect(!String(decoding: single, as: UTF8.self).contains("vectors"))
     }
 
+    /// 24 bytes: twelve half-precision ones.
+    static let v3Bytes = "ADwAPAA8ADwAPAA8ADwAPAA8ADwAPAA8"
+
+    /// The blend recipe's windows `[a_r · plain ; window_r]`, unit length.
+    static func windows(_ count: Int, dimension: Int, shared: Int) -> [[Float]] {
+        let plain = (0..<shared).map { Float($0 % 7 + 1) / 10 }
+        return (0..<count).map { r in
+            let tail = (0..<(dimension - shared)).map { Float(($0 * (r + 3)) % 11) / 10 }
+            let raw = plain.map { $0 * (0.4 + Float(r % 5) / 10) } + tail.map { $0 * 0.6 }
+            let norm = raw.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return raw.map { $0 / norm }
+        }
+    }
+
+    @Test func version3CarriesTheSharedPrefixOnceAndHalvesTheBlendPayload() throws {
+        let vectors = Self.windows(48, dimension: 2560, shared: 1280)
+        let message = FeatureMessage(
+            model: Self.model, device: "cam-1", features: vectors[0], regions: Array(vectors.dropFirst()))
+        let v3 = PayloadCodec.encode(message, as: .compact, sharedPrefix: 1280)
+        let v2 = PayloadCodec.encode(message, as: .compact)
+        let text = String(decoding: v3, as: UTF8.self)
+        #expect(text.hasPrefix("{\"v\":3,"))
+        #expect(text.contains("\"dim\":2560,\"vectors\":48,\"shared\":1280,\"scales\":[1.0,"))
+        #expect(String(decoding: v2, as: UTF8.self).hasPrefix("{\"v\":2,"))
+        // 1,280 + 48 × 1,280 half floats against 48 × 2,560.
+        #expect(Double(v3.count) / Double(v2.count) < 0.52)
+        let validator = MessageValidator(modelID: Self.model, dimension: 2560, topicFilter: "devices/+/features")
+        let decoded = try validator.validate(v3, topic: "devices/cam-1/features")
+        #expect(decoded.regions.count == 47)
+        for (got, sent) in zip([decoded.features] + decoded.regions, vectors) {
+            var largest: Float = 0
+            for (a, b) in zip(got, sent) { largest = max(largest, abs(a - b)) }
+            #expect(largest < 1e-3)
+            // Every decoded prefix is a multiple of the first one, as the index's shared-prefix scoring needs.
+            let scale = got[0] / decoded.features[0]
+            for i in 0..<1280 { #expect(abs(got[i] - scale * decoded.features[i]) <= 1e-6) }
+        }
+    }
+
+    @Test func vectorsThatDoNotShareThePrefixStayVersion2() throws {
+        var vectors = Self.windows(4, dimension: 16, shared: 8)
+        vectors[2][1] += 0.2
+        let message = FeatureMessage(model: Self.model, features: vectors[0], regions: Array(vectors.dropFirst()))
+        #expect(
+            String(decoding: PayloadCodec.encode(message, as: .compact, sharedPrefix: 8), as: UTF8.self).hasPrefix(
+                "{\"v\":2,"))
+        let whole = Self.windows(3, dimension: 16, shared: 8)
+        let single = FeatureMessage(model: Self.model, features: whole[0])
+        #expect(
+            String(decoding: PayloadCodec.encode(single, as: .compact, sharedPrefix: 8), as: UTF8.self).hasPrefix(
+                "{\"v\":1,"))
+        let full = FeatureMessage(model: Self.model, features: whole[0], regions: Array(whole.dropFirst()))
+        #expect(
+            String(decoding: PayloadCodec.encode(full, as: .compact, sharedPrefix: 16), as: UTF8.self).hasPrefix(
+                "{\"v\":2,"))
+    }
+
     @Test func aRegionThatIsNotFiniteIsRejected() {
         var regions = [Self.vector(), Self.vector()]
         regions[1][2] = .nan
@@ -95,6 +152,19 @@ import Testing
         (#"{"v":2,"vectors":0,"features_f16":"ADw="}"#, "malformed"),
         (#"{"v":2,"vectors":65,"features_f16":"ADw="}"#, "malformed"),
         (#"{"v":2,"vectors":2,"dim":8,"features_f16":"ADwAPA=="}"#, "malformed"),
+        // Version 3: 4 shared values and 2 × 4 more are 24 bytes.
+        (#"{"v":2,"vectors":2,"dim":8,"shared":4,"scales":[1,1],"features_f16":"\#(Self.v3Bytes)"}"#, "malformed"),
+        (#"{"v":3,"vectors":2,"dim":8,"shared":8,"scales":[1,1],"features_f16":"\#(Self.v3Bytes)"}"#, "malformed"),
+        (#"{"v":3,"vectors":2,"dim":8,"shared":0,"scales":[1,1],"features_f16":"\#(Self.v3Bytes)"}"#, "malformed"),
+        (#"{"v":3,"vectors":2,"dim":8,"shared":4,"scales":[1],"features_f16":"\#(Self.v3Bytes)"}"#, "malformed"),
+        (#"{"v":3,"vectors":2,"dim":8,"shared":4,"features_f16":"\#(Self.v3Bytes)"}"#, "malformed"),
+        (#"{"v":3,"vectors":2,"shared":4,"scales":[1,1],"features_f16":"\#(Self.v3Bytes)"}"#, "malformed"),
+        (#"{"v":3,"vectors":2,"dim":8,"shared":4,"scales":[1,1],"features_f16":"ADwAPA=="}"#, "malformed"),
+        (#"{"v":3,"vectors":2,"dim":8,"shared":4,"scales":[1,1e39],"features_f16":"\#(Self.v3Bytes)"}"#, "malformed"),
+        (
+            #"{"v":3,"vectors":2,"dim":6,"shared":3,"scales":[1,2],"features_f16":"ADwAPAA8ADwAPAA8ADwAPAA8"}"#,
+            "wrong_dimension"
+        ),
     ])
     func badMessagesAreRejectedWithTheirKindAndTopic(payload: String, kind: String) {
         #expect {

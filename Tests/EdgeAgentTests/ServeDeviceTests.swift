@@ -165,6 +165,11 @@ extension ServeDeviceTests {
         let apiMatches = api?["matches"] as? [[String: Any]] ?? []
 
         let stream = try await SSEClient(port: server.port, path: "/api/v1/matches/stream")
+        // What the device sends, as the broker delivers it (subscribed before the device starts).
+        let watcher = try MQTTClient(options: MQTTOptions(broker: BrokerURL(parsing: server.broker.url)))
+        try await watcher.connect()
+        defer { watcher.disconnect() }
+        var wire = try await watcher.subscribe(to: "devices/cam-3/features", qos: .atLeastOnce).makeAsyncIterator()
         let edge = Process()
         edge.executableURL = URL(fileURLWithPath: try Repository.binary())
         edge.arguments = [
@@ -179,6 +184,11 @@ extension ServeDeviceTests {
         edge.standardError = FileHandle.nullDevice
         try edge.run()
         #expect(try await edge.exited() == 0)
+        // The blend's windows share the frame's plain half, so the payload carries it once (version 3,
+        // about half of version 2's bytes); the region recipe's vectors share nothing.
+        let sent = try #require(await wire.next())
+        let version = recipe == "blend" ? "{\"v\":3," : "{\"v\":2,"
+        #expect(String(decoding: sent.payload.prefix(7), as: UTF8.self) == version)
         // The stream opened after the API search, so the device's message is its one event.
         try await waitUntilCount(reaches: 1) { stream.received.count }
         let events = stream.received.filter { $0["source"] as? String == "device" }

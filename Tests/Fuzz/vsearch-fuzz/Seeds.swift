@@ -61,6 +61,17 @@ enum Seeds {
             ("original", PayloadCodec.encode(FeatureMessage(features: features), as: .original)),
             ("compact", PayloadCodec.encode(FeatureMessage(features: features), as: .compact)),
             ("compact-full", PayloadCodec.encode(full, as: .compact)),
+            // Version 2, several vectors; version 3, their first two values shared up to a scale.
+            (
+                "compact-vectors",
+                PayloadCodec.encode(FeatureMessage(features: features, regions: [features]), as: .compact)
+            ),
+            (
+                "compact-shared",
+                PayloadCodec.encode(
+                    FeatureMessage(features: features, regions: [[1, -0.5, 0, 2], [0.25, -0.125, 3, 0]]), as: .compact,
+                    sharedPrefix: 2)
+            ),
         ]
     }
 
