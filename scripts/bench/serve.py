@@ -33,9 +33,6 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# The README's tables measure the plain model; $VSEARCH_MODEL picks another (scripts/bench/recipe.py
-# compares the default blend recipe's costs with it).
-os.environ.setdefault("VSEARCH_MODEL", str(REPO / "models/efficientnet-lite0"))
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 
 
@@ -193,6 +190,9 @@ def run_wrk(port, script, bodies, connections, seconds):
 
 
 def main():
+    # The README's tables measure the plain model; $VSEARCH_MODEL picks another. Set here, not on import,
+    # so that scripts importing this module (scripts/bench/recipe.py) keep their own environment.
+    os.environ.setdefault("VSEARCH_MODEL", str(REPO / "models/efficientnet-lite0"))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=2)
