@@ -46,7 +46,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts" / "bench"))
-from serve import bin_dir, photos  # noqa: E402  (the server benchmark's binary and photo lookup)
+from serve import bin_dir, default_to_plain_model, photos  # noqa: E402  (the server benchmark's binary and photo lookup)
 
 API_KEY = "soak-" + uuid.uuid4().hex
 REFUSED = -1  # what a request gets when the server is not listening
@@ -395,6 +395,7 @@ def run(args):
 
 
 def main():
+    default_to_plain_model()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--items", type=int, default=10000)

@@ -236,6 +236,9 @@ def pg_inserts(psycopg, url, extra, first_id, batch):
 
 
 def main():
+    from serve import default_to_plain_model
+
+    default_to_plain_model()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="20,000 vectors, for development")
     parser.add_argument("--n", type=int, help="vectors (default 100,000)")

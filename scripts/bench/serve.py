@@ -189,10 +189,16 @@ def run_wrk(port, script, bodies, connections, seconds):
     return parsed
 
 
-def main():
-    # The README's tables measure the plain model; $VSEARCH_MODEL picks another. Set here, not on import,
-    # so that scripts importing this module (scripts/bench/recipe.py) keep their own environment.
+def default_to_plain_model():
+    """The README's server, PostgreSQL and soak figures are for the plain model; $VSEARCH_MODEL picks another.
+
+    Each of those scripts calls this in its main, not on import, so that a script importing this module
+    for its helpers (scripts/bench/recipe.py) keeps its own environment."""
     os.environ.setdefault("VSEARCH_MODEL", str(REPO / "models/efficientnet-lite0"))
+
+
+def main():
+    default_to_plain_model()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=2)
