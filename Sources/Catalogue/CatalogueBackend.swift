@@ -124,19 +124,33 @@ extension CatalogueQuery {
         var results: [[CatalogueMatch]] = []
         var next = 0
         for size in sizes {
-            var best: [String: CatalogueMatch] = [:]
-            for (offset, matches) in lists[next..<(next + size)].enumerated() {
-                for var match in matches {
-                    if offset > 0 { match.score -= windowPenalty }
-                    if let minScore, match.score < minScore { continue }
-                    if match.score > best[match.id]?.score ?? -.infinity { best[match.id] = match }
-                }
-            }
+            let best = bestScores(lists[next..<(next + size)], key: \.id, score: \.score)
             next += size
-            let ranked = best.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+            let ranked = best.values.map { best in
+                var match = best.hit
+                match.score = best.score
+                return match
+            }.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
             results.append(Array(ranked.prefix(k)))
         }
         return results
+    }
+
+    /// One query's hits, from one list per vector, each item once with its best score: every list
+    /// but the first has ``windowPenalty`` subtracted, and scores under ``minScore`` are dropped.
+    /// The rule every backend's region merge follows, whatever its hits are.
+    func bestScores<Hit, Key: Hashable>(
+        _ lists: some Sequence<[Hit]>, key: (Hit) -> Key, score: (Hit) -> Float
+    ) -> [Key: (hit: Hit, score: Float)] {
+        var best: [Key: (hit: Hit, score: Float)] = [:]
+        for (offset, hits) in lists.enumerated() {
+            for hit in hits {
+                let penalised = offset > 0 ? score(hit) - windowPenalty : score(hit)
+                if let minScore, penalised < minScore { continue }
+                if penalised > best[key(hit)]?.score ?? -.infinity { best[key(hit)] = (hit, penalised) }
+            }
+        }
+        return best
     }
 }
 

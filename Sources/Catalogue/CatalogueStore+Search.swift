@@ -60,18 +60,10 @@ extension SearchHit {
 }
 
 extension CatalogueQuery {
-    /// One picture's hits, each item once with its best score over the picture's vectors (every
-    /// vector but the first less ``windowPenalty``), those below ``minScore`` left out, best first.
+    /// One picture's hits, each item once with its best score (``bestScores(_:key:score:)``), best first.
     func bestPerItem(_ lists: ArraySlice<[SearchHit]>) -> [SearchHit] {
-        var best: [UInt64: Float] = [:]
-        for (offset, hits) in lists.enumerated() {
-            for hit in hits {
-                let score = offset > 0 ? hit.score - windowPenalty : hit.score
-                if let minScore, score < minScore { continue }
-                if score > best[hit.id] ?? -.infinity { best[hit.id] = score }
-            }
-        }
-        return best.map { SearchHit(id: $0.key, score: $0.value) }.sorted { $0.score > $1.score }
+        bestScores(lists, key: \.id, score: \.score).map { SearchHit(id: $0.key, score: $0.value.score) }
+            .sorted { $0.score > $1.score }
     }
 }
 
@@ -83,7 +75,16 @@ extension CatalogueStore {
     public func search(_ queries: [[Float]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
         -> [[CatalogueMatch]]
     {
-        try search(batches: [queries], modelID: modelID, query: query)
+        guard let hitLists = try indexHits(batches: [queries], modelID: modelID, query: query) else {
+            return queries.map { _ in [] }
+        }
+        let found = try items(keys: hitLists.flatMap { $0.map(\.key) })
+        return hitLists.map { hits in
+            hits.compactMap { hit -> CatalogueMatch? in
+                if let minScore = query.minScore, hit.score < minScore { return nil }
+                return Self.match(hit, found)
+            }
+        }
     }
 
     /// The best matches for each query, best first, where a query is one or more vectors (a
@@ -135,23 +136,6 @@ extension CatalogueStore {
     private static func match(_ hit: SearchHit, _ found: [Int64: CatalogueItem]) -> CatalogueMatch? {
         guard let item = found[hit.key], item.state == .ready else { return nil }
         return CatalogueMatch(id: item.id, title: item.title, url: item.url, score: hit.score)
-    }
-
-    /// The matches for every vector of every batch, in order: one index search per batch, with
-    /// the filter and the item rows read once for all of them.
-    private func search(batches: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
-        -> [[CatalogueMatch]]
-    {
-        guard let hitLists = try indexHits(batches: batches, modelID: modelID, query: query) else {
-            return batches.flatMap { $0 }.map { _ in [] }
-        }
-        let found = try items(keys: hitLists.flatMap { $0.map(\.key) })
-        return hitLists.map { hits in
-            hits.compactMap { hit -> CatalogueMatch? in
-                if let minScore = query.minScore, hit.score < minScore { return nil }
-                return Self.match(hit, found)
-            }
-        }
     }
 
     /// The index's hits for every vector of every batch, in order, or nil when the store has no
