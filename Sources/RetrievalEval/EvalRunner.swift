@@ -49,6 +49,8 @@ public struct RetrievalEvaluation: Sendable {
         public var settings = DistortionSettings()
         /// A folder to write every query image to (JPEG, quality 90), to see what the benchmark searches.
         public var queryFolder: String?
+        /// Keeps every query's scores against every item (exact searches of in-memory photos only).
+        public var scoreRecorder: EvalScoreRecorder?
         /// Real scenes that are not catalogue items. When there are any, objects with alpha are pasted
         /// into these, as a camera sees a product in a room that is not itself in the catalogue;
         /// otherwise into the catalogue's own scene photos, which then compete with the object.
@@ -139,7 +141,9 @@ public struct RetrievalEvaluation: Sendable {
         let catalogue = try embedder.embed(images).map(Self.normalised)
         var report = try await run(
             photos: PhotosInMemory(images: images, names: names, alphas: alphas),
-            target: ExactRetrieval(vectors: catalogue, windowPenalty: embedder.windowPenalty), progress: progress)
+            target: ExactRetrieval(
+                vectors: catalogue, windowPenalty: embedder.windowPenalty, recorder: options.scoreRecorder),
+            progress: progress)
         report.pairs = PairTask(names: names).metrics(vectors: catalogue)
         return report
     }
@@ -297,13 +301,18 @@ public struct ExactRetrieval: RetrievalTarget {
     /// Subtracted from the scores of a query's window vectors (all but the first).
     public let windowPenalty: Float
 
-    public init(vectors: [[Float]], windowPenalty: Float = 0) {
+    /// Keeps every query's scores, when given.
+    public let recorder: EvalScoreRecorder?
+
+    public init(vectors: [[Float]], windowPenalty: Float = 0, recorder: EvalScoreRecorder? = nil) {
         self.vectors = vectors
         self.windowPenalty = windowPenalty
+        self.recorder = recorder
     }
 
     public func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int] {
-        queries.map { query in
+        recorder?.record(item: item, queries: queries, catalogue: vectors)
+        return queries.map { query in
             let scores = vectors.map { vector in
                 query.enumerated().map { Self.dot(vector, $1) - ($0 > 0 ? windowPenalty : 0) }.max() ?? -.infinity
             }

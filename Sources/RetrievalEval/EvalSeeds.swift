@@ -52,7 +52,9 @@ public struct SeededEvaluation: Sendable {
         let catalogue = try embedder.embed(photos.images).map(RetrievalEvaluation.normalised)
         let pairs = PairTask(names: photos.names).metrics(vectors: catalogue)
         return try await run(
-            photos: photos, target: ExactRetrieval(vectors: catalogue, windowPenalty: embedder.windowPenalty),
+            photos: photos,
+            target: ExactRetrieval(
+                vectors: catalogue, windowPenalty: embedder.windowPenalty, recorder: options.scoreRecorder),
             progress: progress
         ).map {
             var report = $0

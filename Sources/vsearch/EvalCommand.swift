@@ -66,6 +66,13 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write every query image to this folder (JPEG), to see what is searched.")
     var saveQueries: String?
 
+    @Option(
+        name: .long,
+        help:
+            "Write every query's score against every item to this folder (scores.npy, queries.tsv, items.tsv), to try a ranking offline (--photos and one seed only)."
+    )
+    var saveScores: String?
+
     @Flag(help: "Print the figures as one JSON object.")
     var json = false
 
@@ -78,6 +85,10 @@ struct EvalCommand: AsyncParsableCommand {
         guard shortSide >= 32 else { throw ValidationError("--short-side must be at least 32") }
         _ = try seedList()
         if half != nil, store != nil { throw ValidationError("--half works with --photos only") }
+        if saveScores != nil {
+            guard store == nil else { throw ValidationError("--save-scores works with --photos only") }
+            guard try seedList().count == 1 else { throw ValidationError("--save-scores works with one seed only") }
+        }
     }
 
     /// The seeds to run, from --seeds (a count from --seed, or a list) or --seed alone.
@@ -103,6 +114,7 @@ struct EvalCommand: AsyncParsableCommand {
         options.queriesPerItem = queriesPerItem
         options.perKind = !noBreakdown
         options.queryFolder = saveQueries
+        if saveScores != nil { options.scoreRecorder = EvalScoreRecorder(prefix: featurizer.sharedPrefix) }
         if let half, let photos { options.heldOutScenes = try heldOutScenes(in: photos, other: half) }
         let seeds = try seedList()
         let evaluation = SeededEvaluation(embedder: featurizer, options: options, seeds: seeds)
@@ -116,6 +128,10 @@ struct EvalCommand: AsyncParsableCommand {
             let photos = try loadPhotos()
             reports = try await evaluation.run(photos: photos) { seed in
                 ProgressReporter(label: "eval seed \(seed)", total: photos.count)
+            }
+            if let saveScores, let recorder = options.scoreRecorder {
+                let made = RetrievalEvaluation(embedder: featurizer, options: options)
+                try recorder.write(to: saveScores, items: photos.names) { made.queries(for: $0).map(\.label) }
             }
         }
         let summary = EvalSummary(reports: reports, seeds: seeds, half: half, settings: options.settings)

@@ -249,3 +249,45 @@ struct CutoutEvalTests {
         #expect(report.overall.recallAt5 == 1)
     }
 }
+
+/// Two query vectors per image that share their first half: the grid colours, and the same with
+/// the second half reversed (the same length, so both keep the same prefix once normalised).
+struct SharedPrefixEmbedder: ImageEmbedder {
+    func embed(_ images: [Image]) throws -> [[Float]] { try GridColourEmbedder().embed(images) }
+    func embedQueries(_ images: [Image]) throws -> [[[Float]]] {
+        try embed(images).map { [$0, Array($0[..<24]) + $0[24...].reversed()] }
+    }
+}
+
+/// `vsearch eval --save-scores`: what it writes adds up to the ranking the eval reported.
+struct EvalScoreRecorderTests {
+    @Test func theSavedPartsReproduceEveryReportedRank() async throws {
+        let directory = try TemporaryDirectory()
+        var options = RetrievalEvaluation.Options()
+        options.queriesPerItem = 2
+        let recorder = EvalScoreRecorder(prefix: 24)
+        options.scoreRecorder = recorder
+        let evaluation = RetrievalEvaluation(embedder: SharedPrefixEmbedder(), options: options)
+        let names = ["a", "b", "c", "d"]
+        let report = try await evaluation.run(images: syntheticPhotos(), names: names)
+        let folder = directory.path + "/scores"
+        try recorder.write(to: folder, items: names) { evaluation.queries(for: $0).map(\.label) }
+
+        let scores = try NumpyArray.read(path: folder + "/scores.npy")
+        #expect(scores.shape == [report.ranks.count, 4, 2])
+        let rows = try String(contentsOfFile: folder + "/queries.tsv", encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { $0.split(separator: "\t").map(String.init) }
+        #expect(rows.count == report.ranks.count)
+        var windowsMatter = false
+        for (index, (query, rank)) in report.ranks.enumerated() {
+            #expect(rows[index][1] == String(query.item) && rows[index][2] == query.label)
+            let parts = (0..<4).map { (scores.values[(index * 4 + $0) * 2], scores.values[(index * 4 + $0) * 2 + 1]) }
+            #expect(RetrievalMetrics.rank(of: query.item, scores: parts.map { $0.0 + $0.1 }) == rank)
+            if RetrievalMetrics.rank(of: query.item, scores: parts.map(\.0)) != rank { windowsMatter = true }
+        }
+        // The second part is what separates the items here, so the test would see it missing.
+        #expect(windowsMatter)
+        let items = try String(contentsOfFile: folder + "/items.tsv", encoding: .utf8)
+        #expect(items == "item\tphoto\n0\ta\n1\tb\n2\tc\n3\td\n")
+    }
+}
