@@ -170,8 +170,11 @@ if [ ! -f "$data/PG_VERSION" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         if ! id -u "$server_user" >/dev/null 2>&1; then
             say "creating system user $server_user to run PostgreSQL (it refuses to run as root)"
+            # Two servers started at once (test suites run in parallel) both find the user missing;
+            # useradd takes the password file's lock, so the one that loses sees the user complete.
             useradd --system --user-group --no-create-home --home-dir /nonexistent \
-                --shell /usr/sbin/nologin "$server_user" || die "useradd $server_user failed"
+                --shell /usr/sbin/nologin "$server_user" || id -u "$server_user" >/dev/null 2>&1 ||
+                die "useradd $server_user failed"
         fi
         # Every directory above DIR must let the service user through.
         parent=$dir
