@@ -42,9 +42,6 @@ public final class EvalScoreRecorder: Sendable {
         rows.withLock { $0 += made }
     }
 
-    /// How many queries have been scored.
-    public var count: Int { rows.withLock { $0.count } }
-
     /// Writes `scores.npy` (float32, queries × items × 2: the prefix part and the rest),
     /// `queries.tsv` (each row's item, label and number, which name the image `--save-queries`
     /// writes) and `items.tsv` (each item's photo) into `folder`.
