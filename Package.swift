@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "ImageTensor", targets: ["ImageTensor"]),
         .library(name: "CNNRuntime", targets: ["CNNRuntime"]),
         .library(name: "Featurizer", targets: ["Featurizer"]),
+        .library(name: "LocalFeatures", targets: ["LocalFeatures"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "Catalogue", targets: ["Catalogue"]),
         // The catalogue on PostgreSQL with pgvector; a program that keeps its catalogue embedded does not link it.
@@ -109,6 +110,10 @@ let package = Package(
             name: "Featurizer",
             dependencies: ["VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime"]
         ),
+        // features: local features (corners with binary descriptors) and the check that two pictures show one
+        // object in one placement, which verifies a search's best candidates.
+        .target(name: "CHammingKernels"),
+        .target(name: "LocalFeatures", dependencies: ["ImageDecoding", "ImageOps", "CHammingKernels"]),
         // index: exact and HNSW vector search, persistent.
         .target(name: "VectorIndex", dependencies: ["VSearchCore", "CDNNL", "CVectorKernels"]),
 
@@ -174,6 +179,7 @@ let package = Package(
             name: "vsearch-bench",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex",
+                "LocalFeatures",
                 "COpenMPEnvironment",  // passive OpenMP waiting for this program
                 "COpenBLAS",  // only for the measurement that chose oneDNN over OpenBLAS
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -194,6 +200,10 @@ let package = Package(
         .testTarget(
             name: "FeaturizerTests",
             dependencies: ["Featurizer", "VSearchCore", "VSearchTesting", "COpenMPEnvironment"]
+        ),
+        .testTarget(
+            name: "LocalFeaturesTests",
+            dependencies: ["LocalFeatures", "CHammingKernels", "ImageDecoding", "ImageOps", "VSearchTesting"]
         ),
         .testTarget(
             name: "VectorIndexTests", dependencies: ["VectorIndex", "CVectorKernels", "VSearchCore", "VSearchTesting"]
@@ -219,7 +229,9 @@ let package = Package(
         .testTarget(name: "DeviceLinkTests", dependencies: ["DeviceLink", "VSearchTesting"]),
         .testTarget(
             name: "EdgeAgentTests",
-            dependencies: ["EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "VSearchTesting", "COpenMPEnvironment"]
+            dependencies: [
+                "EdgeAgent", "DeviceLink", "Featurizer", "VSearchCore", "VSearchTesting", "COpenMPEnvironment",
+            ]
         ),
         .testTarget(
             name: "SearchServerTests",

@@ -46,10 +46,15 @@ def read_tsv(path):
 class Verifier:
     """SIFT keypoints of every item once; the inliers of one query against any item."""
 
-    def __init__(self, root, photos, features, side):
-        self.sift = cv2.SIFT_create(nfeatures=features)
+    def __init__(self, root, photos, features, side, detector="sift"):
+        if detector == "sift":
+            self.sift, norm = cv2.SIFT_create(nfeatures=features), cv2.NORM_L2
+        elif detector == "orb":
+            self.sift, norm = cv2.ORB_create(nfeatures=features), cv2.NORM_HAMMING
+        else:
+            self.sift, norm = cv2.AKAZE_create(), cv2.NORM_HAMMING
         self.side = side
-        self.matcher = cv2.BFMatcher(cv2.NORM_L2)
+        self.matcher = cv2.BFMatcher(norm)
         self.outlined = []  # items whose photo has an outline (alpha): their cut-out queries are objects in scenes
         self.items = [self.describe(Path(root) / p, item=True) for p in photos]
 
@@ -110,6 +115,8 @@ def main():
     parser.add_argument("--cap", type=int, default=100, help="inliers counted at most")
     parser.add_argument("--features", type=int, default=1500, help="SIFT keypoints per image")
     parser.add_argument("--side", type=int, default=640, help="long side the images are matched at")
+    parser.add_argument("--detector", choices=["sift", "orb", "akaze"], default="sift",
+                        help="the local feature: SIFT (float) or ORB / AKAZE (binary, matched by Hamming distance)")
     args = parser.parse_args()
 
     folder = Path(args.scores)
@@ -118,7 +125,7 @@ def main():
     photos = [row["photo"] for row in read_tsv(folder / "items.tsv")]
     weight_plain = 0.4 / np.sqrt(0.52) / np.sqrt(2)
     weight_window = 0.6 / np.sqrt(0.52) / np.sqrt(2)
-    verifier = Verifier(args.root, photos, args.features, args.side)
+    verifier = Verifier(args.root, photos, args.features, args.side, args.detector)
     deepest = max(args.top)
     results = []
     started, describing, matching = time.time(), [], []
@@ -172,7 +179,7 @@ def main():
         for top in args.top:
             for weight in args.weight:
                 report(f"{base} + verify top {top}, {weight}/inlier", verified(base, top, weight))
-    print(f"cost (OpenCV, {cv2.getNumThreads()} threads): the query's SIFT {1000 * np.median(describing):.1f} ms, "
+    print(f"cost (OpenCV, {cv2.getNumThreads()} threads): the query's {args.detector} {1000 * np.median(describing):.1f} ms, "
           f"{1000 * np.median(matching):.2f} ms per candidate (medians)")
 
 

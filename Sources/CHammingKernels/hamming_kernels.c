@@ -1,0 +1,178 @@
+#include "CHammingKernels.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+enum { WORDS = HK_DESCRIPTOR_WORDS, NONE = 257 };
+
+/// Writes the answer for one query from its two smallest distances.
+static inline void finish(int32_t best, int32_t d1, int32_t d2, int32_t *nearest, int32_t *first, int32_t *second) {
+    *nearest = best;
+    *first = d1;
+    *second = d2;
+}
+
+// MARK: Scalar: one descriptor pair at a time. The loop body is shared; the attribute decides whether the
+// compiler may use the POPCNT instruction for __builtin_popcountll.
+
+#define SCALAR_BODY                                                                                            \
+    for (long q = 0; q < query_count; q++) {                                                                   \
+        const uint64_t *a = queries + q * WORDS;                                                               \
+        int32_t best = -1, d1 = NONE, d2 = NONE;                                                               \
+        for (long i = 0; i < item_count; i++) {                                                                \
+            const uint64_t *b = items + i * WORDS;                                                             \
+            int32_t d = __builtin_popcountll(a[0] ^ b[0]) + __builtin_popcountll(a[1] ^ b[1]) +                \
+                        __builtin_popcountll(a[2] ^ b[2]) + __builtin_popcountll(a[3] ^ b[3]);                 \
+            if (d < d1) {                                                                                      \
+                d2 = d1;                                                                                       \
+                d1 = d;                                                                                        \
+                best = (int32_t)i;                                                                             \
+            } else if (d < d2) {                                                                               \
+                d2 = d;                                                                                        \
+            }                                                                                                  \
+        }                                                                                                      \
+        finish(best, d1, d2, nearest + q, first + q, second + q);                                              \
+    }
+
+static void two_nearest_portable(const uint64_t *queries, long query_count, const uint64_t *items, long item_count,
+                                 int32_t *nearest, int32_t *first, int32_t *second) {
+    SCALAR_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("popcnt"))) static void two_nearest_popcnt(const uint64_t *queries, long query_count,
+                                                                 const uint64_t *items, long item_count,
+                                                                 int32_t *nearest, int32_t *first,
+                                                                 int32_t *second) {
+    SCALAR_BODY
+}
+
+// MARK: AVX-512: eight item descriptors per step. The items are first laid out word-major in blocks of eight
+// (word w of items 8k … 8k+7 side by side), so one XOR and one VPOPCNTQ per word give eight distances at once.
+// Each lane keeps the two smallest distances it has seen and the index of the smallest; the lanes are merged
+// at the end. Ties go to the lowest index, as in the scalar loop, so every variant gives the same answer.
+
+#define AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
+
+AVX512 static void two_nearest_avx512(const uint64_t *queries, long query_count, const uint64_t *items,
+                                      long item_count, int32_t *nearest, int32_t *first, int32_t *second) {
+    long blocks = (item_count + 7) / 8;
+    uint64_t *packed = blocks > 0 ? aligned_alloc(64, (size_t)blocks * WORDS * 8 * sizeof(uint64_t)) : NULL;
+    if (blocks > 0 && packed == NULL) {  // out of memory: the scalar loop needs no scratch
+        two_nearest_popcnt(queries, query_count, items, item_count, nearest, first, second);
+        return;
+    }
+    for (long i = 0; i < blocks * 8; i++) {
+        for (int w = 0; w < WORDS; w++) {
+            packed[(i / 8) * WORDS * 8 + w * 8 + i % 8] = i < item_count ? items[i * WORDS + w] : 0;
+        }
+    }
+    const __m512i none = _mm512_set1_epi64(NONE);
+    const __m512i step = _mm512_set1_epi64(8);
+    for (long q = 0; q < query_count; q++) {
+        const uint64_t *a = queries + q * WORDS;
+        __m512i q0 = _mm512_set1_epi64((long long)a[0]), q1 = _mm512_set1_epi64((long long)a[1]);
+        __m512i q2 = _mm512_set1_epi64((long long)a[2]), q3 = _mm512_set1_epi64((long long)a[3]);
+        __m512i b1 = none, b2 = none, i1 = _mm512_set1_epi64(-1);
+        __m512i index = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+        for (long k = 0; k < blocks; k++) {
+            const uint64_t *block = packed + k * WORDS * 8;
+            __m512i d = _mm512_popcnt_epi64(_mm512_xor_si512(q0, _mm512_load_si512(block)));
+            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(q1, _mm512_load_si512(block + 8))));
+            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(q2, _mm512_load_si512(block + 16))));
+            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(q3, _mm512_load_si512(block + 24))));
+            if (k == blocks - 1 && item_count % 8 != 0) {
+                d = _mm512_mask_mov_epi64(none, (__mmask8)((1u << (item_count % 8)) - 1), d);
+            }
+            __mmask8 closer = _mm512_cmplt_epi64_mask(d, b1);
+            b2 = _mm512_min_epi64(b2, _mm512_max_epi64(b1, d));
+            b1 = _mm512_min_epi64(b1, d);
+            i1 = _mm512_mask_mov_epi64(i1, closer, index);
+            index = _mm512_add_epi64(index, step);
+        }
+        int64_t lane_first[8], lane_second[8], lane_index[8];
+        _mm512_storeu_si512(lane_first, b1);
+        _mm512_storeu_si512(lane_second, b2);
+        _mm512_storeu_si512(lane_index, i1);
+        int best_lane = 0;
+        for (int l = 1; l < 8; l++) {
+            if (lane_first[l] < lane_first[best_lane] ||
+                (lane_first[l] == lane_first[best_lane] && lane_index[l] < lane_index[best_lane])) {
+                best_lane = l;
+            }
+        }
+        int64_t d2 = lane_second[best_lane];
+        for (int l = 0; l < 8; l++) {
+            if (l != best_lane && lane_first[l] < d2) d2 = lane_first[l];
+        }
+        finish((int32_t)lane_index[best_lane], (int32_t)lane_first[best_lane], (int32_t)d2, nearest + q, first + q,
+               second + q);
+    }
+    free(packed);
+}
+#endif
+
+// MARK: Dispatch
+
+typedef void (*two_nearest_fn)(const uint64_t *, long, const uint64_t *, long, int32_t *, int32_t *, int32_t *);
+
+static int supported(hk_level level) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    switch (level) {
+    case HK_LEVEL_PORTABLE: return 1;
+    case HK_LEVEL_POPCNT: return __builtin_cpu_supports("popcnt");
+    case HK_LEVEL_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+    }
+    return 0;
+#else
+    return level == HK_LEVEL_PORTABLE;
+#endif
+}
+
+static two_nearest_fn variant(hk_level level) {
+#if defined(__x86_64__)
+    if (level == HK_LEVEL_AVX512) return two_nearest_avx512;
+    if (level == HK_LEVEL_POPCNT) return two_nearest_popcnt;
+#endif
+    return two_nearest_portable;
+}
+
+/// The level in use plus one; 0 until the first call chooses. Two threads that choose at once store the same.
+static _Atomic int active_plus_one;
+
+hk_level hk_active_level(void) {
+    int chosen = atomic_load_explicit(&active_plus_one, memory_order_relaxed);
+    if (chosen != 0) return (hk_level)(chosen - 1);
+    const char *cap = getenv("VSEARCH_HAMMING_KERNELS");
+    hk_level highest = HK_LEVEL_AVX512;
+    if (cap != NULL && strcmp(cap, "portable") == 0) highest = HK_LEVEL_PORTABLE;
+    if (cap != NULL && strcmp(cap, "popcnt") == 0) highest = HK_LEVEL_POPCNT;
+    hk_level level = HK_LEVEL_PORTABLE;
+    for (int l = (int)highest; l > HK_LEVEL_PORTABLE; l--) {
+        if (supported((hk_level)l)) {
+            level = (hk_level)l;
+            break;
+        }
+    }
+    atomic_store_explicit(&active_plus_one, (int)level + 1, memory_order_relaxed);
+    return level;
+}
+
+void hk_two_nearest(const uint64_t *queries, long query_count, const uint64_t *items, long item_count,
+                    int32_t *nearest, int32_t *first, int32_t *second) {
+    variant(hk_active_level())(queries, query_count, items, item_count, nearest, first, second);
+}
+
+int hk_two_nearest_at(hk_level level, const uint64_t *queries, long query_count, const uint64_t *items,
+                      long item_count, int32_t *nearest, int32_t *first, int32_t *second) {
+    if (!supported(level)) return 0;
+    variant(level)(queries, query_count, items, item_count, nearest, first, second);
+    return 1;
+}

@@ -1,0 +1,217 @@
+import ArgumentParser
+import Foundation
+import ImageDecoding
+import LocalFeatures
+
+/// Re-ranks `vsearch eval`'s saved candidates by local features, in Swift: the same job as
+/// `scripts/bench/local_features.py` does with OpenCV, on the same files, so the two can be compared.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Re-rank saved eval candidates by local features that agree on one placement (Swift).",
+        discussion: """
+            Reads what `vsearch eval --save-scores SCORES --save-queries QUERIES` wrote (one seed). For each \
+            query, its best candidates by the blend recipe and by the gated fusion G1 (docs/retrieval.md) get \
+            `weight × min(inliers, cap)` added, where `inliers` counts the query's keypoint matches to the \
+            candidate's photo that one similarity transform explains. Prints recall@1 / recall@5 per row, and \
+            the medians of the query's extraction and of one candidate's check.
+            """
+    )
+
+    @Argument(help: "The folder --save-scores wrote.")
+    var scores: String
+
+    @Argument(help: "The folder --save-queries wrote.")
+    var queries: String
+
+    @Option(help: "What the item photos' paths are relative to.")
+    var root = "."
+
+    @Option(help: "Candidates verified.")
+    var top = 20
+
+    @Option(parsing: .upToNextOption, help: "Score per inlier.")
+    var weight: [Float] = [0.005, 0.01]
+
+    @Option(help: "Inliers counted at most.")
+    var cap = 100
+
+    @Option(help: "Keypoints per picture.")
+    var keypoints = 1_500
+
+    @Option(help: "Longest side pictures are described at.")
+    var side = 640
+
+    func run() throws {
+        let folder = URL(fileURLWithPath: scores)
+        let matrix = try NumpyFloats(contentsOf: folder.appendingPathComponent("scores.npy"))
+        let queryRows = try TSV(contentsOf: folder.appendingPathComponent("queries.tsv"))
+        let photos = try TSV(contentsOf: folder.appendingPathComponent("items.tsv")).column("photo")
+        guard matrix.shape.count == 3, matrix.shape[0] == queryRows.rows.count, matrix.shape[1] == photos.count,
+            matrix.shape[2] == 2
+        else { throw ValidationError("scores.npy's shape \(matrix.shape) does not match the TSV files") }
+
+        var extractorConfiguration = LocalFeatureExtractor.Configuration()
+        extractorConfiguration.maximumKeypoints = keypoints
+        extractorConfiguration.longestSide = side
+        let extractor = LocalFeatureExtractor(configuration: extractorConfiguration)
+        let verifier = GeometricVerifier()
+        let decoder = ImageDecoder()
+        var items: [LocalFeatures] = []
+        var outlined: [Bool] = []
+        for photo in photos {
+            let decoded = try decoder.decodeWithAlpha(
+                file: URL(fileURLWithPath: root).appendingPathComponent(photo).path)
+            let hasOutline = decoded.alpha.map { $0.contains { $0 < 128 } } ?? false
+            outlined.append(hasOutline)
+            items.append(extractor.features(of: decoded.image, alpha: hasOutline ? decoded.alpha : nil))
+        }
+
+        let (queryCount, itemCount) = (matrix.shape[0], matrix.shape[1])
+        // The saved parts are the blend's weighted halves: dividing by those weights gives the two cosines.
+        let plainWeight = 0.4 / (0.52 as Float).squareRoot() / (2 as Float).squareRoot()
+        let windowWeight = 0.6 / (0.52 as Float).squareRoot() / (2 as Float).squareRoot()
+        var results: [VerifiedQuery] = []
+        var extracting: [Double] = []
+        var checking: [Double] = []
+        for n in 0..<queryCount {
+            let row = queryRows.rows[n]
+            let (item, label) = (Int(row["item"] ?? "") ?? -1, row["label"] ?? "")
+            let plain = (0..<itemCount).map { matrix.values[(n * itemCount + $0) * 2] / plainWeight }
+            let window = (0..<itemCount).map { matrix.values[(n * itemCount + $0) * 2 + 1] / windowWeight }
+            let recipe = zip(plain, window).map { 0.4 * $0 + 0.6 * $1 }
+            let gated = GatedFusion.scores(plain: plain, window: window)
+            let candidates = Set(GatedFusion.best(recipe, top) + GatedFusion.best(gated, top))
+            let path = "\(queries)/\(String(format: "%05d", item))-\(label)-\(row["number"] ?? "").jpg"
+            let start = ContinuousClock.now
+            let features = extractor.features(of: try decoder.decode(file: path))
+            let extracted = ContinuousClock.now
+            var inliers = [Int](repeating: 0, count: itemCount)
+            for candidate in candidates {
+                inliers[candidate] = verifier.consistentMatches(query: features, candidate: items[candidate])
+            }
+            extracting.append(Self.milliseconds(extracted - start))
+            checking.append(Self.milliseconds(ContinuousClock.now - extracted) / Double(max(1, candidates.count)))
+            results.append(VerifiedQuery(item: item, label: label, recipe: recipe, gated: gated, inliers: inliers))
+            if n % 250 == 0 { FileHandle.standardError.write(Data("verified \(n + 1)/\(queryCount)\n".utf8)) }
+        }
+
+        print("\(queryCount) queries, \(itemCount) items; recall@1/recall@5 per row")
+        report("recipe (as saved)", results, outlined) { $0.recipe }
+        report("gated (G1)", results, outlined) { $0.gated }
+        for base in ["recipe", "gated"] {
+            for weight in weight {
+                report("\(base) + verify top \(top), \(weight)/inlier", results, outlined) { query in
+                    let scores = base == "recipe" ? query.recipe : query.gated
+                    var out = [Float](repeating: -9, count: scores.count)
+                    for i in GatedFusion.best(scores, top) {
+                        out[i] = scores[i] + weight * Float(min(query.inliers[i], cap))
+                    }
+                    return out
+                }
+            }
+        }
+        print(
+            String(
+                format: "cost (Swift, 1 thread): the query's features %.1f ms, %.2f ms per candidate (medians)",
+                Self.median(extracting), Self.median(checking)))
+    }
+
+    private func report(
+        _ name: String, _ results: [VerifiedQuery], _ outlined: [Bool], score: (VerifiedQuery) -> [Float]
+    ) {
+        var ranks: [String: [Int]] = [:]
+        for query in results {
+            let scores = score(query)
+            let truth = scores[query.item]
+            let rank = 1 + scores.indices.filter { $0 != query.item && scores[$0] >= truth }.count
+            ranks[query.label, default: []].append(rank)
+            if query.label == "cutout" {
+                ranks[outlined[query.item] ? "cutout/alpha" : "cutout/mask", default: []].append(rank)
+            }
+        }
+        let rows = [
+            "all", "crop", "rotate", "perspective", "colour", "blur", "jpeg", "cutout", "cutout/alpha", "cutout/mask",
+        ]
+        let cells = rows.compactMap { label -> String? in
+            guard let r = ranks[label], !r.isEmpty else { return nil }
+            let at1 = Double(r.filter { $0 == 1 }.count) / Double(r.count)
+            let at5 = Double(r.filter { $0 <= 5 }.count) / Double(r.count)
+            return String(format: "%@ %.3f/%.3f", label, at1, at5)
+        }
+        print("| \(name) | " + cells.joined(separator: " | ") + " |")
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    static func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
+}
+
+private struct VerifiedQuery {
+    var item: Int
+    var label: String
+    var recipe: [Float]
+    var gated: [Float]
+    var inliers: [Int]
+}
+
+/// G1 of docs/retrieval.md, on the two cosines: a blend when a second item also has a strong window.
+private enum GatedFusion {
+    static func scores(plain: [Float], window: [Float], threshold: Float = 0.60) -> [Float] {
+        let second = window.sorted(by: >).dropFirst().first ?? -1
+        if second > threshold { return zip(plain, window).map { 0.5 * $1 + 0.5 * $0 } }
+        return zip(plain, window).map { max($0, $1) }
+    }
+
+    /// The indices of the `count` highest scores, highest first (ties by index).
+    static func best(_ scores: [Float], _ count: Int) -> [Int] {
+        Array(scores.indices.sorted { (scores[$0], $1) > (scores[$1], $0) }.prefix(count))
+    }
+}
+
+/// A little-endian float32 `.npy` file, C order.
+private struct NumpyFloats {
+    var shape: [Int]
+    var values: [Float]
+
+    init(contentsOf url: URL) throws {
+        let data = try Data(contentsOf: url)
+        guard data.count > 10, data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else {
+            throw ValidationError("\(url.path): not a .npy file")
+        }
+        let major = data[6]
+        let headerLength =
+            major == 1 ? Int(data[8]) | Int(data[9]) << 8 : Int(data[8]) | Int(data[9]) << 8 | Int(data[10]) << 16
+        let start = major == 1 ? 10 : 12
+        let header = String(decoding: data[start..<(start + headerLength)], as: UTF8.self)
+        guard header.contains("'<f4'"), header.contains("'fortran_order': False"),
+            let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")")
+        else { throw ValidationError("\(url.path): expected little-endian float32 in C order") }
+        shape = header[open.upperBound..<close].split(separator: ",").compactMap {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        let count = shape.reduce(1, *)
+        let body = data.dropFirst(start + headerLength)
+        guard body.count == count * 4 else {
+            throw ValidationError("\(url.path): \(body.count) bytes for shape \(shape)")
+        }
+        values = body.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+}
+
+/// A tab-separated file with a header row.
+private struct TSV {
+    var rows: [[String: String]]
+
+    init(contentsOf url: URL) throws {
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
+        guard let header = lines.first else { throw ValidationError("\(url.path): empty") }
+        rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+    }
+
+    func column(_ name: String) -> [String] { rows.map { $0[name] ?? "" } }
+}
