@@ -137,7 +137,9 @@ let package = Package(
         // matches: how well a catalogue finds its own photos under camera-like distortions (`vsearch eval`).
         .target(
             name: "RetrievalEval",
-            dependencies: ["VSearchCore", "ImageDecoding", "ImageOps", "ImageFetching", "Featurizer", "Catalogue"]
+            dependencies: [
+                "VSearchCore", "ImageDecoding", "ImageOps", "ImageFetching", "Featurizer", "Catalogue", "LocalFeatures",
+            ]
         ),
 
         // devices: MQTT through libmosquitto, and the feature payloads devices publish.

@@ -51,6 +51,8 @@ public struct RetrievalEvaluation: Sendable {
         public var queryFolder: String?
         /// Keeps every query's scores against every item (exact searches of in-memory photos only).
         public var scoreRecorder: EvalScoreRecorder?
+        /// Re-ranks each query's best candidates by local features (exact searches of in-memory photos only).
+        public var verification: CandidateVerification?
         /// Real scenes that are not catalogue items. When there are any, objects with alpha are pasted
         /// into these, as a camera sees a product in a room that is not itself in the catalogue;
         /// otherwise into the catalogue's own scene photos, which then compete with the object.
@@ -139,10 +141,12 @@ public struct RetrievalEvaluation: Sendable {
         async throws -> Report
     {
         let catalogue = try embedder.embed(images).map(Self.normalised)
+        let photos = PhotosInMemory(images: images, names: names, alphas: alphas)
         var report = try await run(
-            photos: PhotosInMemory(images: images, names: names, alphas: alphas),
+            photos: photos,
             target: ExactRetrieval(
-                vectors: catalogue, windowPenalty: embedder.windowPenalty, recorder: options.scoreRecorder),
+                vectors: catalogue, windowPenalty: embedder.windowPenalty, recorder: options.scoreRecorder,
+                verification: options.verification.map { VerifiedCatalogue(settings: $0, photos: photos) }),
             progress: progress)
         report.pairs = PairTask(names: names).metrics(vectors: catalogue)
         return report
@@ -171,7 +175,8 @@ public struct RetrievalEvaluation: Sendable {
                 heldOut: options.heldOutScenes, backgrounds: { try photos.photo($0) }, item: item, count: photos.count)
             if let folder = options.queryFolder { try Self.save(distorted, of: queries, item: item, in: folder) }
             let vectors = try embedder.embedQueries(distorted).map { $0.map(Self.normalised) }
-            for (query, rank) in zip(queries, try await target.ranks(of: item, queries: vectors)) {
+            let found = try await target.ranks(of: item, queries: vectors, pictures: distorted)
+            for (query, rank) in zip(queries, found) {
                 ranks.append((query, rank))
             }
         }
@@ -293,6 +298,16 @@ public protocol RetrievalTarget: Sendable {
     /// reached; 0 when it is beyond the ranks the target looks at. An item scoring the same as the
     /// right one ranks ahead of it.
     func ranks(of item: Int, queries: [[[Float]]]) async throws -> [Int]
+
+    /// The same, for a target that also looks at the query pictures themselves (one per query).
+    func ranks(of item: Int, queries: [[[Float]]], pictures: [Image]) async throws -> [Int]
+}
+
+extension RetrievalTarget {
+    /// Most targets rank by the vectors alone.
+    public func ranks(of item: Int, queries: [[[Float]]], pictures: [Image]) async throws -> [Int] {
+        try await ranks(of: item, queries: queries)
+    }
 }
 
 /// Exact search over the catalogue's vectors (unit length), every rank counted.
@@ -303,11 +318,28 @@ public struct ExactRetrieval: RetrievalTarget {
 
     /// Keeps every query's scores, when given.
     public let recorder: EvalScoreRecorder?
+    /// Re-ranks each query's best candidates by local features, when given.
+    let verification: VerifiedCatalogue?
 
     public init(vectors: [[Float]], windowPenalty: Float = 0, recorder: EvalScoreRecorder? = nil) {
+        self.init(vectors: vectors, windowPenalty: windowPenalty, recorder: recorder, verification: nil)
+    }
+
+    init(vectors: [[Float]], windowPenalty: Float, recorder: EvalScoreRecorder?, verification: VerifiedCatalogue?) {
         self.vectors = vectors
         self.windowPenalty = windowPenalty
         self.recorder = recorder
+        self.verification = verification
+    }
+
+    public func ranks(of item: Int, queries: [[[Float]]], pictures: [Image]) throws -> [Int] {
+        guard let verification else { return try ranks(of: item, queries: queries) }
+        recorder?.record(item: item, queries: queries, catalogue: vectors)
+        return zip(queries, pictures).map { query, picture in
+            let scores = verification.scores(
+                query: query, catalogue: vectors, windowPenalty: windowPenalty, picture: picture)
+            return RetrievalMetrics.rank(of: item, scores: scores)
+        }
     }
 
     public func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int] {
@@ -320,9 +352,18 @@ public struct ExactRetrieval: RetrievalTarget {
         }
     }
 
-    static func dot(_ a: [Float], _ b: [Float]) -> Float {
-        var sum: Float = 0
-        for i in 0..<min(a.count, b.count) { sum += a[i] * b[i] }
-        return sum
+    static func dot(_ a: [Float], _ b: [Float]) -> Float { dot(a, b, over: 0..<min(a.count, b.count)) }
+
+    /// The dot product over the positions in `range` (a blend's plain prefix, or the rest).
+    static func dot(_ a: [Float], _ b: [Float], over range: Range<Int>) -> Float {
+        let upper = min(range.upperBound, a.count, b.count)
+        guard range.lowerBound < upper else { return 0 }
+        return a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                var sum: Float = 0
+                for i in range.lowerBound..<upper { sum += a[i] * b[i] }
+                return sum
+            }
+        }
     }
 }

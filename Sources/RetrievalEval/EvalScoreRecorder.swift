@@ -34,8 +34,9 @@ public final class EvalScoreRecorder: Sendable {
             var scores = [Float](repeating: 0, count: 2 * catalogue.count)
             for (index, row) in catalogue.enumerated() {
                 let split = min(prefix, row.count)
-                scores[2 * index] = vectors.first.map { Self.dot($0, row, 0..<split) } ?? 0
-                scores[2 * index + 1] = vectors.map { Self.dot($0, row, split..<row.count) }.max() ?? -.infinity
+                scores[2 * index] = vectors.first.map { ExactRetrieval.dot($0, row, over: 0..<split) } ?? 0
+                scores[2 * index + 1] =
+                    vectors.map { ExactRetrieval.dot($0, row, over: split..<row.count) }.max() ?? -.infinity
             }
             return Row(item: item, number: number, scores: scores)
         }
@@ -73,18 +74,6 @@ public final class EvalScoreRecorder: Sendable {
             let path = folder + "/" + file
             guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
                 throw EvalError.write(path: path, reason: "cannot write the file")
-            }
-        }
-    }
-
-    private static func dot(_ a: [Float], _ b: [Float], _ range: Range<Int>) -> Float {
-        let upper = min(range.upperBound, a.count, b.count)
-        guard range.lowerBound < upper else { return 0 }
-        return a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                var sum: Float = 0
-                for i in range.lowerBound..<upper { sum += a[i] * b[i] }
-                return sum
             }
         }
     }

@@ -54,7 +54,8 @@ public struct SeededEvaluation: Sendable {
         return try await run(
             photos: photos,
             target: ExactRetrieval(
-                vectors: catalogue, windowPenalty: embedder.windowPenalty, recorder: options.scoreRecorder),
+                vectors: catalogue, windowPenalty: embedder.windowPenalty, recorder: options.scoreRecorder,
+                verification: options.verification.map { VerifiedCatalogue(settings: $0, photos: photos) }),
             progress: progress
         ).map {
             var report = $0

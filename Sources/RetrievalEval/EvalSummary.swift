@@ -12,9 +12,12 @@ public struct EvalSummary: Sendable {
     /// Items left out because their photo could not be read.
     public let skipped: Int
     public let settings: DistortionSettings
+    /// Whether each query's best candidates were re-ranked by local features (``CandidateVerification``).
+    public let verified: Bool
 
     public init(
-        reports: [RetrievalEvaluation.Report], seeds: [UInt64], half: EvalHalf?, settings: DistortionSettings
+        reports: [RetrievalEvaluation.Report], seeds: [UInt64], half: EvalHalf?, settings: DistortionSettings,
+        verified: Bool = false
     ) {
         rows = SeededEvaluation.summarise(reports)
         self.seeds = seeds
@@ -23,6 +26,7 @@ public struct EvalSummary: Sendable {
         objectItems = reports.first?.objectItems.count ?? 0
         skipped = reports.first?.skipped.count ?? 0
         self.settings = settings
+        self.verified = verified
     }
 
     /// A table: one line per row; with several seeds each figure is the mean and the range over seeds.
@@ -36,6 +40,7 @@ public struct EvalSummary: Sendable {
         }
         if let half { text += ", half \(half.rawValue)" }
         text += several ? ", seeds \(seeds.map(String.init).joined(separator: ", "))" : ", seed \(seeds[0])"
+        if verified { text += ", best candidates verified by local features" }
         text += skipped == 0 ? "\n" : ", \(skipped) without a readable photo\n"
         if several {
             text += "distortion    queries  recall@1 (min–max)     recall@5 (min–max)     MRR (min–max)\n"
@@ -83,6 +88,7 @@ public struct EvalSummary: Sendable {
             "items": items, "cutouts_with_alpha": objectItems, "seed": NSNumber(value: seeds[0]),
             "seeds": seeds.map { NSNumber(value: $0) },
             "object_scale": [settings.objectScale.lowerBound, settings.objectScale.upperBound], "results": results,
+            "verified": verified,
         ]
         if let half { object["half"] = half.rawValue }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)

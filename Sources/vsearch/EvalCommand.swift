@@ -73,6 +73,13 @@ struct EvalCommand: AsyncParsableCommand {
     )
     var saveScores: String?
 
+    @Flag(
+        name: .long,
+        help:
+            "Re-rank each query's best 20 candidates by local features that agree on one placement (docs/retrieval.md, Round 4; --photos only)."
+    )
+    var verify = false
+
     @Flag(help: "Print the figures as one JSON object.")
     var json = false
 
@@ -85,6 +92,7 @@ struct EvalCommand: AsyncParsableCommand {
         guard shortSide >= 32 else { throw ValidationError("--short-side must be at least 32") }
         _ = try seedList()
         if half != nil, store != nil { throw ValidationError("--half works with --photos only") }
+        if verify, store != nil { throw ValidationError("--verify works with --photos only") }
         if saveScores != nil {
             guard store == nil else { throw ValidationError("--save-scores works with --photos only") }
             guard try seedList().count == 1 else { throw ValidationError("--save-scores works with one seed only") }
@@ -115,6 +123,12 @@ struct EvalCommand: AsyncParsableCommand {
         options.perKind = !noBreakdown
         options.queryFolder = saveQueries
         if saveScores != nil { options.scoreRecorder = EvalScoreRecorder(prefix: featurizer.sharedPrefix) }
+        if verify {
+            let blend = featurizer.descriptor.descriptor?.plainWeight.map {
+                CandidateVerification.Blend(prefix: featurizer.sharedPrefix, plainWeight: $0)
+            }
+            options.verification = CandidateVerification(blend: blend)
+        }
         if let half, let photos { options.heldOutScenes = try heldOutScenes(in: photos, other: half) }
         let seeds = try seedList()
         let evaluation = SeededEvaluation(embedder: featurizer, options: options, seeds: seeds)
@@ -134,7 +148,8 @@ struct EvalCommand: AsyncParsableCommand {
                 try recorder.write(to: saveScores, items: photos.names) { made.queries(for: $0).map(\.label) }
             }
         }
-        let summary = EvalSummary(reports: reports, seeds: seeds, half: half, settings: options.settings)
+        let summary = EvalSummary(
+            reports: reports, seeds: seeds, half: half, settings: options.settings, verified: verify)
         let output = StandardOutput()
         output.write(json ? summary.json() : summary.table())
         output.flush()
