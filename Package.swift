@@ -112,8 +112,8 @@ let package = Package(
         ),
         // features: local features (corners with binary descriptors) and the check that two pictures show one
         // object in one placement, which verifies a search's best candidates.
-        .target(name: "CHammingKernels"),
-        .target(name: "LocalFeatures", dependencies: ["ImageDecoding", "ImageOps", "CHammingKernels"]),
+        .target(name: "CLocalFeatureKernels"),
+        .target(name: "LocalFeatures", dependencies: ["ImageDecoding", "ImageOps", "CLocalFeatureKernels"]),
         // index: exact and HNSW vector search, persistent.
         .target(name: "VectorIndex", dependencies: ["VSearchCore", "CDNNL", "CVectorKernels"]),
 
@@ -205,7 +205,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LocalFeaturesTests",
-            dependencies: ["LocalFeatures", "CHammingKernels", "ImageDecoding", "ImageOps", "VSearchTesting"]
+            dependencies: ["LocalFeatures", "CLocalFeatureKernels", "ImageDecoding", "ImageOps", "VSearchTesting"]
         ),
         .testTarget(
             name: "VectorIndexTests", dependencies: ["VectorIndex", "CVectorKernels", "VSearchCore", "VSearchTesting"]

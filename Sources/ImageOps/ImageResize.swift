@@ -45,6 +45,43 @@ public enum ImageResize {
         return Image(width: width, height: height, pixels: output)
     }
 
+    /// One channel of `width × height` bytes shrunk the same way, so that its longest side is at most
+    /// `longestSide`; unchanged when it already fits. Local features work on grey, and shrinking one channel
+    /// costs a third of shrinking RGB.
+    public static func fit(grey pixels: [UInt8], width: Int, height: Int, longestSide: Int)
+        -> (pixels: [UInt8], width: Int, height: Int)
+    {
+        let longest = max(width, height)
+        guard longest > longestSide, longestSide > 0 else { return (pixels, width, height) }
+        let scale = Double(longestSide) / Double(longest)
+        let outWidth = max(1, Int((Double(width) * scale).rounded()))
+        let outHeight = max(1, Int((Double(height) * scale).rounded()))
+        let columns = spans(from: width, to: outWidth)
+        let rows = spans(from: height, to: outHeight)
+        var output = [UInt8](repeating: 0, count: outWidth * outHeight)
+        var sums = [UInt32](repeating: 0, count: outWidth)
+        pixels.withUnsafeBufferPointer { source in
+            sums.withUnsafeMutableBufferPointer { sums in
+                for (y, rowSpan) in rows.enumerated() {
+                    for x in 0..<outWidth { sums[x] = 0 }
+                    for sourceRow in rowSpan {
+                        let line = source.baseAddress! + sourceRow * width
+                        for (x, columnSpan) in columns.enumerated() {
+                            var sum: UInt32 = 0
+                            for sourceColumn in columnSpan { sum &+= UInt32(line[sourceColumn]) }
+                            sums[x] &+= sum
+                        }
+                    }
+                    for (x, columnSpan) in columns.enumerated() {
+                        let area = UInt32(columnSpan.count * rowSpan.count)
+                        output[y * outWidth + x] = UInt8((sums[x] + area / 2) / area)
+                    }
+                }
+            }
+        }
+        return (output, outWidth, outHeight)
+    }
+
     /// The source indices each of `count` outputs covers; never empty.
     private static func spans(from source: Int, to count: Int) -> [Range<Int>] {
         (0..<count).map { i in

@@ -1,3 +1,5 @@
+import CLocalFeatureKernels
+
 /// A corner found on one pyramid level, in that level's pixels.
 struct Corner: Sendable, Equatable {
     var x: Int
@@ -34,81 +36,45 @@ struct CornerDetector: Sendable {
         var scores = [Int32](repeating: 0, count: width * height)
         var candidates: [Int] = []
         plane.pixels.withUnsafeBufferPointer { p in
-            offsets.withUnsafeBufferPointer { offsets in
-                scores.withUnsafeMutableBufferPointer { scores in
-                    for y in border..<(height - border) {
-                        for x in border..<(width - border) {
-                            let i = y * width + x
-                            let score = segmentScore(p, at: i, offsets: offsets)
-                            if score > 0 {
-                                scores[i] = score
-                                candidates.append(i)
-                            }
-                        }
-                    }
+            scores.withUnsafeMutableBufferPointer { scores in
+                for y in border..<(height - border) {
+                    let start = y * width
+                    let passed = lfk_fast_row(
+                        p.baseAddress! + start, offsets, border, width - border, Int32(threshold),
+                        scores.baseAddress! + start)
+                    guard passed > 0 else { continue }
+                    for x in border..<(width - border) where scores[start + x] > 0 { candidates.append(start + x) }
                 }
             }
         }
-        var corners: [Corner] = []
-        plane.pixels.withUnsafeBufferPointer { p in
-            scores.withUnsafeBufferPointer { s in
-                for i in candidates {
-                    let score = s[i]
-                    // A 3 × 3 maximum; ties go to the pixel first in raster order, so one of two equals survives.
-                    let isMaximum =
-                        score >= s[i - width - 1] && score >= s[i - width] && score >= s[i - width + 1]
-                        && score >= s[i - 1] && score > s[i + 1]
-                        && score > s[i + width - 1] && score > s[i + width] && score > s[i + width + 1]
-                    let (x, y) = (i % width, i / width)
-                    guard isMaximum, allowed(x, y) else { continue }
-                    corners.append(Corner(x: x, y: y, response: harris(p, x: x, y: y, width: width)))
-                }
+        var maxima: [(index: Int, score: Int32)] = []
+        scores.withUnsafeBufferPointer { s in
+            for i in candidates {
+                let score = s[i]
+                // A 3 × 3 maximum; ties go to the pixel first in raster order, so one of two equals survives.
+                let isMaximum =
+                    score >= s[i - width - 1] && score >= s[i - width] && score >= s[i - width + 1]
+                    && score >= s[i - 1] && score > s[i + 1]
+                    && score > s[i + width - 1] && score > s[i + width] && score > s[i + width + 1]
+                guard isMaximum, allowed(i % width, i / width) else { continue }
+                maxima.append((i, score))
             }
         }
+        // Harris's measure costs 49 gradient reads; a cluttered scene has thousands of maxima, so only the
+        // best by the segment score, twice as many as are wanted, are measured.
+        if maxima.count > 2 * limit {
+            maxima.sort { ($0.score, $1.index) > ($1.score, $0.index) }
+            maxima.removeLast(maxima.count - 2 * limit)
+        }
+        let corners0 = plane.pixels.withUnsafeBufferPointer { p in
+            maxima.map { maximum in
+                let (x, y) = (maximum.index % width, maximum.index / width)
+                return Corner(x: x, y: y, response: harris(p, x: x, y: y, width: width))
+            }
+        }
+        var corners = corners0
         corners.sort { ($0.response, $1.y, $1.x) > ($1.response, $0.y, $0.x) }
         return Array(corners.prefix(limit))
-    }
-
-    /// The segment test and its score: 0 when fewer than 9 contiguous circle pixels are all brighter or all
-    /// darker; otherwise the summed excess over the threshold of the brighter or darker ones, whichever is more.
-    @inline(__always)
-    private func segmentScore(_ p: UnsafeBufferPointer<UInt8>, at i: Int, offsets: UnsafeBufferPointer<Int>) -> Int32 {
-        let centre = Int32(p[i])
-        let t = Int32(threshold)
-        let (high, low) = (centre + t, centre - t)
-        @inline(__always) func beyond(_ k: Int) -> Bool {
-            let v = Int32(p[i &+ offsets[k]])
-            return v > high || v < low
-        }
-        // Any 9 contiguous pixels of the 16 include pixel 0 or 8, and pixel 4 or 12: a quick rejection that
-        // most pixels of a picture fail after two or four reads.
-        guard beyond(0) || beyond(8), beyond(4) || beyond(12) else { return 0 }
-        // The two masks first, without branches (a sign bit says which side of the threshold a value is);
-        // the score, which needs a second pass, only for the few pixels that pass the test.
-        var brighter: UInt32 = 0
-        var darker: UInt32 = 0
-        for k in 0..<16 {
-            let v = Int32(p[i &+ offsets[k]])
-            brighter |= (UInt32(bitPattern: high &- v) &>> 31) &<< UInt32(k)
-            darker |= (UInt32(bitPattern: v &- low) &>> 31) &<< UInt32(k)
-        }
-        guard Self.hasNineContiguous(brighter) || Self.hasNineContiguous(darker) else { return 0 }
-        var brightSum: Int32 = 0
-        var darkSum: Int32 = 0
-        for k in 0..<16 {
-            let v = Int32(p[i &+ offsets[k]])
-            brightSum &+= max(v &- high, 0)
-            darkSum &+= max(low &- v, 0)
-        }
-        return max(brightSum, darkSum, 1)
-    }
-
-    /// Whether 9 circularly contiguous bits of the low 16 are set.
-    @inline(__always)
-    static func hasNineContiguous(_ bits: UInt32) -> Bool {
-        var run = bits | (bits << 16)  // the circle twice, so a run may wrap
-        for _ in 0..<8 { run &= run &>> 1 }
-        return run != 0
     }
 
     /// Harris's measure det(M) − 0.04 trace(M)² over a 7 × 7 window of central-difference gradients.

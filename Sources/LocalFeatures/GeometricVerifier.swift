@@ -1,4 +1,4 @@
-import CHammingKernels
+import CLocalFeatureKernels
 import Foundation
 
 /// Counts the local-feature matches between a query and a candidate that agree on one placement of the

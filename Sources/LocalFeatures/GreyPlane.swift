@@ -31,32 +31,39 @@ public struct GreyPlane: Sendable, Equatable {
     /// A pyramid step shrinks by 1.2, so each output pixel draws on a source pixel's neighbours only and
     /// bilinear sampling does not alias.
     func resampled(width: Int, height: Int) -> GreyPlane {
-        let sx = Float(self.width) / Float(width)
-        let sy = Float(self.height) / Float(height)
-        var output = [UInt8](repeating: 0, count: width * height)
-        let columns = (0..<width).map { x -> (Int, Int, Float) in
-            let source = min(max((Float(x) + 0.5) * sx - 0.5, 0), Float(self.width - 1))
-            let left = Int(source)
-            return (left, min(left + 1, self.width - 1), source - Float(left))
+        // Fixed point: positions and weights in 1/256 of a pixel.
+        func taps(_ count: Int, from source: Int) -> (first: [Int], weight: [Int32]) {
+            let scale = Float(source) / Float(count)
+            var first = [Int](repeating: 0, count: count)
+            var weight = [Int32](repeating: 0, count: count)
+            for o in 0..<count {
+                let position = min(max((Float(o) + 0.5) * scale - 0.5, 0), Float(source - 1))
+                first[o] = min(Int(position), source - 2 < 0 ? 0 : source - 2)
+                weight[o] = Int32(((position - Float(first[o])) * 256).rounded())
+            }
+            return (first, weight)
         }
+        let columns = taps(width, from: self.width)
+        let rows = taps(height, from: self.height)
+        let sourceWidth = self.width
+        let step = self.width > 1 ? 1 : 0
+        let down = self.height > 1 ? sourceWidth : 0
+        var output = [UInt8](repeating: 0, count: width * height)
         pixels.withUnsafeBufferPointer { source in
-            output.withUnsafeMutableBufferPointer { out in
-                for y in 0..<height {
-                    let sourceY = min(max((Float(y) + 0.5) * sy - 0.5, 0), Float(self.height - 1))
-                    let top = Int(sourceY)
-                    let fy = sourceY - Float(top)
-                    let upper = top * self.width
-                    let lower = min(top + 1, self.height - 1) * self.width
-                    for x in 0..<width {
-                        let (left, right, fx) = columns[x]
-                        let a =
-                            Float(source[upper + left]) + fx
-                            * (Float(source[upper + right]) - Float(source[upper + left]))
-                        let b =
-                            Float(source[lower + left]) + fx
-                            * (Float(source[lower + right]) - Float(source[lower + left]))
-                        // + 0.5 and truncation round a non-negative value, without a call to a rounding function.
-                        out[y * width + x] = UInt8(min(max(a + fy * (b - a) + 0.5, 0), 255))
+            columns.first.withUnsafeBufferPointer { left in
+                columns.weight.withUnsafeBufferPointer { fx in
+                    output.withUnsafeMutableBufferPointer { out in
+                        for y in 0..<height {
+                            let upper = source.baseAddress! + rows.first[y] * sourceWidth
+                            let fy = rows.weight[y]
+                            let line = out.baseAddress! + y * width
+                            for x in 0..<width {
+                                let (l, w) = (left[x], fx[x])
+                                let top = Int32(upper[l]) * (256 - w) + Int32(upper[l + step]) * w
+                                let bottom = Int32(upper[l + down]) * (256 - w) + Int32(upper[l + down + step]) * w
+                                line[x] = UInt8(truncatingIfNeeded: (top * (256 - fy) + bottom * fy + 32768) >> 16)
+                            }
+                        }
                     }
                 }
             }
@@ -99,8 +106,10 @@ public struct GreyPlane: Sendable, Equatable {
         rows.withUnsafeBufferPointer { rows in
             output.withUnsafeMutableBufferPointer { output in
                 for y in 0..<height {
-                    let taps = (0..<7).map { rows.baseAddress! + min(max(y + $0 - 3, 0), height - 1) * width }
-                    let (r0, r1, r2, r3, r4, r5, r6) = (taps[0], taps[1], taps[2], taps[3], taps[4], taps[5], taps[6])
+                    func row(_ k: Int) -> UnsafePointer<UInt16> {
+                        rows.baseAddress! + min(max(y + k, 0), height - 1) * width
+                    }
+                    let (r0, r1, r2, r3, r4, r5, r6) = (row(-3), row(-2), row(-1), row(0), row(1), row(2), row(3))
                     let out = output.baseAddress! + y * width
                     for x in 0..<width {
                         var sum = 18 * UInt32(r0[x]) + 34 * UInt32(r1[x]) + 49 * UInt32(r2[x]) + 54 * UInt32(r3[x])

@@ -49,12 +49,15 @@ public struct LocalFeatureExtractor: Sendable {
         self.configuration = configuration
     }
 
-    /// The features of `image`. With `alpha` (one byte per pixel of `image`, as ``ImageWithAlpha`` has it),
+    /// The features of `image`. With `alpha` (one byte per pixel of `image`, as `ImageWithAlpha` has it),
     /// keypoints are kept only where the picture is mostly opaque: an item's outline, not its background.
     public func features(of image: Image, alpha: [UInt8]? = nil) -> LocalFeatures {
         precondition(alpha == nil || alpha?.count == image.width * image.height, "alpha does not match the image")
-        let resized = ImageResize.fit(image, longestSide: configuration.longestSide)
-        return features(of: GreyPlane(resized), alpha: alpha, alphaWidth: image.width, alphaHeight: image.height)
+        let full = GreyPlane(image)
+        let shrunk = ImageResize.fit(
+            grey: full.pixels, width: full.width, height: full.height, longestSide: configuration.longestSide)
+        let grey = GreyPlane(width: shrunk.width, height: shrunk.height, pixels: shrunk.pixels)
+        return features(of: grey, alpha: alpha, alphaWidth: image.width, alphaHeight: image.height)
     }
 
     /// The features of a grey plane; `alpha`, when given, covers the same picture at `alphaWidth × alphaHeight`.

@@ -12,7 +12,7 @@ import VSearchCore
 /// a second item also has a window above `gateThreshold` (the query is a clutter of catalogue photos),
 /// else the better of the two; with any other recipe it is the recipe's own score.
 public struct CandidateVerification: Sendable {
-    /// The blend's layout: its plain prefix's length and weight (``Featurizer/sharedPrefix``).
+    /// The blend's layout: its plain prefix's length and weight (`Featurizer.sharedPrefix`).
     public struct Blend: Sendable, Equatable {
         public var prefix: Int
         public var plainWeight: Float

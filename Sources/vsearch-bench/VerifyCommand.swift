@@ -42,6 +42,18 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Longest side pictures are described at.")
     var side = 640
 
+    @Option(help: "Keypoints per query picture (default: --keypoints).")
+    var queryKeypoints: Int?
+
+    @Option(help: "Longest side query pictures are described at (default: --side).")
+    var querySide: Int?
+
+    @Option(
+        help:
+            "Write each query's label, item, rank by G1, the item's consistent matches and the most of any other candidate (TSV)."
+    )
+    var dump: String?
+
     func run() throws {
         let folder = URL(fileURLWithPath: scores)
         let matrix = try NumpyFloats(contentsOf: folder.appendingPathComponent("scores.npy"))
@@ -55,6 +67,10 @@ struct VerifyCommand: ParsableCommand {
         extractorConfiguration.maximumKeypoints = keypoints
         extractorConfiguration.longestSide = side
         let extractor = LocalFeatureExtractor(configuration: extractorConfiguration)
+        var queryConfiguration = extractorConfiguration
+        queryConfiguration.maximumKeypoints = queryKeypoints ?? keypoints
+        queryConfiguration.longestSide = querySide ?? side
+        let queryExtractor = LocalFeatureExtractor(configuration: queryConfiguration)
         let verifier = GeometricVerifier()
         let decoder = ImageDecoder()
         var items: [LocalFeatures] = []
@@ -84,7 +100,7 @@ struct VerifyCommand: ParsableCommand {
             let candidates = Set(GatedFusion.best(recipe, top) + GatedFusion.best(gated, top))
             let path = "\(queries)/\(String(format: "%05d", item))-\(label)-\(row["number"] ?? "").jpg"
             let start = ContinuousClock.now
-            let features = extractor.features(of: try decoder.decode(file: path))
+            let features = queryExtractor.features(of: try decoder.decode(file: path))
             let extracted = ContinuousClock.now
             var inliers = [Int](repeating: 0, count: itemCount)
             for candidate in candidates {
@@ -96,6 +112,18 @@ struct VerifyCommand: ParsableCommand {
             if n % 250 == 0 { FileHandle.standardError.write(Data("verified \(n + 1)/\(queryCount)\n".utf8)) }
         }
 
+        if let dump {
+            var text = "label\titem\tgatedRank\tmatches\tbestOther\n"
+            for query in results {
+                let rank =
+                    1
+                    + query.gated.indices.filter { $0 != query.item && query.gated[$0] >= query.gated[query.item] }
+                    .count
+                let other = query.inliers.indices.filter { $0 != query.item }.map { query.inliers[$0] }.max() ?? 0
+                text += "\(query.label)\t\(query.item)\t\(rank)\t\(query.inliers[query.item])\t\(other)\n"
+            }
+            try text.write(toFile: dump, atomically: true, encoding: .utf8)
+        }
         print("\(queryCount) queries, \(itemCount) items; recall@1/recall@5 per row")
         report("recipe (as saved)", results, outlined) { $0.recipe }
         report("gated (G1)", results, outlined) { $0.gated }

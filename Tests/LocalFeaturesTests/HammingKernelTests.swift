@@ -1,4 +1,4 @@
-import CHammingKernels
+import CLocalFeatureKernels
 import Testing
 
 @testable import LocalFeatures

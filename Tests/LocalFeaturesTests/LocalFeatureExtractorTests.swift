@@ -80,11 +80,19 @@ import VSearchTesting
         #expect(LocalFeatureExtractor().features(of: image).points.contains { $0.x > Float(image.width) / 2 + 20 })
     }
 
-    @Test func tinyAndFlatPicturesHaveNoKeypoints() {
+    @Test func tinyFlatAndTransparentPicturesHaveNoKeypoints() {
         let tiny = Image(width: 20, height: 20, pixels: (0..<1_200).map { UInt8($0 % 251) })
         let flat = Image(width: 300, height: 200, pixels: [UInt8](repeating: 128, count: 180_000))
         #expect(LocalFeatureExtractor().features(of: tiny).count == 0)
         #expect(LocalFeatureExtractor().features(of: flat).count == 0)
+        // Pictures one pixel wide or high, and an item that is transparent everywhere.
+        let noise = (0..<1_500).map { UInt8(($0 * 7_919) % 256) }
+        #expect(LocalFeatureExtractor().features(of: Image(width: 500, height: 1, pixels: noise)).count == 0)
+        #expect(LocalFeatureExtractor().features(of: Image(width: 1, height: 500, pixels: noise)).count == 0)
+        let textured = Image(width: 300, height: 200, pixels: (0..<180_000).map { UInt8(($0 * 7_919) % 256) })
+        #expect(LocalFeatureExtractor().features(of: textured).count > 0)
+        let transparent = [UInt8](repeating: 0, count: 60_000)
+        #expect(LocalFeatureExtractor().features(of: textured, alpha: transparent).count == 0)
     }
 
     @Test func keypointBudgetIsSharedAmongLevels() {

@@ -1,11 +1,12 @@
-// Hamming-distance kernels for 256-bit binary descriptors, chosen once at run time for the CPU.
+// The hot loops of local features: the FAST segment test over a row of pixels, and Hamming-distance
+// matching of 256-bit binary descriptors, chosen once at run time for the CPU.
 //
 // Matching a query's local features against a candidate's is a brute-force nearest-neighbour search in
 // Hamming space, and it is most of what verifying a candidate costs. The kernels are in C so that a variant
 // using the CPU's population-count instructions (POPCNT, or AVX-512 VPOPCNTDQ) can sit beside a portable one
 // in the same binary, chosen by what the CPU supports, without building the module for a CPU level.
-#ifndef VSEARCH_CHAMMINGKERNELS_H
-#define VSEARCH_CHAMMINGKERNELS_H
+#ifndef VSEARCH_CLOCALFEATUREKERNELS_H
+#define VSEARCH_CLOCALFEATUREKERNELS_H
 
 #include <stdint.h>
 
@@ -39,6 +40,15 @@ hk_level hk_active_level(void);
 /// `hk_two_nearest` of exactly one variant; returns 0, having written nothing, when this CPU lacks it.
 int hk_two_nearest_at(hk_level level, const uint64_t *queries, long query_count, const uint64_t *items,
                       long item_count, int32_t *nearest, int32_t *first, int32_t *second);
+
+/// The FAST segment test on pixels `first` ..< `last` of the row that starts at `row`, in a plane `stride`
+/// bytes wide with at least 3 rows and columns of margin around them. `circle` holds the 16 offsets of the
+/// circle of radius 3, clockwise. A pixel passes when 9 contiguous circle pixels are all brighter than it by
+/// more than `threshold`, or all darker; `scores[x]` (indexed like the row) is then the summed excess over
+/// the threshold of the brighter or the darker circle pixels, whichever is more, at least 1; otherwise 0.
+/// Returns how many pixels passed.
+long lfk_fast_row(const uint8_t *row, const long circle[16], long first, long last, int threshold,
+                  int32_t *scores);
 
 #pragma clang assume_nonnull end
 

@@ -1,4 +1,4 @@
-#include "CHammingKernels.h"
+#include "CLocalFeatureKernels.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
