@@ -42,6 +42,9 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Longest side pictures are described at.")
     var side = 640
 
+    @Option(help: "FAST's brightness threshold.")
+    var threshold = 20
+
     @Option(help: "Keypoints per query picture (default: --keypoints).")
     var queryKeypoints: Int?
 
@@ -66,6 +69,7 @@ struct VerifyCommand: ParsableCommand {
         var extractorConfiguration = LocalFeatureExtractor.Configuration()
         extractorConfiguration.maximumKeypoints = keypoints
         extractorConfiguration.longestSide = side
+        extractorConfiguration.cornerThreshold = threshold
         let extractor = LocalFeatureExtractor(configuration: extractorConfiguration)
         var queryConfiguration = extractorConfiguration
         queryConfiguration.maximumKeypoints = queryKeypoints ?? keypoints

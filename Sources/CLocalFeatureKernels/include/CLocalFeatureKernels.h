@@ -50,6 +50,17 @@ int hk_two_nearest_at(hk_level level, const uint64_t *queries, long query_count,
 long lfk_fast_row(const uint8_t *row, const long circle[16], long first, long last, int threshold,
                   int32_t *scores);
 
+/// `source` (`width × height` bytes) smoothed by a 7-tap gaussian (σ = 2 pixels, weights 18 34 49 54 49 34 18
+/// out of 256 each way), the border repeated, into `output`; `rows` is scratch for `width × height` values.
+void lfk_smooth7(const uint8_t *source, long width, long height, uint16_t *rows, uint8_t *output);
+
+/// `source` (`source_width` wide) resampled bilinearly into `output` (`width × height`): output column x reads
+/// source columns `left[x]` and `left[x] + right_step` with weights 256 − `column_weight[x]` and
+/// `column_weight[x]` (out of 256), and output row y rows `top[y]` and `top[y] + down_step` likewise.
+void lfk_resample(const uint8_t *source, long source_width, long right_step, long down_step, const long *left,
+                  const int32_t *column_weight, const long *top, const int32_t *row_weight, long width, long height,
+                  uint8_t *output);
+
 #pragma clang assume_nonnull end
 
 #endif
