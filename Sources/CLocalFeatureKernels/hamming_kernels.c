@@ -8,7 +8,7 @@
 #include <immintrin.h>
 #endif
 
-enum { WORDS = HK_DESCRIPTOR_WORDS, NONE = 257 };
+enum { WORDS = LFK_DESCRIPTOR_WORDS, NONE = 257 };
 
 /// Writes the answer for one query from its two smallest distances.
 static inline void finish(int32_t best, int32_t d1, int32_t d2, int32_t *nearest, int32_t *first, int32_t *second) {
@@ -121,25 +121,25 @@ AVX512 static void two_nearest_avx512(const uint64_t *queries, long query_count,
 
 typedef void (*two_nearest_fn)(const uint64_t *, long, const uint64_t *, long, int32_t *, int32_t *, int32_t *);
 
-static int supported(hk_level level) {
+static int supported(lfk_level level) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     switch (level) {
-    case HK_LEVEL_PORTABLE: return 1;
-    case HK_LEVEL_POPCNT: return __builtin_cpu_supports("popcnt");
-    case HK_LEVEL_AVX512:
+    case LFK_LEVEL_PORTABLE: return 1;
+    case LFK_LEVEL_POPCNT: return __builtin_cpu_supports("popcnt");
+    case LFK_LEVEL_AVX512:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
     }
     return 0;
 #else
-    return level == HK_LEVEL_PORTABLE;
+    return level == LFK_LEVEL_PORTABLE;
 #endif
 }
 
-static two_nearest_fn variant(hk_level level) {
+static two_nearest_fn variant(lfk_level level) {
 #if defined(__x86_64__)
-    if (level == HK_LEVEL_AVX512) return two_nearest_avx512;
-    if (level == HK_LEVEL_POPCNT) return two_nearest_popcnt;
+    if (level == LFK_LEVEL_AVX512) return two_nearest_avx512;
+    if (level == LFK_LEVEL_POPCNT) return two_nearest_popcnt;
 #endif
     return two_nearest_portable;
 }
@@ -147,17 +147,17 @@ static two_nearest_fn variant(hk_level level) {
 /// The level in use plus one; 0 until the first call chooses. Two threads that choose at once store the same.
 static _Atomic int active_plus_one;
 
-hk_level hk_active_level(void) {
+lfk_level lfk_active_level(void) {
     int chosen = atomic_load_explicit(&active_plus_one, memory_order_relaxed);
-    if (chosen != 0) return (hk_level)(chosen - 1);
+    if (chosen != 0) return (lfk_level)(chosen - 1);
     const char *cap = getenv("VSEARCH_HAMMING_KERNELS");
-    hk_level highest = HK_LEVEL_AVX512;
-    if (cap != NULL && strcmp(cap, "portable") == 0) highest = HK_LEVEL_PORTABLE;
-    if (cap != NULL && strcmp(cap, "popcnt") == 0) highest = HK_LEVEL_POPCNT;
-    hk_level level = HK_LEVEL_PORTABLE;
-    for (int l = (int)highest; l > HK_LEVEL_PORTABLE; l--) {
-        if (supported((hk_level)l)) {
-            level = (hk_level)l;
+    lfk_level highest = LFK_LEVEL_AVX512;
+    if (cap != NULL && strcmp(cap, "portable") == 0) highest = LFK_LEVEL_PORTABLE;
+    if (cap != NULL && strcmp(cap, "popcnt") == 0) highest = LFK_LEVEL_POPCNT;
+    lfk_level level = LFK_LEVEL_PORTABLE;
+    for (int l = (int)highest; l > LFK_LEVEL_PORTABLE; l--) {
+        if (supported((lfk_level)l)) {
+            level = (lfk_level)l;
             break;
         }
     }
@@ -165,12 +165,12 @@ hk_level hk_active_level(void) {
     return level;
 }
 
-void hk_two_nearest(const uint64_t *queries, long query_count, const uint64_t *items, long item_count,
+void lfk_two_nearest(const uint64_t *queries, long query_count, const uint64_t *items, long item_count,
                     int32_t *nearest, int32_t *first, int32_t *second) {
-    variant(hk_active_level())(queries, query_count, items, item_count, nearest, first, second);
+    variant(lfk_active_level())(queries, query_count, items, item_count, nearest, first, second);
 }
 
-int hk_two_nearest_at(hk_level level, const uint64_t *queries, long query_count, const uint64_t *items,
+int lfk_two_nearest_at(lfk_level level, const uint64_t *queries, long query_count, const uint64_t *items,
                       long item_count, int32_t *nearest, int32_t *first, int32_t *second) {
     if (!supported(level)) return 0;
     variant(level)(queries, query_count, items, item_count, nearest, first, second);

@@ -10,11 +10,11 @@ struct Corner: Sendable, Equatable {
 
 /// Finds corners with the FAST segment test and keeps the strongest by Harris's measure.
 ///
-/// FAST is cheap enough to run on every pixel of every level: a pixel is a corner candidate when 9
-/// contiguous pixels of the 16 on a circle of radius 3 around it are all brighter, or all darker, than it by
-/// more than `threshold`. Its own score only ranks neighbours for non-maximum suppression; Harris's measure,
-/// computed for the survivors alone, decides which are kept, because it prefers real two-way corners to the
-/// edge points that pass the segment test.
+/// FAST is cheap enough to run on every pixel of every level (in C, `lfk_fast_row`): a pixel is a corner
+/// candidate when 9 contiguous pixels of the 16 on a circle of radius 3 around it are all brighter, or all
+/// darker, than it by more than `threshold`. Its own score ranks neighbours for non-maximum suppression and
+/// picks twice as many survivors as are wanted; Harris's measure, computed for those alone, decides which are
+/// kept, because it prefers real two-way corners to the edge points that pass the segment test.
 struct CornerDetector: Sendable {
     /// How much brighter or darker than the centre a circle pixel must be.
     var threshold: Int
@@ -66,13 +66,12 @@ struct CornerDetector: Sendable {
             maxima.sort { ($0.score, $1.index) > ($1.score, $0.index) }
             maxima.removeLast(maxima.count - 2 * limit)
         }
-        let corners0 = plane.pixels.withUnsafeBufferPointer { p in
+        var corners = plane.pixels.withUnsafeBufferPointer { p in
             maxima.map { maximum in
                 let (x, y) = (maximum.index % width, maximum.index / width)
                 return Corner(x: x, y: y, response: harris(p, x: x, y: y, width: width))
             }
         }
-        var corners = corners0
         corners.sort { ($0.response, $1.y, $1.x) > ($1.response, $0.y, $0.x) }
         return Array(corners.prefix(limit))
     }

@@ -44,7 +44,7 @@ public struct GeometricVerifier: Sendable {
         var second = [Int32](repeating: 0, count: query.count)
         query.descriptors.withUnsafeBufferPointer { q in
             candidate.descriptors.withUnsafeBufferPointer { c in
-                hk_two_nearest(
+                lfk_two_nearest(
                     q.baseAddress!, query.count, c.baseAddress!, candidate.count, &nearest, &first, &second)
             }
         }

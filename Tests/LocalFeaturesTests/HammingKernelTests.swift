@@ -31,7 +31,7 @@ import Testing
         }
         var queries = (0..<(4 * 40)).map { _ in generator.next() }
         if itemCount >= 9 { for w in 0..<4 { queries[w] = items[4 * 3 + w] } }  // an exact hit, duplicated
-        let levels: [hk_level] = [HK_LEVEL_PORTABLE, HK_LEVEL_POPCNT, HK_LEVEL_AVX512]
+        let levels: [lfk_level] = [LFK_LEVEL_PORTABLE, LFK_LEVEL_POPCNT, LFK_LEVEL_AVX512]
         var ran = 0
         for level in levels {
             var nearest = [Int32](repeating: 0, count: 40)
@@ -39,7 +39,7 @@ import Testing
             var second = [Int32](repeating: 0, count: 40)
             let supported = queries.withUnsafeBufferPointer { q in
                 items.withUnsafeBufferPointer { i in
-                    hk_two_nearest_at(
+                    lfk_two_nearest_at(
                         level, q.baseAddress!, 40, i.baseAddress ?? q.baseAddress!, itemCount, &nearest, &first,
                         &second)
                 }

@@ -13,32 +13,32 @@
 #pragma clang assume_nonnull begin
 
 /// Words in one descriptor: 4 × 64 = 256 bits.
-#define HK_DESCRIPTOR_WORDS 4
+#define LFK_DESCRIPTOR_WORDS 4
 
 /// Which variant is in use.
 typedef enum {
     /// Plain C: the compiler's portable bit count.
-    HK_LEVEL_PORTABLE = 0,
+    LFK_LEVEL_PORTABLE = 0,
     /// The POPCNT instruction, one 64-bit word at a time.
-    HK_LEVEL_POPCNT = 1,
+    LFK_LEVEL_POPCNT = 1,
     /// AVX-512 VPOPCNTDQ: eight 64-bit counts per instruction.
-    HK_LEVEL_AVX512 = 2,
-} hk_level;
+    LFK_LEVEL_AVX512 = 2,
+} lfk_level;
 
 /// For each of the `query_count` query descriptors, the nearest of the `item_count` item descriptors and the
 /// two smallest distances: `nearest[i]` is the index of the nearest item descriptor, `first[i]` its distance
 /// and `second[i]` the next smallest distance to any other item descriptor (257 when there is none).
-/// Descriptors are HK_DESCRIPTOR_WORDS words each, one after another. With no item descriptors, `nearest`
+/// Descriptors are LFK_DESCRIPTOR_WORDS words each, one after another. With no item descriptors, `nearest`
 /// is -1 and both distances 257.
-void hk_two_nearest(const uint64_t *queries, long query_count, const uint64_t *items, long item_count,
+void lfk_two_nearest(const uint64_t *queries, long query_count, const uint64_t *items, long item_count,
                     int32_t *nearest, int32_t *first, int32_t *second);
 
 /// The variant in use. The environment variable VSEARCH_HAMMING_KERNELS set to "portable" or "popcnt" caps it
 /// (to measure or test the others).
-hk_level hk_active_level(void);
+lfk_level lfk_active_level(void);
 
-/// `hk_two_nearest` of exactly one variant; returns 0, having written nothing, when this CPU lacks it.
-int hk_two_nearest_at(hk_level level, const uint64_t *queries, long query_count, const uint64_t *items,
+/// `lfk_two_nearest` of exactly one variant; returns 0, having written nothing, when this CPU lacks it.
+int lfk_two_nearest_at(lfk_level level, const uint64_t *queries, long query_count, const uint64_t *items,
                       long item_count, int32_t *nearest, int32_t *first, int32_t *second);
 
 /// The FAST segment test on pixels `first` ..< `last` of the row that starts at `row`, in a plane `stride`
