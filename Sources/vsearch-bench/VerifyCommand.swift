@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImageDecoding
 import LocalFeatures
+import VSearchCore
 
 /// Re-ranks `vsearch eval`'s saved candidates by local features, in Swift: the same job as
 /// `scripts/bench/local_features.py` does with OpenCV, on the same files, so the two can be compared.
@@ -59,7 +60,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let folder = URL(fileURLWithPath: scores)
-        let matrix = try NumpyFloats(contentsOf: folder.appendingPathComponent("scores.npy"))
+        let matrix = try NumpyArray.read(path: folder.appendingPathComponent("scores.npy").path)
         let queryRows = try TSV(contentsOf: folder.appendingPathComponent("queries.tsv"))
         let photos = try TSV(contentsOf: folder.appendingPathComponent("items.tsv")).column("photo")
         guard matrix.shape.count == 3, matrix.shape[0] == queryRows.rows.count, matrix.shape[1] == photos.count,
@@ -203,36 +204,6 @@ private enum GatedFusion {
     }
 }
 
-/// A little-endian float32 `.npy` file, C order.
-private struct NumpyFloats {
-    var shape: [Int]
-    var values: [Float]
-
-    init(contentsOf url: URL) throws {
-        let data = try Data(contentsOf: url)
-        guard data.count > 10, data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else {
-            throw ValidationError("\(url.path): not a .npy file")
-        }
-        let major = data[6]
-        let headerLength =
-            major == 1 ? Int(data[8]) | Int(data[9]) << 8 : Int(data[8]) | Int(data[9]) << 8 | Int(data[10]) << 16
-        let start = major == 1 ? 10 : 12
-        let header = String(decoding: data[start..<(start + headerLength)], as: UTF8.self)
-        guard header.contains("'<f4'"), header.contains("'fortran_order': False"),
-            let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")")
-        else { throw ValidationError("\(url.path): expected little-endian float32 in C order") }
-        shape = header[open.upperBound..<close].split(separator: ",").compactMap {
-            Int($0.trimmingCharacters(in: .whitespaces))
-        }
-        let count = shape.reduce(1, *)
-        let body = data.dropFirst(start + headerLength)
-        guard body.count == count * 4 else {
-            throw ValidationError("\(url.path): \(body.count) bytes for shape \(shape)")
-        }
-        values = body.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    }
-}
-
 /// A tab-separated file with a header row.
 private struct TSV {
     var rows: [[String: String]]
@@ -242,7 +213,7 @@ private struct TSV {
             $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         }
         guard let header = lines.first else { throw ValidationError("\(url.path): empty") }
-        rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+        rows = lines.dropFirst().map { Dictionary(zip(header, $0), uniquingKeysWith: { first, _ in first }) }
     }
 
     func column(_ name: String) -> [String] { rows.map { $0[name] ?? "" } }
