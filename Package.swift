@@ -108,7 +108,7 @@ let package = Package(
         // features: image files → feature vectors, loaded once, safe to share.
         .target(
             name: "Featurizer",
-            dependencies: ["VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime"]
+            dependencies: ["VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "LocalFeatures"]
         ),
         // features: local features (corners with binary descriptors) and the check that two pictures show one
         // object in one placement, which verifies a search's best candidates.
@@ -121,7 +121,7 @@ let package = Package(
         .target(
             name: "Catalogue",
             dependencies: [
-                "VSearchCore", "ImageDecoding", "ImageFetching", "Featurizer", "VectorIndex",
+                "VSearchCore", "ImageDecoding", "ImageFetching", "Featurizer", "LocalFeatures", "VectorIndex",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "CataloguePostgres",
             dependencies: [
-                "VSearchCore", "Catalogue", "ImageFetching",
+                "VSearchCore", "Catalogue", "ImageFetching", "LocalFeatures",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -143,7 +143,7 @@ let package = Package(
         ),
 
         // devices: MQTT through libmosquitto, and the feature payloads devices publish.
-        .target(name: "DeviceLink", dependencies: ["VSearchCore", "CMosquitto"]),
+        .target(name: "DeviceLink", dependencies: ["VSearchCore", "LocalFeatures", "CMosquitto"]),
         // devices: the edge agent (frames from ffmpeg, a folder or stdin → features → MQTT).
         .target(
             name: "EdgeAgent",
@@ -153,7 +153,7 @@ let package = Package(
         .target(
             name: "SearchServer",
             dependencies: [
-                "VSearchCore", "ImageDecoding", "ImageOps", "ImageFetching", "Featurizer", "Catalogue", "DeviceLink",
+                "VSearchCore", "ImageDecoding", "ImageOps", "ImageFetching", "Featurizer", "LocalFeatures", "Catalogue", "DeviceLink",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -219,7 +219,10 @@ let package = Package(
         // Against a real PostgreSQL that each suite starts with scripts/postgres.sh.
         .testTarget(
             name: "CataloguePostgresTests",
-            dependencies: ["CataloguePostgres", "Catalogue", "VSearchCore", "VSearchTesting"]
+            dependencies: [
+                "CataloguePostgres", "Catalogue", "VSearchCore", "VSearchTesting", "LocalFeatures", "ImageDecoding",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "RetrievalEvalTests",

@@ -272,23 +272,35 @@ DESCRIPTOR = {
 # (its 48 strongest of 62), weighted 0.6 against 0.4 for the plain half, so a window that frames
 # the object finds it, and the plain half keeps a photo pasted on another catalogue photo from
 # matching that photo. The sizes are the largest that keep an upload search under 40 ms and
-# ingest at over half the plain model's rate on two cores.
+# ingest at over half the plain model's rate on two cores. "verify" (docs/retrieval.md, Round 4)
+# ranks a query's candidates by the gated fusion of the two halves' cosines and raises the best 20
+# by their local-feature matches with the query picture (500 keypoints at 480 pixels, stored with
+# every item); it is why the id is /2: a store made by /1 has no local features.
 BLEND = {
     **DESCRIPTOR,
     "item": {"longSide": 160, "shortSide": 160},
     "query": {"longSide": 480, "shortSide": 360},
     "keep": 48,
     "plainWeight": 0.4,
+    "verify": {
+        "keypoints": 500,
+        "longestSide": 480,
+        "candidates": 20,
+        "weightPerMatch": 0.005,
+        "matchCap": 100,
+        "gate": 0.6,
+    },
 }
 
-RECIPES = {"none": ("", None), "regions": ("-regions", DESCRIPTOR), "blend": ("-blend", BLEND)}
+# Each recipe's id suffix, descriptor and version (the number after the slash in the id).
+RECIPES = {"none": ("", None, 1), "regions": ("-regions", DESCRIPTOR, 1), "blend": ("-blend", BLEND, 2)}
 
 
 def descriptor(variant, feature_dim, recipe="none"):
     v = VARIANTS[variant]
-    suffix, recipe_spec = RECIPES[recipe]
+    suffix, recipe_spec, version = RECIPES[recipe]
     spec = {
-        "id": f"efficientnet-{variant}{suffix}/1",
+        "id": f"efficientnet-{variant}{suffix}/{version}",
         "name": v["name"],
         "onnx": "model.onnx",
         "input": {

@@ -1,4 +1,5 @@
 import Foundation
+import LocalFeatures
 
 /// What the command-line tool and the server need from a catalogue, whichever backend keeps it.
 ///
@@ -80,6 +81,10 @@ public protocol CatalogueBackend: AnyObject, Sendable {
 
     /// The vector stored for an item; nil when the item is unknown or pending.
     func vector(ofItem id: String) async throws(CatalogueError) -> [Float]?
+
+    /// The local features stored with an item (`DescriptorSpec.verify`); nil when the item is unknown,
+    /// has none, or its stored bytes do not decode.
+    func localFeatures(ofItem id: String) async throws(CatalogueError) -> LocalFeatures?
 
     /// The best matches for each query vector, best first; `modelID` names the model the queries
     /// come from, and a catalogue of another model refuses, because their scores mean nothing.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LocalFeatures
 import VectorIndex
 
 /// What an ingest writes for one item before its vector exists.
@@ -9,13 +10,20 @@ public struct StagedItem: Sendable {
     public var url: String
     public var attributes: String
     public var contentHash: String
+    /// The photo's local features, kept beside the vector when the model verifies candidates by them
+    /// (`DescriptorSpec.verify`); nil for none, and the item is then never raised by that check.
+    public var localFeatures: LocalFeatures?
 
-    public init(id: String, title: String, url: String, attributes: String, contentHash: String) {
+    public init(
+        id: String, title: String, url: String, attributes: String, contentHash: String,
+        localFeatures: LocalFeatures? = nil
+    ) {
         self.id = id
         self.title = title
         self.url = url
         self.attributes = attributes
         self.contentHash = contentHash
+        self.localFeatures = localFeatures
     }
 }
 
@@ -118,6 +126,17 @@ extension CatalogueStore {
                         RETURNING key
                         """,
                     arguments: [item.id, item.title, item.url, item.attributes, item.contentHash, model, now, now]) ?? 0
+            }
+        }
+        try write { db in
+            for (key, item) in zip(keys, staged) {
+                if let features = item.localFeatures {
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO item_local_features(key, features) VALUES (?, ?)",
+                        arguments: [key, Data(features.encoded)])
+                } else {
+                    try db.execute(sql: "DELETE FROM item_local_features WHERE key = ?", arguments: [key])
+                }
             }
         }
         try withIndex { store throws(IndexError) in

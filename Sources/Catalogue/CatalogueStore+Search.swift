@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import LocalFeatures
+import VSearchCore
 import VectorIndex
 
 /// One catalogue item found by a search.
@@ -33,17 +35,25 @@ public struct CatalogueQuery: Sendable {
     /// blend recipe's plain part, `Featurizer.sharedPrefix`), or 0. An exact index scores that part
     /// once instead of once per vector; the index checks it, so a wrong value costs only speed.
     public var sharedPrefix: Int
+    /// How a region search ranks each picture's best candidates when the model verifies them by local
+    /// features (`DescriptorSpec.verify`), with the pictures' features; nil ranks by the vectors alone.
+    public var check: CandidateCheck?
 
     public init(
         k: Int = 4, minScore: Float? = nil, filters: [(key: String, value: String)] = [], windowPenalty: Float = 0,
-        sharedPrefix: Int = 0
+        sharedPrefix: Int = 0, check: CandidateCheck? = nil
     ) {
         self.k = k
         self.minScore = minScore
         self.filters = filters
         self.windowPenalty = windowPenalty
         self.sharedPrefix = sharedPrefix
+        self.check = check
     }
+
+    /// How many hits each vector of a region search asks the index for: `k`, or enough for the
+    /// candidates that ``check`` ranks.
+    public var hitsPerVector: Int { check.map { max(k, $0.spec.candidates) } ?? k }
 
     /// Parses `key=value`.
     public static func filter(_ text: String) throws(CatalogueError) -> (key: String, value: String) {
@@ -75,7 +85,8 @@ extension CatalogueStore {
     public func search(_ queries: [[Float]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
         -> [[CatalogueMatch]]
     {
-        guard let hitLists = try indexHits(batches: [queries], modelID: modelID, query: query) else {
+        guard let hitLists = try indexHits(batches: [queries], perVector: query.k, modelID: modelID, query: query)
+        else {
             return queries.map { _ in [] }
         }
         let found = try items(keys: hitLists.flatMap { $0.map(\.key) })
@@ -99,13 +110,22 @@ extension CatalogueStore {
     {
         // A prefix is shared only within one picture's vectors, so then each picture is one batch.
         let batches = query.sharedPrefix > 0 ? queries : [queries.flatMap { $0 }]
-        guard let hitLists = try indexHits(batches: batches, modelID: modelID, query: query) else {
+        guard
+            let hitLists = try indexHits(
+                batches: batches, perVector: query.hitsPerVector, modelID: modelID, query: query)
+        else {
             return queries.map { _ in [] }
         }
         var ranked: [[SearchHit]] = []
         var next = 0
-        for picture in queries {
-            ranked.append(query.bestPerItem(hitLists[next..<(next + picture.count)]))
+        for (p, picture) in queries.enumerated() {
+            var hits = query.bestPerItem(hitLists[next..<(next + picture.count)])
+            if let check = query.check, !hits.isEmpty {
+                hits = try checked(
+                    hits, vectors: picture, check: check, features: check.features(ofPicture: p),
+                    prefix: query.sharedPrefix)
+            }
+            ranked.append(hits)
             next += picture.count
         }
         var cutoffs = ranked.map { Self.cutoff($0, from: 0, needed: query.k) }
@@ -125,6 +145,55 @@ extension CatalogueStore {
         }
     }
 
+    /// One picture's hits ranked by ``CandidateCheck``: for a blend, each hit's plain-half score comes
+    /// from its vector in the index; without the picture's `features`, nothing is raised.
+    private func checked(
+        _ hits: [SearchHit], vectors: [[Float]], check: CandidateCheck, features: LocalFeatures?, prefix: Int
+    ) throws(CatalogueError) -> [SearchHit] {
+        var plainScores: [Float]?
+        if check.fusesBlend, prefix > 0, let first = vectors.first, let index {
+            plainScores = hits.map { hit in
+                guard let vector = index.vector(id: hit.id) else { return 0 }
+                var sum: Float = 0
+                for i in 0..<min(prefix, vector.count, first.count) { sum += first[i] * vector[i] }
+                return sum
+            }
+        }
+        let fused = check.fused(hits, score: \.score, plainScores: plainScores, ordered: { $0.id < $1.id })
+        guard let features else { return fused }
+        let stored = try localFeatures(keys: fused.prefix(check.checkedCount(of: fused.count)).map(\.key))
+        return check.raised(
+            fused, score: \.score, picture: features, stored: { stored[$0.key] }, ordered: { $0.id < $1.id })
+    }
+
+    /// The local features stored with an item; nil when it has none or they do not decode.
+    public func localFeatures(ofItem id: String) throws(CatalogueError) -> LocalFeatures? {
+        let data = try read { db in
+            try Data.fetchOne(
+                db,
+                sql: "SELECT features FROM item_local_features JOIN item USING (key) WHERE item.id = ?",
+                arguments: [id])
+        }
+        return data.flatMap { try? LocalFeatures(encoded: [UInt8]($0)) }
+    }
+
+    /// The stored local features of the items with these keys; a row that does not decode is left out.
+    func localFeatures(keys: [Int64]) throws(CatalogueError) -> [Int64: LocalFeatures] {
+        guard !keys.isEmpty else { return [:] }
+        let rows = try read { db in
+            let marks = Array(repeating: "?", count: keys.count).joined(separator: ", ")
+            return try Row.fetchAll(
+                db, sql: "SELECT key, features FROM item_local_features WHERE key IN (\(marks))",
+                arguments: StatementArguments(keys))
+        }
+        var found: [Int64: LocalFeatures] = [:]
+        for row in rows {
+            let data: Data = row["features"]
+            if let features = try? LocalFeatures(encoded: [UInt8](data)) { found[row["key"]] = features }
+        }
+        return found
+    }
+
     /// The end of the hits to read from `start` for `needed` more matches: those, and every hit
     /// tied with the last of them, since ties are broken by the item's id.
     private static func cutoff(_ hits: [SearchHit], from start: Int, needed: Int) -> Int {
@@ -140,7 +209,8 @@ extension CatalogueStore {
 
     /// The index's hits for every vector of every batch, in order, or nil when the store has no
     /// vectors yet.
-    private func indexHits(batches: [[[Float]]], modelID: String, query: CatalogueQuery) throws(CatalogueError)
+    private func indexHits(batches: [[[Float]]], perVector: Int, modelID: String, query: CatalogueQuery)
+        throws(CatalogueError)
         -> [[SearchHit]]?
     {
         guard query.k > 0 else { throw .query("k must be at least 1, got \(query.k)") }
@@ -153,7 +223,8 @@ extension CatalogueStore {
             flat.reserveCapacity(batch.count * index.dimension)
             for vector in batch { flat += vector }
             do {
-                hitLists += try index.search(batch: flat, k: query.k, filter: filter, sharedPrefix: query.sharedPrefix)
+                hitLists += try index.search(
+                    batch: flat, k: perVector, filter: filter, sharedPrefix: query.sharedPrefix)
             } catch {
                 throw .query(error.description)
             }

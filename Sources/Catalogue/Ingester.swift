@@ -2,6 +2,7 @@ import Featurizer
 import Foundation
 import ImageDecoding
 import ImageFetching
+import LocalFeatures
 import VSearchCore
 
 /// How an ingest runs.
@@ -160,6 +161,7 @@ public final class Ingester: Sendable {
         var image: Image
         var contentHash: String
         var isNew: Bool
+        var localFeatures: LocalFeatures?
     }
 
     /// Runs the pipeline on `records`; `fetcher` is shut down when it ends. When `shared`, the
@@ -343,7 +345,11 @@ public final class Ingester: Sendable {
             return .failed(failure(record, "not a usable image: \(error.description)"))
         }
         if fetched.isRemote, !fetched.cached { fetcher.remember(fetched.bytes, for: record.url) }
-        return .embed(Prepared(record: record, image: image, contentHash: hash, isNew: existing == nil))
+        // Described here, on the fetch workers, so the network's thread does not wait for it.
+        let features = featurizer.localFeatures(of: image)
+        return .embed(
+            Prepared(
+                record: record, image: image, contentHash: hash, isNew: existing == nil, localFeatures: features))
     }
 
     /// Runs the network on a batch and queues it for storing; a batch that fails is handled as the
@@ -374,7 +380,8 @@ public final class Ingester: Sendable {
         let staged = done.map { prepared, _ in
             StagedItem(
                 id: prepared.record.id, title: prepared.record.title, url: prepared.record.url,
-                attributes: prepared.record.attributes, contentHash: prepared.contentHash)
+                attributes: prepared.record.attributes, contentHash: prepared.contentHash,
+                localFeatures: prepared.localFeatures)
         }
         await writer.submit(staged, vectors: done.flatMap(\.1), isNew: done.map(\.0.isNew))
     }

@@ -102,6 +102,17 @@ enum StoreSchema {
         migrator.registerMigration("v3-item-order") { db in
             try db.execute(sql: "CREATE INDEX item_order ON item(\(itemOrder))")
         }
+        // Each item's local features, for the models that verify a search's best candidates by them.
+        // A row goes with its item; an item without one is simply never raised by the check.
+        migrator.registerMigration("v4-local-features") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE item_local_features (
+                        key INTEGER PRIMARY KEY REFERENCES item(key) ON DELETE CASCADE,
+                        features BLOB NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }()
 

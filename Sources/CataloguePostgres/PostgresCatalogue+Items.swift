@@ -140,11 +140,11 @@ extension PostgresCatalogue {
 /// replaced and its `key` kept, as the embedded store keeps it.
 struct UpsertItem: PostgresPreparedStatement {
     static let sql = """
-        INSERT INTO vsearch_items AS old (id, title, url, attributes, content_hash, model_id, vector, state)
-        VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, 'ready')
+        INSERT INTO vsearch_items AS old (id, title, url, attributes, content_hash, model_id, vector, state, local_features)
+        VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, 'ready', $9)
         ON CONFLICT (id) DO UPDATE SET title = excluded.title, url = excluded.url, attributes = excluded.attributes,
             content_hash = excluded.content_hash, model_id = excluded.model_id, vector = excluded.vector,
-            state = 'ready', updated_at = now()
+            state = 'ready', local_features = excluded.local_features, updated_at = now()
         WHERE NOT $8
         RETURNING key
         """
@@ -156,7 +156,7 @@ struct UpsertItem: PostgresPreparedStatement {
     var onlyNew: Bool
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 8)
+        var bindings = PostgresBindings(capacity: 9)
         bindings.append(item.id)
         bindings.append(item.title)
         bindings.append(item.url)
@@ -165,6 +165,11 @@ struct UpsertItem: PostgresPreparedStatement {
         bindings.append(model)
         bindings.append(vector)
         bindings.append(onlyNew)
+        if let features = item.localFeatures {
+            bindings.append(ByteBuffer(bytes: features.encoded))
+        } else {
+            bindings.appendNull()
+        }
         return bindings
     }
 

@@ -1,5 +1,6 @@
 import Catalogue
 import Foundation
+import LocalFeatures
 import PostgresNIO
 
 /// Searching in PostgreSQL: pgvector's `<#>` (negative inner product) ranks, the HNSW index answers
@@ -112,8 +113,65 @@ extension PostgresCatalogue {
     {
         var unfiltered = query
         unfiltered.minScore = nil
+        unfiltered.k = query.hitsPerVector
         let lists = try await search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
-        return query.mergeRegions(lists, sizes: queries.map(\.count))
+        guard let check = query.check else { return query.mergeRegions(lists, sizes: queries.map(\.count)) }
+        // Every merged hit is a candidate of the check; the best `k` are kept after it.
+        var everyHit = query
+        everyHit.k = Int.max
+        let merged = everyHit.mergeRegions(lists, sizes: queries.map(\.count))
+        var results: [[CatalogueMatch]] = []
+        for (p, hits) in merged.enumerated() {
+            let ranked = try await checked(
+                hits, vectors: queries[p], check: check, features: check.features(ofPicture: p),
+                prefix: query.sharedPrefix)
+            results.append(Array(ranked.prefix(query.k)))
+        }
+        return results
+    }
+
+    /// One picture's hits ranked by ``CandidateCheck``: for a blend, each hit's plain-half score is
+    /// computed by PostgreSQL, and the candidates' local features are read in one query; without the
+    /// picture's `features`, nothing is raised.
+    private func checked(
+        _ hits: [CatalogueMatch], vectors: [[Float]], check: CandidateCheck, features: LocalFeatures?, prefix: Int
+    ) async throws(CatalogueError) -> [CatalogueMatch] {
+        guard !hits.isEmpty else { return hits }
+        var plainScores: [Float]?
+        if check.fusesBlend, prefix > 0, let first = vectors.first {
+            let half = PostgresVector(CandidateCheck.plainHalf(of: first, prefix: prefix)[...], type: vectorType)
+            let ids = hits.map(\.id)
+            let rows = try await rows(
+                "cannot score the candidates' plain halves",
+                "SELECT id, (vector <#> \(half))::float8 FROM vsearch_items WHERE id = ANY(\(ids))")
+            var scores: [String: Float] = [:]
+            for row in rows {
+                if let (id, distance) = try? row.decode((String, Double).self) { scores[id] = Float(-distance) }
+            }
+            plainScores = hits.map { scores[$0.id] ?? 0 }
+        }
+        let fused = check.fused(hits, score: \.score, plainScores: plainScores, ordered: { $0.id < $1.id })
+        guard let features else { return fused }
+        let candidates = fused.prefix(check.checkedCount(of: fused.count)).map(\.id)
+        let rows = try await rows(
+            "cannot read the candidates' local features",
+            "SELECT id, local_features FROM vsearch_items WHERE id = ANY(\(candidates)) AND local_features IS NOT NULL")
+        var stored: [String: LocalFeatures] = [:]
+        for row in rows {
+            // A row that does not decode leaves its item unchecked; it keeps its score.
+            guard let (id, bytes) = try? row.decode((String, ByteBuffer).self) else { continue }
+            if let decoded = try? LocalFeatures(encoded: Array(bytes.readableBytesView)) { stored[id] = decoded }
+        }
+        return check.raised(
+            fused, score: \.score, picture: features, stored: { stored[$0.id] }, ordered: { $0.id < $1.id })
+    }
+
+    public func localFeatures(ofItem id: String) async throws(CatalogueError) -> LocalFeatures? {
+        let rows = try await rows(
+            "cannot read the local features of item '\(id)'",
+            "SELECT local_features FROM vsearch_items WHERE id = \(id) AND local_features IS NOT NULL")
+        guard let bytes = try? rows.first?.decode(ByteBuffer.self) else { return nil }
+        return try? LocalFeatures(encoded: Array(bytes.readableBytesView))
     }
 
     public func vector(ofItem id: String) async throws(CatalogueError) -> [Float]? {

@@ -99,6 +99,13 @@ enum PostgresSchema {
                 // What a worker claims next: the unsettled items of its job in source order.
                 "CREATE INDEX vsearch_ingest_claims_open ON vsearch_ingest_claims (job, ordinal) WHERE state <> 'done'",
             ]),
+        Migration(
+            version: 4, name: "local features",
+            statements: [
+                // Each item's local features (`LocalFeatures.encoded`), for the models that verify a search's
+                // best candidates by them; null for the others.
+                "ALTER TABLE vsearch_items ADD COLUMN local_features bytea"
+            ]),
     ]
 
     /// The newest schema version this vsearch knows.

@@ -1,4 +1,5 @@
 import Foundation
+import LocalFeatures
 
 /// One frame's features as a device publishes them.
 public struct FeatureMessage: Sendable, Equatable {
@@ -15,10 +16,13 @@ public struct FeatureMessage: Sendable, Equatable {
     public var regions: [[Float]]
     /// A small JPEG of the frame, so people can see what the device saw.
     public var thumbnailJPEG: [UInt8]?
+    /// The frame's local features, when the model verifies a search's best candidates by them
+    /// (`DescriptorSpec.verify`; compact payload v4 only).
+    public var localFeatures: LocalFeatures?
 
     public init(
         model: String? = nil, device: String? = nil, capturedAt: Date? = nil, features: [Float],
-        regions: [[Float]] = [], thumbnailJPEG: [UInt8]? = nil
+        regions: [[Float]] = [], thumbnailJPEG: [UInt8]? = nil, localFeatures: LocalFeatures? = nil
     ) {
         self.model = model
         self.device = device
@@ -26,6 +30,7 @@ public struct FeatureMessage: Sendable, Equatable {
         self.features = features
         self.regions = regions
         self.thumbnailJPEG = thumbnailJPEG
+        self.localFeatures = localFeatures
     }
 }
 
@@ -39,7 +44,9 @@ public enum PayloadFormat: String, Sendable, CaseIterable {
     /// `"vectors"`, is still read. Version 3 adds `"shared":S,"scales":[R numbers]` for vectors whose
     /// first S values are multiples of the first vector's (the blend recipe's windows all repeat the
     /// frame's plain vector): `features_f16` then holds those S values once and each vector's other
-    /// N − S, and vector r is `[scales[r] · shared ; its own]`.
+    /// N − S, and vector r is `[scales[r] · shared ; its own]`. Version 4 is version 2 or 3 with
+    /// `"local_features":"<base64>"`, the frame's local features (`LocalFeatures.encoded`, 44 bytes per
+    /// keypoint), with which the server checks the search's best candidates.
     case compact
 }
 
@@ -53,14 +60,17 @@ public struct PayloadLimits: Sendable, Equatable {
     public var maxDimension: Int
     /// The most vectors (whole frame and regions) one message may carry.
     public var maxVectors: Int
+    /// The most local-feature keypoints one message may carry.
+    public var maxKeypoints: Int
 
     public init(
         maxPayloadBytes: Int = 1 << 20, maxThumbnailBytes: Int = 512 << 10, maxDimension: Int = 16_384,
-        maxVectors: Int = 64
+        maxVectors: Int = 64, maxKeypoints: Int = 5_000
     ) {
         self.maxPayloadBytes = maxPayloadBytes
         self.maxThumbnailBytes = maxThumbnailBytes
         self.maxDimension = maxDimension
         self.maxVectors = maxVectors
+        self.maxKeypoints = maxKeypoints
     }
 }

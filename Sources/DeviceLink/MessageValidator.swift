@@ -1,4 +1,5 @@
 import Foundation
+import LocalFeatures
 
 /// A device message that passed validation, ready to search.
 public struct DeviceMessage: Sendable, Equatable {
@@ -11,6 +12,8 @@ public struct DeviceMessage: Sendable, Equatable {
     /// Its region vectors, if the device sent any.
     public var regions: [[Float]] = []
     public var thumbnailJPEG: [UInt8]?
+    /// The frame's local features, if the device sent them (compact payload v4).
+    public var localFeatures: LocalFeatures?
     public var format: PayloadFormat
 }
 
@@ -66,7 +69,8 @@ public struct MessageValidator: Sendable {
             ?? topicFilter.flatMap { Self.wildcardLevel(of: topic, filter: MQTTClient.topicFilter(of: $0)) }
         return DeviceMessage(
             topic: topic, device: device, capturedAt: message.capturedAt, features: message.features,
-            regions: message.regions, thumbnailJPEG: message.thumbnailJPEG, format: format)
+            regions: message.regions, thumbnailJPEG: message.thumbnailJPEG, localFeatures: message.localFeatures,
+            format: format)
     }
 
     /// The topic level that the filter's first `+` matched, if any.

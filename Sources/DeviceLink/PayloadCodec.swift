@@ -1,4 +1,5 @@
 import Foundation
+import LocalFeatures
 
 /// Turns feature messages into MQTT payloads and back.
 ///
@@ -20,7 +21,8 @@ public enum PayloadCodec {
         case .compact:
             let vectors = [message.features] + message.regions
             let scales = message.regions.isEmpty ? nil : PrefixScales.find(vectors, length: sharedPrefix)
-            var json = "{\"v\":\(scales != nil ? 3 : message.regions.isEmpty ? 1 : 2)"
+            let version = message.localFeatures != nil ? 4 : scales != nil ? 3 : message.regions.isEmpty ? 1 : 2
+            var json = "{\"v\":\(version)"
             if let model = message.model { json += ",\"model\":\(jsonString(model))" }
             if let device = message.device { json += ",\"device\":\(jsonString(device))" }
             if let capturedAt = message.capturedAt {
@@ -39,6 +41,9 @@ public enum PayloadCodec {
             json += ",\"features_f16\":\"\(HalfFloatCodec.base64(values))\""
             if let thumbnail = message.thumbnailJPEG {
                 json += ",\"thumbnail_jpeg\":\"\(Data(thumbnail).base64EncodedString())\""
+            }
+            if let features = message.localFeatures {
+                json += ",\"local_features\":\"\(Data(features.encoded).base64EncodedString())\""
             }
             return Array((json + "}").utf8)
         }
@@ -75,15 +80,18 @@ public enum PayloadCodec {
     private static func decodeCompact(_ wire: WireMessage, packed: String, topic: String, limits: PayloadLimits)
         throws(DeviceMessageError) -> FeatureMessage
     {
-        guard let version = wire.v, (1...3).contains(version) else {
+        guard let version = wire.v, (1...4).contains(version) else {
             throw .malformed(topic: topic, reason: "unknown payload version \(wire.v.map(String.init) ?? "none")")
         }
         let count = wire.vectors ?? 1
         guard version >= 2 || wire.vectors == nil else {
             throw .malformed(topic: topic, reason: "\"vectors\" needs payload version 2")
         }
-        guard version == 3 || (wire.shared == nil && wire.scales == nil) else {
+        guard version >= 3 || (wire.shared == nil && wire.scales == nil) else {
             throw .malformed(topic: topic, reason: "\"shared\" and \"scales\" need payload version 3")
+        }
+        guard version == 4 || wire.localFeatures == nil else {
+            throw .malformed(topic: topic, reason: "\"local_features\" needs payload version 4")
         }
         guard (1...limits.maxVectors).contains(count) else {
             throw .malformed(topic: topic, reason: "\"vectors\" is \(count), expected 1 to \(limits.maxVectors)")
@@ -92,7 +100,7 @@ public enum PayloadCodec {
             throw .malformed(topic: topic, reason: "\"features_f16\" is not base64")
         }
         let vectors: [[Float]]
-        if version == 3 {
+        if version == 3 || (version == 4 && wire.shared != nil) {
             vectors = try sharedPrefixVectors(wire, bytes: bytes, count: count, topic: topic, limits: limits)
         } else {
             guard bytes.count % (2 * count) == 0, bytes.count / (2 * count) <= limits.maxDimension else {
@@ -125,9 +133,36 @@ public enum PayloadCodec {
         let capturedAt = try wire.capturedAt.map { text throws(DeviceMessageError) in
             try parseTimestamp(text, topic: topic)
         }
+        let localFeatures = try wire.localFeatures.map { text throws(DeviceMessageError) in
+            try decodeLocalFeatures(text, topic: topic, limits: limits)
+        }
         return FeatureMessage(
             model: wire.model, device: wire.device, capturedAt: capturedAt, features: features, regions: regions,
-            thumbnailJPEG: thumbnail)
+            thumbnailJPEG: thumbnail, localFeatures: localFeatures)
+    }
+
+    /// Version 4's `"local_features"`: base64 of `LocalFeatures.encoded`, at most `maxKeypoints` of them.
+    private static func decodeLocalFeatures(_ text: String, topic: String, limits: PayloadLimits)
+        throws(DeviceMessageError) -> LocalFeatures
+    {
+        guard let data = Data(base64Encoded: text) else {
+            throw .malformed(topic: topic, reason: "\"local_features\" is not base64")
+        }
+        let features: LocalFeatures
+        do {
+            features = try LocalFeatures(encoded: Array(data))
+        } catch {
+            throw .malformed(topic: topic, reason: "\"local_features\": \(error.description)")
+        }
+        guard features.count <= limits.maxKeypoints else {
+            throw .malformed(
+                topic: topic,
+                reason: "\"local_features\" holds \(features.count) keypoints, more than \(limits.maxKeypoints)")
+        }
+        guard features.points.allSatisfy({ $0.x.isFinite && $0.y.isFinite }) else {
+            throw .malformed(topic: topic, reason: "\"local_features\" holds a keypoint that is not finite")
+        }
+        return features
     }
 
     /// Version 3: `"shared"` values once, then each vector's other `dim − shared`; vector r is
@@ -216,12 +251,14 @@ private struct WireMessage: Decodable {
     var featuresF16: String?
     var features: WireFeatures?
     var thumbnailJPEG: String?
+    var localFeatures: String?
 
     enum CodingKeys: String, CodingKey {
         case v, model, device, dim, vectors, shared, scales, features
         case capturedAt = "captured_at"
         case featuresF16 = "features_f16"
         case thumbnailJPEG = "thumbnail_jpeg"
+        case localFeatures = "local_features"
     }
 }
 

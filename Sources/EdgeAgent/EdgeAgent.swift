@@ -144,6 +144,8 @@ public final class EdgeAgent: Sendable {
         var message = FeatureMessage(
             model: featurizer.descriptor.id, device: options.deviceID, capturedAt: frame.capturedAt,
             features: compact ? vectors[0] : vector, regions: compact ? Array(vectors.dropFirst()) : [])
+        // The server checks its best candidates with the frame's own local features, when the model says so.
+        if compact { message.localFeatures = featurizer.localFeatures(of: image) }
         if options.thumbnail, options.payload == .compact {
             message.thumbnailJPEG = Thumbnail.jpeg(
                 frameBytes: frame.bytes, decoded: image, maxSide: options.thumbnailMaxSide)

@@ -2,6 +2,7 @@ import CNNRuntime
 import Foundation
 import ImageDecoding
 import ImageTensor
+import LocalFeatures
 import VSearchCore
 
 /// Turns images into feature vectors with one model, loaded once.
@@ -57,6 +58,9 @@ public final class Featurizer: Sendable {
     private let preprocessor: ImagePreprocessor
     /// With a descriptor spec: the item and query inputs, and the pooling of the feature map.
     private let views: DescriptorViews?
+    /// With a descriptor that verifies candidates (`DescriptorSpec.verify`): how pictures are
+    /// described for that check.
+    public let localFeatureExtractor: LocalFeatureExtractor?
 
     /// Loads the model in `model`; the ONNX graph is parsed and planned once.
     public init(model: ModelDirectory, options: Options = Options()) throws(FeaturizerError) {
@@ -81,6 +85,12 @@ public final class Featurizer: Sendable {
             if !outputs.contains(spec.map) { outputs.append(spec.map) }
         } else {
             views = nil
+        }
+        localFeatureExtractor = descriptor.descriptor?.verify.map { verify in
+            var configuration = LocalFeatureExtractor.Configuration()
+            configuration.maximumKeypoints = verify.keypoints
+            configuration.longestSide = verify.longestSide
+            return LocalFeatureExtractor(configuration: configuration)
         }
         do {
             network = try CNNModel(
@@ -118,7 +128,9 @@ public final class Featurizer: Sendable {
         guard let views else { return preprocessor.decodeShortSide }
         // A blend also runs the plain input, which may need more of the picture than the views.
         let plain = views.spec.plainWeight == nil ? 0 : preprocessor.decodeShortSide
-        return max(plain, views.decodeShortSide(for: role))
+        // Local features are described at up to `longestSide`: a 4:3 picture needs ¾ of it.
+        let local = views.spec.verify.map { ($0.longestSide * 3 + 3) / 4 } ?? 0
+        return max(plain, local, views.decodeShortSide(for: role))
     }
 
     /// Runs the network on decoded images, `maxBatch` at a time.
@@ -205,6 +217,26 @@ public final class Featurizer: Sendable {
             paths, batchSize: options.maxBatch, retry: options.retry,
             decode: { [self] path in decodeResult(file: path, for: role) },
             compute: { images throws(FeaturizerError) in try vectors(images, for: role) })
+    }
+
+    /// Pictures described for `role` as a search or a catalogue keeps them: their vectors and, when the
+    /// model verifies candidates, their local features (described while the next batch is decoded).
+    public func describe(files paths: [String], for role: VectorRole) async
+        -> [Result<PictureDescription, FeaturizerError>]
+    {
+        await Self.pipelined(
+            paths, batchSize: options.maxBatch, retry: options.retry,
+            decode: { [self] path in decodeResult(file: path, for: role).map { ($0, localFeatures(of: $0)) } },
+            compute: { decoded throws(FeaturizerError) in
+                try zip(vectors(decoded.map(\.0), for: role), decoded).map {
+                    PictureDescription(vectors: $0, localFeatures: $1.1)
+                }
+            })
+    }
+
+    /// The local features of a picture, when the model verifies candidates by them; nil otherwise.
+    public func localFeatures(of image: Image) -> LocalFeatures? {
+        localFeatureExtractor?.features(of: image)
     }
 
     /// The network's outputs for image files, one result per path, in order; decoded a batch ahead
@@ -372,6 +404,18 @@ public struct Prediction: Sendable {
     public var features: [Float]
     /// The classifier's raw scores, when the model has them.
     public var logits: [Float]?
+}
+
+/// A picture as a search uses it: its vectors (an item's one, or a query's several) and, when the
+/// model verifies candidates (`DescriptorSpec.verify`), its local features.
+public struct PictureDescription: Sendable {
+    public var vectors: [[Float]]
+    public var localFeatures: LocalFeatures?
+
+    public init(vectors: [[Float]], localFeatures: LocalFeatures?) {
+        self.vectors = vectors
+        self.localFeatures = localFeatures
+    }
 }
 
 /// One class of a classification.

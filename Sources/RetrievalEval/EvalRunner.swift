@@ -345,10 +345,16 @@ public struct ExactRetrieval: RetrievalTarget {
     public func ranks(of item: Int, queries: [[[Float]]]) throws -> [Int] {
         recorder?.record(item: item, queries: queries, catalogue: vectors)
         return queries.map { query in
-            let scores = vectors.map { vector in
-                query.enumerated().map { Self.dot(vector, $1) - ($0 > 0 ? windowPenalty : 0) }.max() ?? -.infinity
-            }
-            return RetrievalMetrics.rank(of: item, scores: scores)
+            RetrievalMetrics.rank(
+                of: item, scores: Self.scores(of: query, catalogue: vectors, windowPenalty: windowPenalty))
+        }
+    }
+
+    /// Every catalogue vector's score for one query: its best over the query's vectors, each but the
+    /// first less `windowPenalty`, as a store's region search scores it.
+    static func scores(of query: [[Float]], catalogue: [[Float]], windowPenalty: Float) -> [Float] {
+        catalogue.map { vector in
+            query.enumerated().map { dot(vector, $1) - ($0 > 0 ? windowPenalty : 0) }.max() ?? -.infinity
         }
     }
 

@@ -2,6 +2,7 @@ import Catalogue
 import Foundation
 import ImageDecoding
 import ImageFetching
+import LocalFeatures
 import VSearchCore
 
 /// The photos of a catalogue's items, read from its download cache (remote items) or from their
@@ -57,12 +58,17 @@ public struct StoreRetrieval: RetrievalTarget {
     let depth: Int
     let windowPenalty: Float
     let sharedPrefix: Int
+    /// The model's check of the best candidates, and how it describes a query picture for it.
+    let check: CandidateCheck?
+    let describe: (@Sendable (Image) -> LocalFeatures?)?
 
     /// `ids[item]` is the store id of evaluation item `item`; `modelID` is the queries' model, and
-    /// `windowPenalty` and `sharedPrefix` its descriptor's (`CatalogueQuery`).
+    /// `windowPenalty` and `sharedPrefix` its descriptor's (`CatalogueQuery`). With `check`, the
+    /// query pictures are described by `describe` and the store checks its best candidates, as
+    /// `vsearch search` has it do.
     public init(
         store: any CatalogueBackend, ids: [String], modelID: String, depth: Int = 100, windowPenalty: Float = 0,
-        sharedPrefix: Int = 0
+        sharedPrefix: Int = 0, check: CandidateCheck? = nil, describe: (@Sendable (Image) -> LocalFeatures?)? = nil
     ) {
         self.store = store
         self.ids = ids
@@ -70,12 +76,24 @@ public struct StoreRetrieval: RetrievalTarget {
         self.depth = max(1, depth)
         self.windowPenalty = windowPenalty
         self.sharedPrefix = sharedPrefix
+        self.check = check
+        self.describe = describe
     }
 
     public func ranks(of item: Int, queries: [[[Float]]]) async throws -> [Int] {
+        try await ranks(of: item, queries: queries, check: nil)
+    }
+
+    public func ranks(of item: Int, queries: [[[Float]]], pictures: [Image]) async throws -> [Int] {
+        guard var check, let describe else { return try await ranks(of: item, queries: queries, check: nil) }
+        check.pictures = pictures.map(describe)
+        return try await ranks(of: item, queries: queries, check: check)
+    }
+
+    private func ranks(of item: Int, queries: [[[Float]]], check: CandidateCheck?) async throws -> [Int] {
         let results = try await store.search(
             regions: queries, modelID: modelID,
-            query: CatalogueQuery(k: depth, windowPenalty: windowPenalty, sharedPrefix: sharedPrefix))
+            query: CatalogueQuery(k: depth, windowPenalty: windowPenalty, sharedPrefix: sharedPrefix, check: check))
         return results.map { matches in
             guard let position = matches.firstIndex(where: { $0.id == ids[item] }) else { return 0 }
             let score = matches[position].score

@@ -79,7 +79,8 @@ public struct DeviceSubscription: Service {
                 modelID: try await store.binding()?.model ?? server.featurizer.descriptor.id,
                 query: CatalogueQuery(
                     k: k, windowPenalty: server.featurizer.windowPenalty,
-                    sharedPrefix: server.featurizer.sharedPrefix))
+                    sharedPrefix: server.featurizer.sharedPrefix,
+                    check: CandidateCheck(model: server.featurizer, pictures: [message.localFeatures])))
         } catch {
             server.metrics.deviceMessage(result: "search_failed")
             logger.error("MQTT: \(message.topic): search failed: \(error.description)")

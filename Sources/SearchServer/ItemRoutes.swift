@@ -47,7 +47,13 @@ extension SearchServer {
         guard let vector = try await store.vector(ofItem: id), let model = try await store.binding()?.model else {
             throw APIError(.conflict, "item_pending", "item '\(id)': its vector is not computed yet")
         }
-        let found = try await store.search([vector], modelID: model, query: CatalogueQuery(k: k + 1))
+        // The item's own photo is the query: its stored local features check the best candidates, as a
+        // search's picture does. Its vector is an item's, [a ; s] / √2, whose halves weigh the same.
+        var check = CandidateCheck(model: featurizer, pictures: [try await store.localFeatures(ofItem: id)])
+        if check?.plainWeight != nil { check?.plainWeight = 0.5 }
+        let found = try await store.search(
+            regions: [[vector]], modelID: model,
+            query: CatalogueQuery(k: k + 1, sharedPrefix: featurizer.sharedPrefix, check: check))
         let matches = (found.first ?? []).filter { $0.id != id }.prefix(k).map(MatchResult.init)
         return try Self.json(MatchList(matches: Array(matches)))
     }
@@ -173,7 +179,8 @@ extension SearchServer {
         try await store.cacheImage(
             bytes, forURL: url.isEmpty ? CatalogueStore.uploadedImageKey(contentHash: contentHash) : url)
         let staged = StagedItem(
-            id: id, title: title, url: url, attributes: try Self.text(attributes), contentHash: contentHash)
+            id: id, title: title, url: url, attributes: try Self.text(attributes), contentHash: contentHash,
+            localFeatures: query.localFeatures)
         try await store.put([staged], vectors: query.vectors[0], onlyNew: onlyNew)
         return try await item(id)
     }

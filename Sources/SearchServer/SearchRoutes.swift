@@ -3,6 +3,7 @@ import Featurizer
 import Foundation
 import Hummingbird
 import ImageDecoding
+import LocalFeatures
 
 /// What a search asks for besides its query: from the query string, then the body.
 struct SearchOptions {
@@ -50,7 +51,7 @@ struct SearchOptions {
     func catalogueQuery(for featurizer: Featurizer) -> CatalogueQuery {
         CatalogueQuery(
             k: k, minScore: minScore, filters: filters, windowPenalty: featurizer.windowPenalty,
-            sharedPrefix: featurizer.sharedPrefix)
+            sharedPrefix: featurizer.sharedPrefix, check: CandidateCheck(model: featurizer))
     }
 }
 
@@ -58,6 +59,8 @@ struct SearchOptions {
 struct EmbeddedQuery {
     var vectors: [[Float]]
     var image: Image?
+    /// The picture's local features, when the model verifies candidates by them.
+    var localFeatures: LocalFeatures?
     var fetchMS: Double?
     var decodeMS: Double = 0
     var featurizeMS: Double = 0
@@ -75,10 +78,12 @@ extension SearchServer {
         let store = catalogue.reader
         let searchStarted = ContinuousClock.now
         let found: [[CatalogueMatch]]
+        var catalogueQuery = options.catalogueQuery(for: featurizer)
+        catalogueQuery.check?.pictures = [query.localFeatures]
         do {
             found = try await store.search(
                 regions: [query.vectors], modelID: try await store.binding()?.model ?? featurizer.descriptor.id,
-                query: options.catalogueQuery(for: featurizer))
+                query: catalogueQuery)
         } catch {
             throw APIError.from(error)
         }
@@ -185,6 +190,8 @@ extension SearchServer {
         }
         let decodeMS = Self.milliseconds(since: decodeStarted)
         let featurizeStarted = ContinuousClock.now
+        // Described beside the network's batch, which waits for other requests and uses its own threads.
+        async let localFeatures = featurizer.localFeatures(of: image)
         let vectors: [[Float]]
         do {
             vectors = try await batcher.vectors(of: image, for: role)
@@ -192,7 +199,8 @@ extension SearchServer {
             throw APIError.from(error)
         }
         return EmbeddedQuery(
-            vectors: vectors, image: image, decodeMS: decodeMS, featurizeMS: Self.milliseconds(since: featurizeStarted))
+            vectors: vectors, image: image, localFeatures: await localFeatures, decodeMS: decodeMS,
+            featurizeMS: Self.milliseconds(since: featurizeStarted))
     }
 
     // MARK: Request and response helpers

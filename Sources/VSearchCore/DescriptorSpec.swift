@@ -61,11 +61,14 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
     /// The vectors have twice the network's channels, and a query's whole-picture vector is not
     /// used: its windows are its vectors.
     public var plainWeight: Float?
+    /// Re-ranks a query's best candidates by local features; nil for none.
+    public var verify: VerificationSpec?
 
     public init(
         map: String, pooling: Pooling = .gem, power: Float = 3, item: ViewSize, query: ViewSize,
         regions: [Int] = [], overlap: Float = 0.5, keep: Int? = nil, windowPenalty: Float? = nil,
-        wholeAsItem: Bool? = nil, extraItemSizes: [ViewSize]? = nil, plainWeight: Float? = nil
+        wholeAsItem: Bool? = nil, extraItemSizes: [ViewSize]? = nil, plainWeight: Float? = nil,
+        verify: VerificationSpec? = nil
     ) {
         self.map = map
         self.pooling = pooling
@@ -79,6 +82,7 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         self.wholeAsItem = wholeAsItem
         self.extraItemSizes = extraItemSizes
         self.plainWeight = plainWeight
+        self.verify = verify
     }
 
     /// Every size an item's photo is pooled at: `item`, then `extraItemSizes`.
@@ -128,6 +132,6 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         if let plainWeight, !(plainWeight > 0 && plainWeight < 1) {
             return "descriptor.plainWeight must be above 0 and below 1"
         }
-        return nil
+        return verify?.problem
     }
 }

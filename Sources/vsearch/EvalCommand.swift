@@ -127,7 +127,9 @@ struct EvalCommand: AsyncParsableCommand {
             let blend = featurizer.descriptor.descriptor?.plainWeight.map {
                 CandidateVerification.Blend(prefix: featurizer.sharedPrefix, plainWeight: $0)
             }
-            options.verification = CandidateVerification(blend: blend)
+            // The model's own check when it has one, so the eval measures what its searches do.
+            options.verification = CandidateVerification(
+                spec: featurizer.descriptor.descriptor?.verify ?? VerificationSpec(), blend: blend)
         }
         if let half, let photos { options.heldOutScenes = try heldOutScenes(in: photos, other: half) }
         let seeds = try seedList()
@@ -168,7 +170,8 @@ struct EvalCommand: AsyncParsableCommand {
         guard photos.count >= 1 else { throw CommandError("\(catalogue.location): no ready items to evaluate") }
         let target = StoreRetrieval(
             store: catalogue, ids: photos.items.map(\.id), modelID: featurizer.descriptor.id,
-            windowPenalty: featurizer.windowPenalty, sharedPrefix: featurizer.sharedPrefix)
+            windowPenalty: featurizer.windowPenalty, sharedPrefix: featurizer.sharedPrefix,
+            check: CandidateCheck(model: featurizer), describe: { featurizer.localFeatures(of: $0) })
         return try await evaluation.run(photos: photos, target: target) { seed in
             ProgressReporter(label: "eval seed \(seed)", total: photos.count)
         }

@@ -53,17 +53,19 @@ struct SearchCommand: AsyncParsableCommand {
 
     private func search(_ queries: [String], in catalogue: any CatalogueBackend) async throws {
         let featurizer = try modelOptions.loadFeaturizer()
-        let query = CatalogueQuery(
+        var query = CatalogueQuery(
             k: k, minScore: minScore, filters: try filters.map(CatalogueQuery.filter),
-            windowPenalty: featurizer.windowPenalty, sharedPrefix: featurizer.sharedPrefix)
+            windowPenalty: featurizer.windowPenalty, sharedPrefix: featurizer.sharedPrefix,
+            check: CandidateCheck(model: featurizer))
         var failures = 0
         var paths: [String] = []
         var vectors: [[[Float]]] = []
-        for (path, result) in zip(queries, await featurizer.vectors(files: queries, for: .query)) {
+        for (path, result) in zip(queries, await featurizer.describe(files: queries, for: .query)) {
             switch result {
-            case .success(let regions):
+            case .success(let picture):
                 paths.append(path)
-                vectors.append(regions)
+                vectors.append(picture.vectors)
+                query.check?.pictures.append(picture.localFeatures)
             case .failure(let error):
                 failures += 1
                 printError(error)

@@ -184,11 +184,15 @@ extension ServeDeviceTests {
         edge.standardError = FileHandle.nullDevice
         try edge.run()
         #expect(try await edge.exited() == 0)
-        // The blend's windows share the frame's plain half, so the payload carries it once (version 3,
-        // about half of version 2's bytes); the region recipe's vectors share nothing.
+        // The blend's windows share the frame's plain half, so the payload carries it once (version 3's
+        // layout, about half of version 2's bytes), and the frame's local features, with which the server
+        // checks its best candidates (version 4); the region recipe's vectors share nothing.
         let sent = try #require(await wire.next())
-        let version = recipe == "blend" ? "{\"v\":3," : "{\"v\":2,"
+        let version = recipe == "blend" ? "{\"v\":4," : "{\"v\":2,"
         #expect(String(decoding: sent.payload.prefix(7), as: UTF8.self) == version)
+        let text = String(decoding: sent.payload, as: UTF8.self)
+        #expect(text.contains("\"local_features\":") == (recipe == "blend"))
+        #expect(text.contains("\"shared\":1280") == (recipe == "blend"))
         // The stream opened after the API search, so the device's message is its one event.
         try await waitUntilCount(reaches: 1) { stream.received.count }
         let events = stream.received.filter { $0["source"] as? String == "device" }
@@ -199,7 +203,9 @@ extension ServeDeviceTests {
         #expect(apiMatches.first?["id"] as? String == first)
         #expect(events.count == 1)
         #expect(events.first.flatMap(Self.topMatch) == first)
-        // The same vectors give the same score: exactly over HTTP, to half precision from the device.
+        // The same vectors give the same score: exactly over HTTP, to half precision from the device. With
+        // the blend, every path adds the same local-feature matches, so a path that skipped the check would
+        // differ by them.
         let scores = [cliMatches, apiMatches, (events.first?["matches"] as? [[String: Any]]) ?? []].map {
             $0.first?["score"] as? Double ?? -1
         }

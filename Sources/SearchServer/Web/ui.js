@@ -48,7 +48,7 @@ export const icons = {
     right: ['M9 18l6-6-6-6'],
 };
 
-/** A score in [−1, 1] as a two-decimal number people read at a glance. */
+/** A score (a cosine in [−1, 1], plus up to 0.5 for a candidate whose local features match) as a two-decimal number people read at a glance. */
 export function formatScore(score) {
     return Number.isFinite(score) ? score.toFixed(2) : '–';
 }
@@ -101,7 +101,7 @@ export function matchCard(match, { rank = null, size = 256, eager = false } = {}
         Number.isFinite(score)
             ? h(
                   'div',
-                  { class: 'score', title: `Cosine similarity ${score.toFixed(4)}` },
+                  { class: 'score', title: `Score ${score.toFixed(4)}` },
                   h('span', { class: 'score-bar', role: 'presentation' }, h('span', { style: `width:${percent}%` })),
                   h('span', { class: 'score-value' }, h('span', { class: 'visually-hidden' }, 'score '), formatScore(score)),
               )

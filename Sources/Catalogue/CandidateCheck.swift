@@ -1,0 +1,104 @@
+import Featurizer
+import LocalFeatures
+import VSearchCore
+
+/// How a region search ranks each query picture's best candidates when the model verifies them by
+/// local features (`DescriptorSpec.verify`, Round 4 of `docs/retrieval.md`).
+///
+/// Every backend follows this one rule on the hits its index found:
+/// 1. with the blend recipe, an item's score becomes the gated fusion G1 of the blend's two cosines
+///    (`VerificationSpec.fused(plain:window:)`), recovered from its best vector score and the score of
+///    the query's plain half alone; with any other recipe it keeps its vector score;
+/// 2. the best `spec.candidates` by that score gain `spec.bonus(matches:)` for their local-feature
+///    matches with the picture that one placement explains (``GeometricVerifier``).
+public struct CandidateCheck: Sendable {
+    public var spec: VerificationSpec
+    /// The blend's plain weight (`DescriptorSpec.plainWeight`) when the vectors are blends; nil otherwise.
+    public var plainWeight: Float?
+    /// Each query picture's local features, in the order of the queries; a picture without them (nil,
+    /// or past the end) is ranked by the fused score alone (a device that sends none, or a query vector).
+    public var pictures: [LocalFeatures?]
+    let verifier = GeometricVerifier()
+
+    public init(spec: VerificationSpec, plainWeight: Float?, pictures: [LocalFeatures?] = []) {
+        self.spec = spec
+        self.plainWeight = plainWeight
+        self.pictures = pictures
+    }
+
+    /// The local features of query picture `index`, if it has them.
+    public func features(ofPicture index: Int) -> LocalFeatures? {
+        index < pictures.count ? pictures[index] : nil
+    }
+
+    /// Whether candidates are fused by G1, which needs each hit's plain-half score.
+    public var fusesBlend: Bool { plainWeight != nil }
+
+    /// Step 1: one picture's hits ranked by their fused score, best first.
+    ///
+    /// `hits` are the picture's items with their best vector scores; `plainScores[i]`, for a blend, is the
+    /// dot product of the query's plain half (``plainHalf(of:prefix:)``) with hit i's vector. Without
+    /// them the hits keep their scores. Ties are broken by `ordered`, as the backend breaks them.
+    public func fused<Hit>(
+        _ hits: [Hit], score: WritableKeyPath<Hit, Float>, plainScores: [Float]?, ordered: (Hit, Hit) -> Bool
+    ) -> [Hit] {
+        var fused = hits
+        if let plainWeight, let plainScores, plainScores.count == hits.count {
+            // A window vector is [p·q ; (1 − p)·w] / √(p² + (1 − p)²) and an item's [a ; s] / √2, all four
+            // unit vectors: the prefix's dot product is p·⟨q, a⟩ / scale, the rest's (1 − p)·⟨w, s⟩ / scale.
+            let p = plainWeight
+            let scale = (p * p + (1 - p) * (1 - p)).squareRoot() * (2 as Float).squareRoot()
+            let plain = plainScores.map { $0 * scale / p }
+            let window = zip(hits, plainScores).map { ($0[keyPath: score] - $1) * scale / (1 - p) }
+            for (i, value) in spec.fused(plain: plain, window: window).enumerated() { fused[i][keyPath: score] = value }
+        }
+        fused.sort { Self.before($0, $1, score, ordered) }
+        return fused
+    }
+
+    /// How many of the fused hits step 2 checks: the backend reads their stored local features.
+    public func checkedCount(of hits: Int) -> Int { min(hits, spec.candidates) }
+
+    /// Step 2: the first ``checkedCount(of:)`` of the fused hits raised by their consistent matches with
+    /// `picture`, best first again. `stored` gives a hit's stored local features, nil when it has none
+    /// (it then keeps its score).
+    public func raised<Hit>(
+        _ fused: [Hit], score: WritableKeyPath<Hit, Float>, picture: LocalFeatures, stored: (Hit) -> LocalFeatures?,
+        ordered: (Hit, Hit) -> Bool
+    ) -> [Hit] {
+        var hits = fused
+        let count = checkedCount(of: hits.count)
+        for i in 0..<count {
+            guard let candidate = stored(hits[i]) else { continue }
+            let matches = verifier.consistentMatches(query: picture, candidate: candidate)
+            hits[i][keyPath: score] += spec.bonus(matches: matches)
+        }
+        // A raised score only grows, so the candidates stay ahead of every hit after them.
+        hits[0..<count].sort { Self.before($0, $1, score, ordered) }
+        return hits
+    }
+
+    private static func before<Hit>(
+        _ a: Hit, _ b: Hit, _ score: WritableKeyPath<Hit, Float>, _ ordered: (Hit, Hit) -> Bool
+    ) -> Bool {
+        a[keyPath: score] != b[keyPath: score] ? a[keyPath: score] > b[keyPath: score] : ordered(a, b)
+    }
+
+    /// The query's plain half alone: its first vector with everything after the blend's `prefix` zeroed,
+    /// whose dot product with an item's vector is the plain-half score ``fused(_:score:plainScores:ordered:)``
+    /// needs.
+    public static func plainHalf(of vector: [Float], prefix: Int) -> [Float] {
+        var half = vector
+        for i in min(prefix, half.count)..<half.count { half[i] = 0 }
+        return half
+    }
+}
+
+extension CandidateCheck {
+    /// The check `featurizer`'s model asks for (`DescriptorSpec.verify`), for pictures with these local
+    /// features; nil when the model verifies nothing.
+    public init?(model featurizer: Featurizer, pictures: [LocalFeatures?] = []) {
+        guard let spec = featurizer.descriptor.descriptor?.verify else { return nil }
+        self.init(spec: spec, plainWeight: featurizer.descriptor.descriptor?.plainWeight, pictures: pictures)
+    }
+}

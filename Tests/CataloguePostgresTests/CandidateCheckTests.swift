@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import ImageDecoding
+import LocalFeatures
+import Testing
+import VSearchCore
+import VSearchTesting
+
+@testable import Catalogue
+@testable import CataloguePostgres
+
+/// The check of a search's best candidates by local features (`DescriptorSpec.verify`), the same on
+/// both backends: each keeps an item's local features with its vector, fuses the blend's two cosines
+/// (G1), and raises the candidates whose stored features agree with the query picture.
+extension BackendTests {
+    /// The blend layout of these tests: two plain values, then two pooled ones; the plain weight 0.4.
+    static let plainWeight: Float = 0.4
+
+    /// An item's vector [a ; s] / √2 whose halves have cosines `plain` and `window` with the query's.
+    static func item(plain: Float, window: Float) -> [Float] {
+        [plain, (1 - plain * plain).squareRoot(), window, (1 - window * window).squareRoot()].map {
+            $0 / (2 as Float).squareRoot()
+        }
+    }
+
+    /// The query's one window [p·q ; (1 − p)·w] / norm, with q = w = (1, 0).
+    static var query: [Float] {
+        let p = plainWeight
+        let norm = (p * p + (1 - p) * (1 - p)).squareRoot()
+        return [p, 0, 1 - p, 0].map { $0 / norm }
+    }
+
+    static func features(_ photo: String, crop: Bool = false) throws -> LocalFeatures {
+        var configuration = LocalFeatureExtractor.Configuration()
+        configuration.maximumKeypoints = 500
+        configuration.longestSide = 480
+        var image = try ImageDecoder().decode(file: try Repository.photo("skimage/\(photo).png"))
+        if crop {
+            // The middle 70 %, as a camera that sees the object closer.
+            let (x0, y0) = (image.width * 15 / 100, image.height * 15 / 100)
+            let (width, height) = (image.width * 70 / 100, image.height * 70 / 100)
+            var pixels: [UInt8] = []
+            for y in y0..<(y0 + height) {
+                pixels += image.pixels[((y * image.width + x0) * 3)..<((y * image.width + x0 + width) * 3)]
+            }
+            image = Image(width: width, height: height, pixels: pixels)
+        }
+        return LocalFeatureExtractor(configuration: configuration).features(of: image)
+    }
+
+    @Test(arguments: Backend.allCases) func theBestCandidatesAreCheckedByTheirLocalFeatures(_ kind: Backend)
+        async throws
+    {
+        let fixture = try await Fixture.make(kind, dimension: 4)
+        let catalogue = fixture.backend
+        // By the blend's weights "coffee" leads (0.4·0.5 + 0.6·0.7 against 0.4·0.9 + 0.6·0.3); G1 takes the
+        // better cosine of each item, as no second item has a window above the gate: chelsea 0.9, coffee 0.7.
+        let rows: [(String, [Float])] = [
+            ("chelsea", Self.item(plain: 0.9, window: 0.3)), ("coffee", Self.item(plain: 0.5, window: 0.7)),
+            ("astronaut", Self.item(plain: 0.1, window: 0.2)),
+        ]
+        var staged: [StagedItem] = []
+        for (id, _) in rows {
+            var item = Samples.staged(id)
+            item.localFeatures = try Self.features(id)
+            staged.append(item)
+        }
+        try await catalogue.put(staged, vectors: rows.flatMap(\.1), onlyNew: false)
+
+        let plain = try await catalogue.search(
+            regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 3, sharedPrefix: 2))
+        #expect(plain[0].map(\.id) == ["coffee", "chelsea", "astronaut"])
+
+        var check = CandidateCheck(spec: VerificationSpec(), plainWeight: Self.plainWeight)
+        let fusedOnly = try await catalogue.search(
+            regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 3, sharedPrefix: 2, check: check))
+        #expect(fusedOnly[0].map(\.id) == ["chelsea", "coffee", "astronaut"])
+        for (match, want) in zip(fusedOnly[0], [Float(0.9), 0.7, 0.2]) {
+            #expect(abs(match.score - want) < 1e-3, "\(match.id): \(match.score), G1 \(want)")
+        }
+
+        // The query picture is the coffee cup seen closer: its keypoints land on the cup's, and lift it first.
+        check.pictures = [try Self.features("coffee", crop: true)]
+        let checked = try await catalogue.search(
+            regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 2, sharedPrefix: 2, check: check))
+        #expect(checked[0].map(\.id) == ["coffee", "chelsea"])
+        let coffee = try #require(checked[0].first)
+        #expect(coffee.score > 0.7 + 0.2, "coffee's consistent matches should add more than 0.2: \(coffee.score)")
+
+        // Only the best `candidates` are checked: with one, chelsea alone is, and coffee stays second.
+        check.spec.candidates = 1
+        let one = try await catalogue.search(
+            regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 2, sharedPrefix: 2, check: check))
+        #expect(one[0].map(\.id) == ["chelsea", "coffee"])
+        #expect(abs(one[0][1].score - 0.7) < 1e-3)
+
+        // An item stored again without features loses them: nothing is left to raise it.
+        check.spec.candidates = 20
+        try await catalogue.put([Samples.staged("coffee")], vectors: rows[1].1, onlyNew: false)
+        let stale = try await catalogue.search(
+            regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 2, sharedPrefix: 2, check: check))
+        #expect(stale[0].map(\.id) == ["chelsea", "coffee"])
+
+        // Stored features that do not decode leave their item unchecked; the search carries on.
+        try await catalogue.put([staged[1]], vectors: rows[1].1, onlyNew: false)
+        switch kind {
+        case .embedded:
+            let store = try #require(catalogue as? CatalogueStore)
+            try store.write { db in
+                try db.execute(sql: "UPDATE item_local_features SET features = x'00010203'")
+            }
+        case .postgres:
+            _ = try await SharedServer.require().psql(
+                "UPDATE vsearch_items SET local_features = '\\x00010203'", database: fixture.database)
+        }
+        let corrupt = try await catalogue.search(
+            regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 3, sharedPrefix: 2, check: check))
+        #expect(corrupt[0].map(\.id) == ["chelsea", "coffee", "astronaut"])
+        await fixture.close()
+    }
+}
