@@ -36,12 +36,9 @@ extension LocalFeatures {
         guard bytes.count >= 8, Array(bytes[0..<4]) == Self.magic else {
             throw LocalFeaturesEncodingError("not encoded local features (no VLF1 tag)")
         }
-        func read<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
-            var value: T = 0
-            for i in 0..<MemoryLayout<T>.size { value |= T(bytes[offset + i]) << (8 * i) }
-            return value
+        let count = bytes.withUnsafeBytes {
+            Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         }
-        let count = Int(read(UInt32.self, at: 4))
         guard bytes.count == 8 + count * Self.bytesPerKeypoint else {
             throw LocalFeaturesEncodingError(
                 "local features of \(count) keypoints need \(8 + count * Self.bytesPerKeypoint) bytes, got \(bytes.count)"
@@ -53,15 +50,21 @@ extension LocalFeatures {
         points.reserveCapacity(count)
         angles.reserveCapacity(count)
         descriptors.reserveCapacity(4 * count)
-        var offset = 8
-        for _ in 0..<count {
-            points.append(
-                SIMD2(
-                    Float(bitPattern: read(UInt32.self, at: offset)),
-                    Float(bitPattern: read(UInt32.self, at: offset + 4))))
-            angles.append(Float(bitPattern: read(UInt32.self, at: offset + 8)))
-            for word in 0..<4 { descriptors.append(read(UInt64.self, at: offset + 12 + 8 * word)) }
-            offset += Self.bytesPerKeypoint
+        bytes.withUnsafeBytes { raw in
+            func float(_ offset: Int) -> Float {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            }
+            var offset = 8
+            for _ in 0..<count {
+                points.append(SIMD2(float(offset), float(offset + 4)))
+                angles.append(float(offset + 8))
+                for word in 0..<4 {
+                    descriptors.append(
+                        UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 12 + 8 * word, as: UInt64.self))
+                    )
+                }
+                offset += Self.bytesPerKeypoint
+            }
         }
         self.init(points: points, angles: angles, descriptors: descriptors)
     }
