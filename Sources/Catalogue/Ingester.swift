@@ -338,15 +338,17 @@ public final class Ingester: Sendable {
                 return .failed(failure(record, error.description))
             }
         }
-        let image: Image
+        let decoded: ImageWithAlpha
         do {
-            image = try featurizer.decode(bytes: fetched.bytes, name: record.url)
+            decoded = try featurizer.decodeWithAlpha(bytes: fetched.bytes, name: record.url)
         } catch {
             return .failed(failure(record, "not a usable image: \(error.description)"))
         }
+        let image = decoded.image
         if fetched.isRemote, !fetched.cached { fetcher.remember(fetched.bytes, for: record.url) }
-        // Described here, on the fetch workers, so the network's thread does not wait for it.
-        let features = featurizer.localFeatures(of: image)
+        // Described here, on the fetch workers, so the network's thread does not wait for it; a product
+        // shot with alpha only inside its outline.
+        let features = featurizer.localFeatures(of: image, alpha: decoded.alpha)
         return .embed(
             Prepared(
                 record: record, image: image, contentHash: hash, isNew: existing == nil, localFeatures: features))

@@ -114,6 +114,18 @@ public final class Featurizer: Sendable {
         }
     }
 
+    /// Decodes `bytes` as ``decode(bytes:name:for:)`` does, keeping the alpha channel when the file has
+    /// one: a product shot's outline, inside which its local features are described.
+    public func decodeWithAlpha(bytes: [UInt8], name: String, for role: VectorRole = .item) throws(FeaturizerError)
+        -> ImageWithAlpha
+    {
+        do {
+            return try decoder.decodeWithAlpha(bytes: bytes, name: name, targetShortSide: decodeShortSide(for: role))
+        } catch {
+            throw .image(error)
+        }
+    }
+
     /// Decodes the file at `path` at the size the model needs for `role`.
     public func decode(file path: String, for role: VectorRole = .item) throws(FeaturizerError) -> Image {
         do {
@@ -235,8 +247,11 @@ public final class Featurizer: Sendable {
     }
 
     /// The local features of a picture, when the model verifies candidates by them; nil otherwise.
-    public func localFeatures(of image: Image) -> LocalFeatures? {
-        localFeatureExtractor?.features(of: image)
+    /// With `alpha` (an item photo's opacity, one byte per pixel) only its opaque part is described.
+    public func localFeatures(of image: Image, alpha: [UInt8]? = nil) -> LocalFeatures? {
+        guard let localFeatureExtractor else { return nil }
+        let outline = alpha.flatMap { $0.count == image.width * image.height && $0.contains { $0 < 128 } ? $0 : nil }
+        return localFeatureExtractor.features(of: image, alpha: outline)
     }
 
     /// The network's outputs for image files, one result per path, in order; decoded a batch ahead

@@ -33,11 +33,14 @@ extension ImageDecoder {
         return try result.get()
     }
 
-    /// Decodes `bytes` keeping the alpha channel; `name` is what errors call it.
-    public func decodeWithAlpha(bytes: [UInt8], name: String) throws(ImageDecodingError) -> ImageWithAlpha {
+    /// Decodes `bytes` keeping the alpha channel; `name` is what errors call it, and `targetShortSide`
+    /// works as in ``decode(bytes:name:targetShortSide:)``.
+    public func decodeWithAlpha(bytes: [UInt8], name: String, targetShortSide: Int? = nil) throws(ImageDecodingError)
+        -> ImageWithAlpha
+    {
         let result: Result<ImageWithAlpha, ImageDecodingError> = bytes.withUnsafeBytes { raw in
             Result { () throws(ImageDecodingError) -> ImageWithAlpha in
-                try decodeWithAlpha(bytes: raw, name: name, targetShortSide: nil)
+                try decodeWithAlpha(bytes: raw, name: name, targetShortSide: targetShortSide)
             }
         }
         return try result.get()

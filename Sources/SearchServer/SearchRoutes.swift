@@ -183,15 +183,22 @@ extension SearchServer {
     func embed(_ bytes: [UInt8], name: String, for role: VectorRole) async throws(APIError) -> EmbeddedQuery {
         let decodeStarted = ContinuousClock.now
         let image: Image
+        // An item's photo keeps its alpha channel, so that its local features stay inside its outline.
+        var alpha: [UInt8]?
         do {
-            image = try featurizer.decode(bytes: bytes, name: name, for: role)
+            if role == .item {
+                let decoded = try featurizer.decodeWithAlpha(bytes: bytes, name: name, for: role)
+                (image, alpha) = (decoded.image, decoded.alpha)
+            } else {
+                image = try featurizer.decode(bytes: bytes, name: name, for: role)
+            }
         } catch {
             throw APIError.from(error)
         }
         let decodeMS = Self.milliseconds(since: decodeStarted)
         let featurizeStarted = ContinuousClock.now
         // Described beside the network's batch, which waits for other requests and uses its own threads.
-        async let localFeatures = featurizer.localFeatures(of: image)
+        async let localFeatures = featurizer.localFeatures(of: image, alpha: alpha)
         let vectors: [[Float]]
         do {
             vectors = try await batcher.vectors(of: image, for: role)
