@@ -10,7 +10,7 @@ import VSearchCore
 ///    (`VerificationSpec.fused(plain:window:)`), recovered from its best vector score and the score of
 ///    the query's plain half alone; with any other recipe it keeps its vector score;
 /// 2. the best `spec.candidates` by that score gain `spec.bonus(matches:)` for their local-feature
-///    matches with the picture that one placement explains (``GeometricVerifier``).
+///    matches with the picture that one placement explains (`GeometricVerifier`, in `LocalFeatures`).
 public struct CandidateCheck: Sendable {
     public var spec: VerificationSpec
     /// The blend's plain weight (`DescriptorSpec.plainWeight`) when the vectors are blends; nil otherwise.

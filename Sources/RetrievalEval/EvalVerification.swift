@@ -5,7 +5,7 @@ import LocalFeatures
 import VSearchCore
 
 /// How `vsearch eval --verify` re-ranks each query's best candidates by local features: the rule a store's
-/// search follows for a model with `DescriptorSpec.verify` (``CandidateCheck``), applied to every item.
+/// search follows for a model with `DescriptorSpec.verify` (`CandidateCheck` in `Catalogue`), applied to every item.
 ///
 /// With a blend recipe the candidates are ranked by the gated fusion G1 of its two cosines, and the best
 /// `spec.candidates` gain `spec.bonus(matches:)` for their keypoint matches to the query picture that one
