@@ -1,4 +1,5 @@
 import Featurizer
+import Foundation
 import LocalFeatures
 import VSearchCore
 
@@ -68,10 +69,16 @@ public struct CandidateCheck: Sendable {
     ) -> [Hit] {
         var hits = fused
         let count = checkedCount(of: hits.count)
-        for i in 0..<count {
-            guard let candidate = stored(hits[i]) else { continue }
-            let matches = verifier.consistentMatches(query: picture, candidate: candidate)
-            hits[i][keyPath: score] += spec.bonus(matches: matches)
+        let candidates = (0..<count).map { stored(hits[$0]) }
+        // The candidates are independent: the cores share them (about 0.1 ms each at 500 keypoints).
+        let matches = Locked([Int](repeating: 0, count: count))
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            guard let candidate = candidates[i] else { return }
+            let found = verifier.consistentMatches(query: picture, candidate: candidate)
+            matches.withLock { $0[i] = found }
+        }
+        for (i, found) in matches.withLock({ $0 }).enumerated() {
+            hits[i][keyPath: score] += spec.bonus(matches: found)
         }
         // A raised score only grows, so the candidates stay ahead of every hit after them.
         hits[0..<count].sort { Self.before($0, $1, score, ordered) }
