@@ -80,7 +80,9 @@ public struct DeviceSubscription: Service {
                 query: CatalogueQuery(
                     k: k, windowPenalty: server.featurizer.windowPenalty,
                     sharedPrefix: server.featurizer.sharedPrefix,
-                    check: CandidateCheck(model: server.featurizer, pictures: [message.localFeatures])))
+                    // The original payload's one plain vector is not a query of the recipe: ranked as it is.
+                    check: message.format == .original
+                        ? nil : CandidateCheck(model: server.featurizer, pictures: [message.localFeatures])))
         } catch {
             server.metrics.deviceMessage(result: "search_failed")
             logger.error("MQTT: \(message.topic): search failed: \(error.description)")

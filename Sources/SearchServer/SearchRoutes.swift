@@ -79,7 +79,9 @@ extension SearchServer {
         let searchStarted = ContinuousClock.now
         let found: [[CatalogueMatch]]
         var catalogueQuery = options.catalogueQuery(for: featurizer)
+        // A picture is ranked as the model says; a client's vector, whose layout is the client's, as it is.
         catalogueQuery.check?.pictures = [query.localFeatures]
+        if query.image == nil { catalogueQuery.check = nil }
         do {
             found = try await store.search(
                 regions: [query.vectors], modelID: try await store.binding()?.model ?? featurizer.descriptor.id,

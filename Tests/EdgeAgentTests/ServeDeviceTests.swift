@@ -200,6 +200,12 @@ extension ServeDeviceTests {
 
         let first = cliMatches.first?["id"] as? String
         #expect(first == "coffee")
+        // "Similar items" searches with the item's own vector and, with the blend, its stored local features.
+        let similarBody = try server.get("/api/v1/items/coffee/similar?k=3")
+        let similarJSON = similarBody.split(separator: "\r\n\r\n", maxSplits: 1).last.map(String.init) ?? ""
+        let similar = try JSONSerialization.jsonObject(with: Data(similarJSON.utf8)) as? [String: Any]
+        let similarIDs = (similar?["matches"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(similarIDs.count == 3 && !similarIDs.contains("coffee"), "\(similarBody)")
         #expect(apiMatches.first?["id"] as? String == first)
         #expect(events.count == 1)
         #expect(events.first.flatMap(Self.topMatch) == first)
