@@ -272,7 +272,7 @@ if Context.environment["VSEARCH_FUZZ"] != nil {
             name: "vsearch-fuzz",
             dependencies: [
                 "CFuzzDriver", "FuzzedSources", "VSearchCore", "ImageDecoding", "CImageCodecs", "CNNRuntime",
-                "VectorIndex", "DeviceLink",
+                "VectorIndex", "DeviceLink", "LocalFeatures",
             ],
             path: "Tests/Fuzz/vsearch-fuzz"
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import LocalFeatures
 import Testing
+import VSearchTesting
 
 @testable import DeviceLink
 
@@ -60,6 +61,16 @@ import Testing
             #expect(error.description.contains(Self.topic), "\(error.description)")
             #expect(error.description.contains(reason), "\(error.description)")
         }
+    }
+
+    /// The fuzzer starts from this version 4 seed (`Tests/Fuzz/corpus/payload/compact-local`): it must be valid.
+    @Test func theFuzzSeedIsAValidVersion4Payload() throws {
+        let seed = try Data(
+            contentsOf: URL(fileURLWithPath: Repository.root + "/Tests/Fuzz/corpus/payload/compact-local"))
+        let message = try PayloadCodec.decode(Array(seed), topic: Self.topic).message
+        #expect(message.localFeatures?.points == [SIMD2(1, 2), SIMD2(30, 40)])
+        #expect(message.localFeatures?.descriptors == [1, 2, 3, 4, 5, 6, 7, 8])
+        #expect(message.regions == [[1, -0.5, 0, 2]])
     }
 
     @Test func tooManyKeypointsOrAPointThatIsNotFiniteIsRejected() {

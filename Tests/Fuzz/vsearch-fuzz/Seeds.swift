@@ -1,5 +1,6 @@
 import DeviceLink
 import Foundation
+import LocalFeatures
 
 @testable import VectorIndex
 
@@ -71,6 +72,17 @@ enum Seeds {
                 PayloadCodec.encode(
                     FeatureMessage(features: features, regions: [[1, -0.5, 0, 2], [0.25, -0.125, 3, 0]]), as: .compact,
                     sharedPrefix: 2)
+            ),
+            // Version 4: version 3 with two keypoints of local features.
+            (
+                "compact-local",
+                PayloadCodec.encode(
+                    FeatureMessage(
+                        features: features, regions: [[1, -0.5, 0, 2]],
+                        localFeatures: LocalFeatures(
+                            points: [SIMD2(1, 2), SIMD2(30, 40)], angles: [0, 1], descriptors: [1, 2, 3, 4, 5, 6, 7, 8])
+                    ),
+                    as: .compact, sharedPrefix: 2)
             ),
         ]
     }
