@@ -76,7 +76,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Re-rank each query's best 20 candidates by local features that agree on one placement (docs/retrieval.md, Round 4; --photos only)."
+            "Rank as the default model's searches do: gated fusion, then the best 20 candidates checked by local features (docs/retrieval.md, Rounds 4-5; --photos only: a --store is always searched as its model says)."
     )
     var verify = false
 
@@ -92,7 +92,9 @@ struct EvalCommand: AsyncParsableCommand {
         guard shortSide >= 32 else { throw ValidationError("--short-side must be at least 32") }
         _ = try seedList()
         if half != nil, store != nil { throw ValidationError("--half works with --photos only") }
-        if verify, store != nil { throw ValidationError("--verify works with --photos only") }
+        if verify, store != nil {
+            throw ValidationError("--verify works with --photos only: a --store is searched as its model says")
+        }
         if saveScores != nil {
             guard store == nil else { throw ValidationError("--save-scores works with --photos only") }
             guard try seedList().count == 1 else { throw ValidationError("--save-scores works with one seed only") }
@@ -150,8 +152,10 @@ struct EvalCommand: AsyncParsableCommand {
                 try recorder.write(to: saveScores, items: photos.names) { made.queries(for: $0).map(\.label) }
             }
         }
+        // A store is searched as `vsearch search` searches it: checked when the model says so.
+        let checked = verify || (store != nil && featurizer.descriptor.descriptor?.verify != nil)
         let summary = EvalSummary(
-            reports: reports, seeds: seeds, half: half, settings: options.settings, verified: verify)
+            reports: reports, seeds: seeds, half: half, settings: options.settings, verified: checked)
         let output = StandardOutput()
         output.write(json ? summary.json() : summary.table())
         output.flush()
