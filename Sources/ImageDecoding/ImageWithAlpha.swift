@@ -34,7 +34,7 @@ extension ImageDecoder {
     }
 
     /// Decodes `bytes` keeping the alpha channel; `name` is what errors call it, and `targetShortSide`
-    /// works as in ``decode(bytes:name:targetShortSide:)``.
+    /// works as in `decode(bytes:name:targetShortSide:)`.
     public func decodeWithAlpha(bytes: [UInt8], name: String, targetShortSide: Int? = nil) throws(ImageDecodingError)
         -> ImageWithAlpha
     {
