@@ -115,21 +115,20 @@ extension CatalogueStore {
         let now = Date().timeIntervalSince1970
         let keys: [Int64] = try write { db in
             try staged.map { item in
-                try Int64.fetchOne(
-                    db,
-                    sql: """
-                        INSERT INTO item(id, title, url, attributes, contentHash, modelId, state, createdAt, updatedAt)
-                        VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-                        ON CONFLICT(id) DO UPDATE SET title = excluded.title, url = excluded.url,
-                            attributes = excluded.attributes, contentHash = excluded.contentHash,
-                            modelId = excluded.modelId, state = 'pending', updatedAt = excluded.updatedAt
-                        RETURNING key
-                        """,
-                    arguments: [item.id, item.title, item.url, item.attributes, item.contentHash, model, now, now]) ?? 0
-            }
-        }
-        try write { db in
-            for (key, item) in zip(keys, staged) {
+                let key =
+                    try Int64.fetchOne(
+                        db,
+                        sql: """
+                            INSERT INTO item(id, title, url, attributes, contentHash, modelId, state, createdAt, updatedAt)
+                            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                            ON CONFLICT(id) DO UPDATE SET title = excluded.title, url = excluded.url,
+                                attributes = excluded.attributes, contentHash = excluded.contentHash,
+                                modelId = excluded.modelId, state = 'pending', updatedAt = excluded.updatedAt
+                            RETURNING key
+                            """,
+                        arguments: [item.id, item.title, item.url, item.attributes, item.contentHash, model, now, now])
+                    ?? 0
+                // In the same transaction as its row: an item never has another photo's features.
                 if let features = item.localFeatures {
                     try db.execute(
                         sql: "INSERT OR REPLACE INTO item_local_features(key, features) VALUES (?, ?)",
@@ -137,6 +136,7 @@ extension CatalogueStore {
                 } else {
                     try db.execute(sql: "DELETE FROM item_local_features WHERE key = ?", arguments: [key])
                 }
+                return key
             }
         }
         try withIndex { store throws(IndexError) in

@@ -101,8 +101,8 @@ struct VerifyCommand: ParsableCommand {
             let plain = (0..<itemCount).map { matrix.values[(n * itemCount + $0) * 2] / plainWeight }
             let window = (0..<itemCount).map { matrix.values[(n * itemCount + $0) * 2 + 1] / windowWeight }
             let recipe = zip(plain, window).map { 0.4 * $0 + 0.6 * $1 }
-            let gated = GatedFusion.scores(plain: plain, window: window)
-            let candidates = Set(GatedFusion.best(recipe, top) + GatedFusion.best(gated, top))
+            let gated = VerificationSpec().fused(plain: plain, window: window)
+            let candidates = Set(TopScores.indices(recipe, top) + TopScores.indices(gated, top))
             let path = "\(queries)/\(String(format: "%05d", item))-\(label)-\(row["number"] ?? "").jpg"
             let start = ContinuousClock.now
             let features = queryExtractor.features(of: try decoder.decode(file: path))
@@ -137,7 +137,7 @@ struct VerifyCommand: ParsableCommand {
                 report("\(base) + verify top \(top), \(weight)/inlier", results, outlined) { query in
                     let scores = base == "recipe" ? query.recipe : query.gated
                     var out = [Float](repeating: -9, count: scores.count)
-                    for i in GatedFusion.best(scores, top) {
+                    for i in TopScores.indices(scores, top) {
                         out[i] = scores[i] + weight * Float(min(query.inliers[i], cap))
                     }
                     return out
@@ -191,15 +191,9 @@ private struct VerifiedQuery {
 }
 
 /// G1 of docs/retrieval.md, on the two cosines: a blend when a second item also has a strong window.
-private enum GatedFusion {
-    static func scores(plain: [Float], window: [Float], threshold: Float = 0.60) -> [Float] {
-        let second = window.sorted(by: >).dropFirst().first ?? -1
-        if second > threshold { return zip(plain, window).map { 0.5 * $1 + 0.5 * $0 } }
-        return zip(plain, window).map { max($0, $1) }
-    }
-
+private enum TopScores {
     /// The indices of the `count` highest scores, highest first (ties by index).
-    static func best(_ scores: [Float], _ count: Int) -> [Int] {
+    static func indices(_ scores: [Float], _ count: Int) -> [Int] {
         Array(scores.indices.sorted { (scores[$0], $1) > (scores[$1], $0) }.prefix(count))
     }
 }
