@@ -180,18 +180,22 @@ extension CatalogueStore {
     /// The stored local features of the items with these keys; a row that does not decode is left out.
     func localFeatures(keys: [Int64]) throws(CatalogueError) -> [Int64: LocalFeatures] {
         guard !keys.isEmpty else { return [:] }
-        let rows = try read { db in
+        return try read { db in
             let marks = Array(repeating: "?", count: keys.count).joined(separator: ", ")
-            return try Row.fetchAll(
+            let rows = try Row.fetchCursor(
                 db, sql: "SELECT key, features FROM item_local_features WHERE key IN (\(marks))",
                 arguments: StatementArguments(keys))
+            var found: [Int64: LocalFeatures] = [:]
+            // Each blob is decoded where SQLite holds it, not copied into a `Data` and an array first.
+            while let row = try rows.next() {
+                let key: Int64 = row[0]
+                let features = try row.withUnsafeData(atIndex: 1) { data in
+                    data?.withUnsafeBytes { raw in try? LocalFeatures(encoded: raw) }
+                }
+                if let features { found[key] = features }
+            }
+            return found
         }
-        var found: [Int64: LocalFeatures] = [:]
-        for row in rows {
-            let data: Data = row["features"]
-            if let features = try? LocalFeatures(encoded: [UInt8](data)) { found[row["key"]] = features }
-        }
-        return found
     }
 
     /// The end of the hits to read from `start` for `needed` more matches: those, and every hit

@@ -160,7 +160,7 @@ extension PostgresCatalogue {
         for row in rows {
             // A row that does not decode leaves its item unchecked; it keeps its score.
             guard let (id, bytes) = try? row.decode((String, ByteBuffer).self) else { continue }
-            if let decoded = try? LocalFeatures(encoded: Array(bytes.readableBytesView)) { stored[id] = decoded }
+            if let decoded = Self.localFeatures(bytes) { stored[id] = decoded }
         }
         return check.raised(
             fused, score: \.score, picture: features, stored: { stored[$0.id] }, ordered: { $0.id < $1.id })
@@ -171,7 +171,12 @@ extension PostgresCatalogue {
             "cannot read the local features of item '\(id)'",
             "SELECT local_features FROM vsearch_items WHERE id = \(id) AND local_features IS NOT NULL")
         guard let bytes = try? rows.first?.decode(ByteBuffer.self) else { return nil }
-        return try? LocalFeatures(encoded: Array(bytes.readableBytesView))
+        return Self.localFeatures(bytes)
+    }
+
+    /// A `bytea`'s local features, read where the buffer holds them; nil when they do not decode.
+    static func localFeatures(_ bytes: ByteBuffer) -> LocalFeatures? {
+        bytes.withUnsafeReadableBytes { raw in try? LocalFeatures(encoded: raw) }
     }
 
     public func vector(ofItem id: String) async throws(CatalogueError) -> [Float]? {

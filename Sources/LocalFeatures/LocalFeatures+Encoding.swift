@@ -16,55 +16,72 @@ extension LocalFeatures {
     /// The features as bytes for a catalogue to keep: a 4-byte tag, the keypoint count (32 bits), then
     /// each keypoint's position, angle and descriptor, all little-endian (44 bytes per keypoint).
     public var encoded: [UInt8] {
-        var bytes = Self.magic
-        bytes.reserveCapacity(8 + count * Self.bytesPerKeypoint)
-        func append<T: FixedWidthInteger>(_ value: T) {
-            withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+        let size = 8 + count * Self.bytesPerKeypoint
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            raw.copyBytes(from: Self.magic)
+            raw.storeBytes(of: UInt32(count).littleEndian, toByteOffset: 4, as: UInt32.self)
+            for i in 0..<count {
+                let offset = 8 + i * Self.bytesPerKeypoint
+                raw.storeBytes(of: points[i].x.bitPattern.littleEndian, toByteOffset: offset, as: UInt32.self)
+                raw.storeBytes(of: points[i].y.bitPattern.littleEndian, toByteOffset: offset + 4, as: UInt32.self)
+                raw.storeBytes(of: angles[i].bitPattern.littleEndian, toByteOffset: offset + 8, as: UInt32.self)
+                for word in 0..<4 {
+                    raw.storeBytes(
+                        of: descriptors[4 * i + word].littleEndian, toByteOffset: offset + 12 + 8 * word,
+                        as: UInt64.self)
+                }
+            }
+            initialized = size
         }
-        append(UInt32(count))
-        for i in 0..<count {
-            append(points[i].x.bitPattern)
-            append(points[i].y.bitPattern)
-            append(angles[i].bitPattern)
-            for word in descriptors[(4 * i)..<(4 * i + 4)] { append(word) }
-        }
-        return bytes
     }
 
     /// Reads features written by ``encoded``; a short, long or foreign blob is an error, never a trap.
     public init(encoded bytes: [UInt8]) throws(LocalFeaturesEncodingError) {
-        guard bytes.count >= 8, Array(bytes[0..<4]) == Self.magic else {
+        let decoded = bytes.withUnsafeBytes { raw in
+            Result { () throws(LocalFeaturesEncodingError) in try LocalFeatures(encoded: raw) }
+        }
+        self = try decoded.get()
+    }
+
+    /// Reads features written by ``encoded`` from memory the caller owns, such as a database row's blob,
+    /// without copying it first; a short, long or foreign blob is an error, never a trap.
+    public init(encoded raw: UnsafeRawBufferPointer) throws(LocalFeaturesEncodingError) {
+        guard raw.count >= 8, zip(raw.prefix(4), Self.magic).allSatisfy({ $0 == $1 }) else {
             throw LocalFeaturesEncodingError("not encoded local features (no VLF1 tag)")
         }
-        let count = bytes.withUnsafeBytes {
-            Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-        }
-        guard bytes.count == 8 + count * Self.bytesPerKeypoint else {
+        let count = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        guard raw.count == 8 + count * Self.bytesPerKeypoint else {
             throw LocalFeaturesEncodingError(
-                "local features of \(count) keypoints need \(8 + count * Self.bytesPerKeypoint) bytes, got \(bytes.count)"
+                "local features of \(count) keypoints need \(8 + count * Self.bytesPerKeypoint) bytes, got \(raw.count)"
             )
         }
-        var points: [SIMD2<Float>] = []
-        var angles: [Float] = []
-        var descriptors: [UInt64] = []
-        points.reserveCapacity(count)
-        angles.reserveCapacity(count)
-        descriptors.reserveCapacity(4 * count)
-        bytes.withUnsafeBytes { raw in
-            func float(_ offset: Int) -> Float {
-                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        // Filled in place: a search decodes every candidate's blob, and appending one value at a time cost
+        // more than reading it from the database.
+        func float(_ offset: Int) -> Float {
+            Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        }
+        let points = [SIMD2<Float>](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0..<count {
+                let offset = 8 + i * Self.bytesPerKeypoint
+                buffer.initializeElement(at: i, to: SIMD2(float(offset), float(offset + 4)))
             }
-            var offset = 8
-            for _ in 0..<count {
-                points.append(SIMD2(float(offset), float(offset + 4)))
-                angles.append(float(offset + 8))
+            initialized = count
+        }
+        let angles = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0..<count { buffer.initializeElement(at: i, to: float(8 + i * Self.bytesPerKeypoint + 8)) }
+            initialized = count
+        }
+        let descriptors = [UInt64](unsafeUninitializedCapacity: 4 * count) { buffer, initialized in
+            for i in 0..<count {
+                let offset = 8 + i * Self.bytesPerKeypoint + 12
                 for word in 0..<4 {
-                    descriptors.append(
-                        UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 12 + 8 * word, as: UInt64.self))
-                    )
+                    buffer.initializeElement(
+                        at: 4 * i + word,
+                        to: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8 * word, as: UInt64.self)))
                 }
-                offset += Self.bytesPerKeypoint
             }
+            initialized = 4 * count
         }
         self.init(points: points, angles: angles, descriptors: descriptors)
     }

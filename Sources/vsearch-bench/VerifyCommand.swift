@@ -37,6 +37,10 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Inliers counted at most.")
     var cap = 100
 
+    @Option(
+        parsing: .upToNextOption, help: "Matches every candidate is assumed to have by chance: only those above count.")
+    var floor: [Int] = [0]
+
     @Option(help: "Keypoints per picture.")
     var keypoints = 1_500
 
@@ -134,13 +138,16 @@ struct VerifyCommand: ParsableCommand {
         report("gated (G1)", results, outlined) { $0.gated }
         for base in ["recipe", "gated"] {
             for weight in weight {
-                report("\(base) + verify top \(top), \(weight)/inlier", results, outlined) { query in
-                    let scores = base == "recipe" ? query.recipe : query.gated
-                    var out = [Float](repeating: -9, count: scores.count)
-                    for i in TopScores.indices(scores, top) {
-                        out[i] = scores[i] + weight * Float(min(query.inliers[i], cap))
+                for floor in floor {
+                    report("\(base) + verify top \(top), \(weight)/inlier, floor \(floor)", results, outlined) {
+                        query in
+                        let scores = base == "recipe" ? query.recipe : query.gated
+                        var out = [Float](repeating: -9, count: scores.count)
+                        for i in TopScores.indices(scores, top) {
+                            out[i] = scores[i] + weight * Float(min(max(query.inliers[i] - floor, 0), cap))
+                        }
+                        return out
                     }
-                    return out
                 }
             }
         }
