@@ -24,7 +24,8 @@ public struct CatalogueMatch: Sendable, Equatable {
 public struct CatalogueQuery: Sendable {
     /// How many matches per query.
     public var k: Int
-    /// Matches scoring below this are left out.
+    /// Matches scoring below this are left out: below their vector score, or, when ``check`` ranks them,
+    /// below their final score.
     public var minScore: Float?
     /// Attribute equalities (`key`, `value`) every match must satisfy; values compare as text.
     public var filters: [(key: String, value: String)]
@@ -54,6 +55,14 @@ public struct CatalogueQuery: Sendable {
     /// How many hits each vector of a region search asks the index for: `k`, or enough for the
     /// candidates that ``check`` ranks.
     public var hitsPerVector: Int { check.map { max(k, $0.spec.candidates) } ?? k }
+
+    /// The query without ``minScore``: a checked search compares it with the final scores, after the
+    /// check, since those are the scores a caller sees (G1 plus the bonus, not the vector score).
+    public var unbounded: CatalogueQuery {
+        var query = self
+        query.minScore = nil
+        return query
+    }
 
     /// Parses `key=value`.
     public static func filter(_ text: String) throws(CatalogueError) -> (key: String, value: String) {
@@ -119,12 +128,18 @@ extension CatalogueStore {
         var ranked: [[SearchHit]] = []
         var next = 0
         for (p, picture) in queries.enumerated() {
-            var hits = query.bestPerItem(hitLists[next..<(next + picture.count)])
-            if let check = query.check, !hits.isEmpty {
+            guard let check = query.check else {
+                ranked.append(query.bestPerItem(hitLists[next..<(next + picture.count)]))
+                next += picture.count
+                continue
+            }
+            var hits = query.unbounded.bestPerItem(hitLists[next..<(next + picture.count)])
+            if !hits.isEmpty {
                 hits = try checked(
                     hits, vectors: picture, check: check, features: check.features(ofPicture: p),
                     prefix: query.sharedPrefix)
             }
+            if let minScore = query.minScore { hits.removeAll { $0.score < minScore } }
             ranked.append(hits)
             next += picture.count
         }

@@ -116,15 +116,17 @@ extension PostgresCatalogue {
         unfiltered.k = query.hitsPerVector
         let lists = try await search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
         guard let check = query.check else { return query.mergeRegions(lists, sizes: queries.map(\.count)) }
-        // Every merged hit is a candidate of the check; the best `k` are kept after it.
-        var everyHit = query
+        // Every merged hit is a candidate of the check; the best `k` of those with a final score of at
+        // least `minScore` are kept after it.
+        var everyHit = query.unbounded
         everyHit.k = Int.max
         let merged = everyHit.mergeRegions(lists, sizes: queries.map(\.count))
         var results: [[CatalogueMatch]] = []
         for (p, hits) in merged.enumerated() {
-            let ranked = try await checked(
+            var ranked = try await checked(
                 hits, vectors: queries[p], check: check, features: check.features(ofPicture: p),
                 prefix: query.sharedPrefix)
+            if let minScore = query.minScore { ranked.removeAll { $0.score < minScore } }
             results.append(Array(ranked.prefix(query.k)))
         }
         return results

@@ -34,6 +34,9 @@ struct VerifyCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Score per inlier.")
     var weight: [Float] = [0.005, 0.01]
 
+    @Option(help: "Also verify the best this many by the window cosine alone and by the plain cosine alone.")
+    var extra = 0
+
     @Option(help: "Inliers counted at most.")
     var cap = 100
 
@@ -106,7 +109,8 @@ struct VerifyCommand: ParsableCommand {
             let window = (0..<itemCount).map { matrix.values[(n * itemCount + $0) * 2 + 1] / windowWeight }
             let recipe = zip(plain, window).map { 0.4 * $0 + 0.6 * $1 }
             let gated = VerificationSpec().fused(plain: plain, window: window)
-            let candidates = Set(TopScores.indices(recipe, top) + TopScores.indices(gated, top))
+            let extras = TopScores.indices(window, extra) + TopScores.indices(plain, extra)
+            let candidates = Set(TopScores.indices(recipe, top) + TopScores.indices(gated, top) + extras)
             let path = "\(queries)/\(String(format: "%05d", item))-\(label)-\(row["number"] ?? "").jpg"
             let start = ContinuousClock.now
             let features = queryExtractor.features(of: try decoder.decode(file: path))
@@ -117,7 +121,8 @@ struct VerifyCommand: ParsableCommand {
             }
             extracting.append(Self.milliseconds(extracted - start))
             checking.append(Self.milliseconds(ContinuousClock.now - extracted) / Double(max(1, candidates.count)))
-            results.append(VerifiedQuery(item: item, label: label, recipe: recipe, gated: gated, inliers: inliers))
+            results.append(
+                VerifiedQuery(item: item, label: label, recipe: recipe, gated: gated, inliers: inliers, extras: extras))
             if n % 250 == 0 { FileHandle.standardError.write(Data("verified \(n + 1)/\(queryCount)\n".utf8)) }
         }
 
@@ -143,7 +148,7 @@ struct VerifyCommand: ParsableCommand {
                         query in
                         let scores = base == "recipe" ? query.recipe : query.gated
                         var out = [Float](repeating: -9, count: scores.count)
-                        for i in TopScores.indices(scores, top) {
+                        for i in Set(TopScores.indices(scores, top) + query.extras) {
                             out[i] = scores[i] + weight * Float(min(max(query.inliers[i] - floor, 0), cap))
                         }
                         return out
@@ -195,6 +200,7 @@ private struct VerifiedQuery {
     var recipe: [Float]
     var gated: [Float]
     var inliers: [Int]
+    var extras: [Int]
 }
 
 /// G1 of docs/retrieval.md, on the two cosines: a blend when a second item also has a strong window.

@@ -87,6 +87,14 @@ extension BackendTests {
         let coffee = try #require(checked[0].first)
         #expect(coffee.score > 0.7 + 0.2, "coffee's consistent matches should add more than 0.2: \(coffee.score)")
 
+        // A minimum score applies to the scores a caller sees, after the check: both vector scores are
+        // about 0.5-0.6, but coffee scores above 0.9 and chelsea 0.9; astronaut, at 0.2, is left out.
+        let bounded = try await catalogue.search(
+            regions: [[Self.query]], modelID: "test/1",
+            query: CatalogueQuery(k: 3, minScore: 0.8, sharedPrefix: 2, check: check))
+        #expect(bounded[0].map(\.id) == ["coffee", "chelsea"])
+        #expect(bounded[0].allSatisfy { $0.score >= 0.8 })
+
         // Only the best `candidates` are checked: with one, chelsea alone is, and coffee stays second.
         check.spec.candidates = 1
         let one = try await catalogue.search(
