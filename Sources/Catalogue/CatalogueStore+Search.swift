@@ -192,25 +192,32 @@ extension CatalogueStore {
         return data.flatMap { try? LocalFeatures(encoded: [UInt8]($0)) }
     }
 
-    /// The stored local features of the items with these keys; a row that does not decode is left out.
+    /// The stored local features of the items with these keys, from ``featuresCache`` when it holds them;
+    /// a row that does not decode is left out.
     func localFeatures(keys: [Int64]) throws(CatalogueError) -> [Int64: LocalFeatures] {
         guard !keys.isEmpty else { return [:] }
-        return try read { db in
-            let marks = Array(repeating: "?", count: keys.count).joined(separator: ", ")
+        let generation = featuresCache.generation
+        var (found, missing) = featuresCache.lookUp(keys)
+        guard !missing.isEmpty else { return found }
+        let read = try read { db in
+            let marks = Array(repeating: "?", count: missing.count).joined(separator: ", ")
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT key, features FROM item_local_features WHERE key IN (\(marks))",
-                arguments: StatementArguments(keys))
-            var found: [Int64: LocalFeatures] = [:]
+                arguments: StatementArguments(missing))
+            var read: [Int64: LocalFeatures] = [:]
             // Each blob is decoded where SQLite holds it, not copied into a `Data` and an array first.
             while let row = try rows.next() {
                 let key: Int64 = row[0]
                 let features = try row.withUnsafeData(atIndex: 1) { data in
                     data?.withUnsafeBytes { raw in try? LocalFeatures(encoded: raw) }
                 }
-                if let features { found[key] = features }
+                if let features { read[key] = features }
             }
-            return found
+            return read
         }
+        featuresCache.insert(read, generation: generation)
+        found.merge(read) { cached, _ in cached }
+        return found
     }
 
     /// The end of the hits to read from `start` for `needed` more matches: those, and every hit

@@ -45,6 +45,9 @@ public final class CatalogueStore: Sendable {
     /// row ready; or settings, new index, reconcile) that must not interleave with another task's.
     /// It also records ``close()``, after which no write starts.
     private let writeGate = Locked(WriteGate())
+    /// The decoded local features of recently checked items (64 MiB, about 2,900 items at 500 keypoints),
+    /// emptied after every write.
+    let featuresCache = LocalFeaturesCache(capacity: 64 << 20)
 
     private struct WriteGate {
         /// How many writes ran (a counter rather than `()`: see `FileLock.holder`).
@@ -310,6 +313,8 @@ public final class CatalogueStore: Sendable {
 
     func write<T>(_ body: (Database) throws -> T) throws(CatalogueError) -> T {
         try requireWriter()
+        // After the commit (or the rollback): a search that read before it cannot put old features back.
+        defer { featuresCache.removeAll() }
         do {
             return try database.write(body)
         } catch {
