@@ -123,6 +123,7 @@ let package = Package(
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageFetching", "Featurizer", "LocalFeatures", "VectorIndex",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // matches: the catalogue on PostgreSQL + pgvector, for several servers and ingest workers sharing one.
@@ -221,7 +222,7 @@ let package = Package(
             name: "CataloguePostgresTests",
             dependencies: [
                 "CataloguePostgres", "Catalogue", "VSearchCore", "VSearchTesting", "LocalFeatures", "ImageDecoding",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

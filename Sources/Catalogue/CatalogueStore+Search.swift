@@ -193,28 +193,40 @@ extension CatalogueStore {
     }
 
     /// The stored local features of the items with these keys, from ``featuresCache`` when it holds them;
-    /// a row that does not decode is left out.
+    /// a row that does not decode is left out, and reported once to the store's logger.
     func localFeatures(keys: [Int64]) throws(CatalogueError) -> [Int64: LocalFeatures] {
         guard !keys.isEmpty else { return [:] }
         let generation = featuresCache.generation
         var (found, missing) = featuresCache.lookUp(keys)
         guard !missing.isEmpty else { return found }
-        let read = try read { db in
+        let (read, damaged) = try read { db in
             let marks = Array(repeating: "?", count: missing.count).joined(separator: ", ")
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT key, features FROM item_local_features WHERE key IN (\(marks))",
+                db,
+                sql:
+                    "SELECT key, features, item.id FROM item_local_features JOIN item USING (key) WHERE key IN (\(marks))",
                 arguments: StatementArguments(missing))
             var read: [Int64: LocalFeatures] = [:]
+            var damaged: [(id: String, reason: String)] = []
             // Each blob is decoded where SQLite holds it, not copied into a `Data` and an array first.
             while let row = try rows.next() {
                 let key: Int64 = row[0]
-                let features = try row.withUnsafeData(atIndex: 1) { data in
-                    data?.withUnsafeBytes { raw in try? LocalFeatures(encoded: raw) }
+                let decoded = try row.withUnsafeData(atIndex: 1) { data in
+                    data.map { data in
+                        data.withUnsafeBytes { raw in
+                            Result { () throws(LocalFeaturesEncodingError) in try LocalFeatures(encoded: raw) }
+                        }
+                    }
                 }
-                if let features { read[key] = features }
+                switch decoded {
+                case .success(let features): read[key] = features
+                case .failure(let error): damaged.append((row[2], error.description))
+                case nil: break
+                }
             }
-            return read
+            return (read, damaged)
         }
+        for (id, reason) in damaged { damagedFeatures.report(item: id, reason: reason, to: logger) }
         featuresCache.insert(read, generation: generation)
         found.merge(read) { cached, _ in cached }
         return found

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import VSearchCore
 import VectorIndex
 
@@ -15,7 +16,7 @@ import VectorIndex
 ///
 /// One process writes at a time (``Mode/write`` takes an exclusive lock for the store's lifetime);
 /// any number read. Writes follow one order so that a crash at any moment leaves a state that
-/// ``open(directory:mode:)`` repairs: an item's row is written `pending`, then its vector is
+/// ``open(directory:mode:logger:)`` repairs: an item's row is written `pending`, then its vector is
 /// logged durably, then the row is marked `ready`. Opening for writing reconciles the two
 /// halves: vectors without a ready row are dropped, ready rows without a vector become pending.
 ///
@@ -48,6 +49,10 @@ public final class CatalogueStore: Sendable {
     /// The decoded local features of recently checked items (64 MiB, about 2,900 items at 500 keypoints),
     /// emptied after every write.
     let featuresCache = LocalFeaturesCache(capacity: 64 << 20)
+    /// Where a search reports what it skips without failing.
+    public let logger: Logger
+    /// The items whose stored local features were reported as not decoding, each reported once.
+    let damagedFeatures = DamagedFeatures()
 
     private struct WriteGate {
         /// How many writes ran (a counter rather than `()`: see `FileLock.holder`).
@@ -70,8 +75,12 @@ public final class CatalogueStore: Sendable {
         return "vsearch-data"
     }
 
-    private init(directory: String, mode: Mode, database: DatabasePool, indexLock: FileLock, writerLock: FileLock?) {
+    private init(
+        directory: String, mode: Mode, database: DatabasePool, indexLock: FileLock, writerLock: FileLock?,
+        logger: Logger
+    ) {
         self.directory = directory
+        self.logger = logger
         self.mode = mode
         self.database = database
         self.indexLock = indexLock
@@ -83,7 +92,10 @@ public final class CatalogueStore: Sendable {
     /// The writer lock belongs to the returned store: a second `open(mode: .write)`, in this
     /// process or another, fails with ``CatalogueError/busy(path:)`` until the store is released.
     /// Tasks of one process share one store rather than opening it twice.
-    public static func open(directory: String, mode: Mode) throws(CatalogueError) -> CatalogueStore {
+    /// `logger` hears what a search skips without failing: an item whose stored local features do not decode.
+    public static func open(
+        directory: String, mode: Mode, logger: Logger = Logger(label: "vsearch.catalogue")
+    ) throws(CatalogueError) -> CatalogueStore {
         let databasePath = directory + "/catalogue.sqlite"
         if mode == .read, !FileManager.default.fileExists(atPath: databasePath) {
             throw .store(path: directory, reason: "no catalogue here; build one with `vsearch ingest`")
@@ -114,7 +126,8 @@ public final class CatalogueStore: Sendable {
             throw .store(path: databasePath, reason: "cannot open the database: \(error)")
         }
         let store = CatalogueStore(
-            directory: directory, mode: mode, database: database, indexLock: indexLock, writerLock: writerLock)
+            directory: directory, mode: mode, database: database, indexLock: indexLock, writerLock: writerLock,
+            logger: logger)
         try store.exclusive { () throws(CatalogueError) in try store.openIndex() }
         return store
     }
@@ -314,7 +327,10 @@ public final class CatalogueStore: Sendable {
     func write<T>(_ body: (Database) throws -> T) throws(CatalogueError) -> T {
         try requireWriter()
         // After the commit (or the rollback): a search that read before it cannot put old features back.
-        defer { featuresCache.removeAll() }
+        defer {
+            featuresCache.removeAll()
+            damagedFeatures.removeAll()
+        }
         do {
             return try database.write(body)
         } catch {

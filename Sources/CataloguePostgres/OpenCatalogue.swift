@@ -17,7 +17,7 @@ public enum CatalogueOpener {
         logger: Logger = Logger(label: "vsearch.catalogue.postgres")
     ) async throws(CatalogueError) -> any CatalogueBackend {
         if isPostgres(location) { return try await PostgresCatalogue.open(url: location, mode: mode, logger: logger) }
-        return try CatalogueStore.open(directory: location, mode: mode)
+        return try CatalogueStore.open(directory: location, mode: mode, logger: logger)
     }
 
     /// Opens the catalogue a server serves: for writing, and a store directory that another

@@ -160,9 +160,12 @@ extension PostgresCatalogue {
             "SELECT id, local_features FROM vsearch_items WHERE id = ANY(\(candidates)) AND local_features IS NOT NULL")
         var stored: [String: LocalFeatures] = [:]
         for row in rows {
-            // A row that does not decode leaves its item unchecked; it keeps its score.
+            // A row that does not decode leaves its item unchecked; it keeps its score, and the log says so.
             guard let (id, bytes) = try? row.decode((String, ByteBuffer).self) else { continue }
-            if let decoded = Self.localFeatures(bytes) { stored[id] = decoded }
+            switch Self.decodeLocalFeatures(bytes) {
+            case .success(let decoded): stored[id] = decoded
+            case .failure(let error): damagedFeatures.report(item: id, reason: error.description, to: logger)
+            }
         }
         return check.raised(
             fused, score: \.score, picture: features, stored: { stored[$0.id] }, ordered: { $0.id < $1.id })
@@ -173,12 +176,14 @@ extension PostgresCatalogue {
             "cannot read the local features of item '\(id)'",
             "SELECT local_features FROM vsearch_items WHERE id = \(id) AND local_features IS NOT NULL")
         guard let bytes = try? rows.first?.decode(ByteBuffer.self) else { return nil }
-        return Self.localFeatures(bytes)
+        return try? Self.decodeLocalFeatures(bytes).get()
     }
 
-    /// A `bytea`'s local features, read where the buffer holds them; nil when they do not decode.
-    static func localFeatures(_ bytes: ByteBuffer) -> LocalFeatures? {
-        bytes.withUnsafeReadableBytes { raw in try? LocalFeatures(encoded: raw) }
+    /// A `bytea`'s local features, read where the buffer holds them.
+    static func decodeLocalFeatures(_ bytes: ByteBuffer) -> Result<LocalFeatures, LocalFeaturesEncodingError> {
+        bytes.withUnsafeReadableBytes { raw in
+            Result { () throws(LocalFeaturesEncodingError) in try LocalFeatures(encoded: raw) }
+        }
     }
 
     public func vector(ofItem id: String) async throws(CatalogueError) -> [Float]? {

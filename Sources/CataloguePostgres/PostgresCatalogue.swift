@@ -31,6 +31,8 @@ public final class PostgresCatalogue: CatalogueBackend {
     /// The OID of pgvector's `vector` type in this database.
     let vectorType: PostgresDataType
     let logger: Logger
+    /// The items whose stored local features were reported as not decoding, each reported once.
+    let damagedFeatures = DamagedFeatures()
     /// This machine's download cache for the catalogue's http(s) images (see ``CatalogueOpener/workDirectory(for:environment:)``).
     public let cacheDirectory: String
 

@@ -110,7 +110,9 @@ final class StoreAccess: ServerCatalogue {
         guard old.store.mode == .read else { return false }
         if upgrade() { return true }
         let now = old.store.indexChangeToken
-        guard now != old.token, let reopened = try? CatalogueStore.open(directory: directory, mode: .read) else {
+        guard now != old.token,
+            let reopened = try? CatalogueStore.open(directory: directory, mode: .read, logger: old.store.logger)
+        else {
             return false
         }
         return current.withLock { current in
@@ -127,7 +129,9 @@ final class StoreAccess: ServerCatalogue {
         if store.mode == .write { return true }
         // Busy is the expected answer while the ingest runs; any other failure leaves the
         // server reading, as it was, and the next refresh tries again.
-        guard let writable = try? CatalogueStore.open(directory: directory, mode: .write) else { return isWritable }
+        guard let writable = try? CatalogueStore.open(directory: directory, mode: .write, logger: store.logger) else {
+            return isWritable
+        }
         current.withLock { $0 = Current(store: writable, token: writable.indexChangeToken) }
         return true
     }

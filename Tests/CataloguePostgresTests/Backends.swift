@@ -1,6 +1,7 @@
 import Catalogue
 import CataloguePostgres
 import Foundation
+import Logging
 import Testing
 import VSearchTesting
 
@@ -18,21 +19,22 @@ final class Fixture: Sendable {
     }
 
     /// A fresh catalogue; with a `dimension`, bound to model `test/1` of that dimension.
-    static func make(_ kind: Backend, dimension: Int? = nil) async throws -> Fixture {
-        let fixture = try await empty(kind)
+    static func make(_ kind: Backend, dimension: Int? = nil, logger: Logger? = nil) async throws -> Fixture {
+        let fixture = try await empty(kind, logger: logger ?? Logger(label: "vsearch.tests"))
         if let dimension { try await fixture.backend.bind(modelID: "test/1", dimension: dimension, switching: false) }
         return fixture
     }
 
-    private static func empty(_ kind: Backend) async throws -> Fixture {
+    private static func empty(_ kind: Backend, logger: Logger) async throws -> Fixture {
         switch kind {
         case .embedded:
             let directory = try TemporaryDirectory("pgtests")
-            let store = try CatalogueStore.open(directory: directory.path, mode: .write)
+            let store = try CatalogueStore.open(directory: directory.path, mode: .write, logger: logger)
             return Fixture(backend: store, location: directory.path, directory: directory)
         case .postgres:
             let url = try await newDatabase()
-            return Fixture(backend: try await PostgresCatalogue.open(url: url), location: url, directory: nil)
+            return Fixture(
+                backend: try await PostgresCatalogue.open(url: url, logger: logger), location: url, directory: nil)
         }
     }
 

@@ -51,7 +51,8 @@ extension BackendTests {
     @Test(arguments: Backend.allCases) func theBestCandidatesAreCheckedByTheirLocalFeatures(_ kind: Backend)
         async throws
     {
-        let fixture = try await Fixture.make(kind, dimension: 4)
+        let log = RecordedLog()
+        let fixture = try await Fixture.make(kind, dimension: 4, logger: log.logger)
         let catalogue = fixture.backend
         // By the blend's weights "coffee" leads (0.4·0.5 + 0.6·0.7 against 0.4·0.9 + 0.6·0.3); G1 takes the
         // better cosine of each item, as no second item has a window above the gate: chelsea 0.9, coffee 0.7.
@@ -121,9 +122,16 @@ extension BackendTests {
             _ = try await SharedServer.require().psql(
                 "UPDATE vsearch_items SET local_features = '\\x00010203'", database: fixture.database)
         }
+        #expect(log.messages.isEmpty)
         let corrupt = try await catalogue.search(
             regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 3, sharedPrefix: 2, check: check))
         #expect(corrupt[0].map(\.id) == ["chelsea", "coffee", "astronaut"])
+        // The log names each damaged item (all three were overwritten) and why, once, however often it is checked.
+        _ = try await catalogue.search(
+            regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 3, sharedPrefix: 2, check: check))
+        let damaged = log.messages.filter { $0.contains("do not decode") }
+        #expect(damaged.count == 3, "\(log.messages)")
+        #expect(damaged.contains { $0.contains("item 'coffee'") && $0.contains("no VLF1 tag") })
         await fixture.close()
     }
 }
