@@ -44,6 +44,12 @@ struct VerifyCommand: ParsableCommand {
         parsing: .upToNextOption, help: "Matches every candidate is assumed to have by chance: only those above count.")
     var floor: [Int] = [0]
 
+    @Option(help: "Lowe's ratio: a match is kept when nearer than this fraction of the second nearest.")
+    var ratio: Float = 0.8
+
+    @Option(help: "RANSAC's tolerance, in pixels.")
+    var tolerance: Float = 8
+
     @Option(help: "Keypoints per picture.")
     var keypoints = 1_500
 
@@ -83,7 +89,10 @@ struct VerifyCommand: ParsableCommand {
         queryConfiguration.maximumKeypoints = queryKeypoints ?? keypoints
         queryConfiguration.longestSide = querySide ?? side
         let queryExtractor = LocalFeatureExtractor(configuration: queryConfiguration)
-        let verifier = GeometricVerifier()
+        var verifierConfiguration = GeometricVerifier.Configuration()
+        verifierConfiguration.ratio = ratio
+        verifierConfiguration.tolerance = tolerance
+        let verifier = GeometricVerifier(configuration: verifierConfiguration)
         let decoder = ImageDecoder()
         var items: [LocalFeatures] = []
         var outlined: [Bool] = []
