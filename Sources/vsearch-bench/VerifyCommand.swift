@@ -136,14 +136,21 @@ struct VerifyCommand: ParsableCommand {
         }
 
         if let dump {
-            var text = "label\titem\tgatedRank\tmatches\tbestOther\n"
+            var text = "label\titem\tgatedRank\tmatches\tbestOther\tfinalRank\n"
             for query in results {
                 let rank =
                     1
                     + query.gated.indices.filter { $0 != query.item && query.gated[$0] >= query.gated[query.item] }
                     .count
                 let other = query.inliers.indices.filter { $0 != query.item }.map { query.inliers[$0] }.max() ?? 0
-                text += "\(query.label)\t\(query.item)\t\(rank)\t\(query.inliers[query.item])\t\(other)\n"
+                // The rank after the check at the first --weight, as the shipped search ranks.
+                var final = [Float](repeating: -9, count: query.gated.count)
+                for i in TopScores.indices(query.gated, top) {
+                    final[i] = query.gated[i] + weight[0] * Float(min(query.inliers[i], cap))
+                }
+                let finalRank = 1 + final.indices.filter { $0 != query.item && final[$0] >= final[query.item] }.count
+                text +=
+                    "\(query.label)\t\(query.item)\t\(rank)\t\(query.inliers[query.item])\t\(other)\t\(finalRank)\n"
             }
             try text.write(toFile: dump, atomically: true, encoding: .utf8)
         }
