@@ -18,7 +18,7 @@ export class SearchPage {
         });
         this.urlInput = h('input', { type: 'url', id: 'search-url', name: 'url', placeholder: 'https://example.com/photo.jpg', autocomplete: 'off', inputmode: 'url', required: true });
         this.kInput = h('input', { type: 'number', id: 'search-k', min: 1, max: 100, value: 8, inputmode: 'numeric' });
-        this.minScoreInput = h('input', { type: 'range', id: 'search-min-score', min: 0, max: 1, step: 0.05, value: 0 });
+        this.minScoreInput = h('input', { type: 'range', id: 'search-min-score', min: 0, max: 1.5, step: 0.05, value: 0, title: 'Scores run to about 1.5: the vectors\' similarity, plus up to 0.5 for the local features a verifying model matches' });
         this.minScoreValue = h('output', { for: 'search-min-score', class: 'range-value' }, '0.00');
         this.minScoreInput.addEventListener('input', () => (this.minScoreValue.textContent = Number(this.minScoreInput.value).toFixed(2)));
         this.filterInput = h('input', { type: 'text', id: 'search-filter', placeholder: 'collection=mate', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'search-filter-help' });
