@@ -212,11 +212,7 @@ extension CatalogueStore {
             while let row = try rows.next() {
                 let key: Int64 = row[0]
                 let decoded = try row.withUnsafeData(atIndex: 1) { data in
-                    data.map { data in
-                        data.withUnsafeBytes { raw in
-                            Result { () throws(LocalFeaturesEncodingError) in try LocalFeatures(encoded: raw) }
-                        }
-                    }
+                    data.map { $0.withUnsafeBytes(LocalFeatures.decoding) }
                 }
                 switch decoded {
                 case .success(let features): read[key] = features

@@ -181,9 +181,7 @@ extension PostgresCatalogue {
 
     /// A `bytea`'s local features, read where the buffer holds them.
     static func decodeLocalFeatures(_ bytes: ByteBuffer) -> Result<LocalFeatures, LocalFeaturesEncodingError> {
-        bytes.withUnsafeReadableBytes { raw in
-            Result { () throws(LocalFeaturesEncodingError) in try LocalFeatures(encoded: raw) }
-        }
+        bytes.withUnsafeReadableBytes(LocalFeatures.decoding)
     }
 
     public func vector(ofItem id: String) async throws(CatalogueError) -> [Float]? {

@@ -38,10 +38,13 @@ extension LocalFeatures {
 
     /// Reads features written by ``encoded``; a short, long or foreign blob is an error, never a trap.
     public init(encoded bytes: [UInt8]) throws(LocalFeaturesEncodingError) {
-        let decoded = bytes.withUnsafeBytes { raw in
-            Result { () throws(LocalFeaturesEncodingError) in try LocalFeatures(encoded: raw) }
-        }
-        self = try decoded.get()
+        self = try bytes.withUnsafeBytes { raw in Self.decoding(raw) }.get()
+    }
+
+    /// `init(encoded:)` on raw memory, as a value, for a caller that reads the blob inside a
+    /// closure that cannot throw a typed error (a database row's or a buffer's `withUnsafe…` accessor).
+    public static func decoding(_ raw: UnsafeRawBufferPointer) -> Result<LocalFeatures, LocalFeaturesEncodingError> {
+        Result { () throws(LocalFeaturesEncodingError) in try LocalFeatures(encoded: raw) }
     }
 
     /// Reads features written by ``encoded`` from memory the caller owns, such as a database row's blob,
