@@ -26,7 +26,7 @@ extension CatalogueStore {
     }
 
     private func saveExclusively(_ events: [StoredMatchEvent], keepingLast limit: Int) throws(CatalogueError) {
-        try write { db in
+        try write(itemsUnchanged: true) { db in
             for event in events {
                 try db.execute(
                     sql: """

@@ -47,7 +47,7 @@ public final class CatalogueStore: Sendable {
     /// It also records ``close()``, after which no write starts.
     private let writeGate = Locked(WriteGate())
     /// The decoded local features of recently checked items (64 MiB, about 2,900 items at 500 keypoints),
-    /// emptied after every write.
+    /// emptied after every write but a match event's.
     let featuresCache = LocalFeaturesCache(capacity: 64 << 20)
     /// Where a search reports what it skips without failing.
     public let logger: Logger
@@ -324,12 +324,16 @@ public final class CatalogueStore: Sendable {
         }
     }
 
-    func write<T>(_ body: (Database) throws -> T) throws(CatalogueError) -> T {
+    /// Runs one write transaction. Unless `itemsUnchanged` (a write of match events, which a server makes
+    /// after its searches), it then empties ``featuresCache``: any other write may change an item's features.
+    func write<T>(itemsUnchanged: Bool = false, _ body: (Database) throws -> T) throws(CatalogueError) -> T {
         try requireWriter()
         // After the commit (or the rollback): a search that read before it cannot put old features back.
         defer {
-            featuresCache.removeAll()
-            damagedFeatures.removeAll()
+            if !itemsUnchanged {
+                featuresCache.removeAll()
+                damagedFeatures.removeAll()
+            }
         }
         do {
             return try database.write(body)

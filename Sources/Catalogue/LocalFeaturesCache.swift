@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// A checked search reads its best 20 candidates' features, about 22 kB each, and the same popular items
 /// are candidates again and again: reading and decoding them from SQLite took about 0.4 ms of a 3.4 ms
-/// search. The store empties the cache after each of its writes, and a store reopened after another
+/// search. The store empties the cache after each of its writes but a match event's, and a store reopened after another
 /// process's writes starts with an empty one, so a search never sees features older than its index.
 ///
 /// A search that read the database before a write finished must not put what it read back afterwards:
