@@ -181,15 +181,12 @@ extension CatalogueStore {
             fused, score: \.score, picture: features, stored: { stored[$0.key] }, ordered: { $0.id < $1.id })
     }
 
-    /// The local features stored with an item; nil when it has none or they do not decode.
+    /// The local features stored with an item; nil when it has none or they do not decode (a row that does
+    /// not decode is reported once to the store's logger, as a search reports it).
     public func localFeatures(ofItem id: String) throws(CatalogueError) -> LocalFeatures? {
-        let data = try read { db in
-            try Data.fetchOne(
-                db,
-                sql: "SELECT features FROM item_local_features JOIN item USING (key) WHERE item.id = ?",
-                arguments: [id])
-        }
-        return data.flatMap { try? LocalFeatures(encoded: [UInt8]($0)) }
+        let key = try read { db in try Int64.fetchOne(db, sql: "SELECT key FROM item WHERE id = ?", arguments: [id]) }
+        guard let key else { return nil }
+        return try localFeatures(keys: [key])[key]
     }
 
     /// The stored local features of the items with these keys, from ``featuresCache`` when it holds them;

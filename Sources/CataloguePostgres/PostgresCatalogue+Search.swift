@@ -176,7 +176,12 @@ extension PostgresCatalogue {
             "cannot read the local features of item '\(id)'",
             "SELECT local_features FROM vsearch_items WHERE id = \(id) AND local_features IS NOT NULL")
         guard let bytes = try? rows.first?.decode(ByteBuffer.self) else { return nil }
-        return try? Self.decodeLocalFeatures(bytes).get()
+        switch Self.decodeLocalFeatures(bytes) {
+        case .success(let features): return features
+        case .failure(let error):
+            damagedFeatures.report(item: id, reason: error.description, to: logger)
+            return nil
+        }
     }
 
     /// A `bytea`'s local features, read where the buffer holds them.

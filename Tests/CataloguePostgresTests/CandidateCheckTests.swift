@@ -123,6 +123,10 @@ extension BackendTests {
                 "UPDATE vsearch_items SET local_features = '\\x00010203'", database: fixture.database)
         }
         #expect(log.messages.isEmpty)
+        // "Similar items" reads one item's features: it gets none, and the log says why, once.
+        #expect(try await catalogue.localFeatures(ofItem: "astronaut") == nil)
+        #expect(try await catalogue.localFeatures(ofItem: "astronaut") == nil)
+        #expect(log.messages.count == 1 && log.messages[0].contains("item 'astronaut'"), "\(log.messages)")
         let corrupt = try await catalogue.search(
             regions: [[Self.query]], modelID: "test/1", query: CatalogueQuery(k: 3, sharedPrefix: 2, check: check))
         #expect(corrupt[0].map(\.id) == ["chelsea", "coffee", "astronaut"])
