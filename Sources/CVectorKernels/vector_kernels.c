@@ -397,3 +397,28 @@ const vsk_kernels *vsk_kernels_at(vsk_level level) {
     const vsk_kernels *set = best_supported(level);
     return set->level == level ? set : NULL;
 }
+
+int vsk_has_vnni(void) {
+    const char *cap = getenv("VSEARCH_VECTOR_KERNELS");
+    if (cap != NULL && strcmp(cap, "portable") == 0) return 0;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+#else
+    return 0;
+#endif
+}
+
+float vsk_round_codes(const float *v, long n, int offset, uint8_t *out) {
+    float largest = 0;
+    for (long i = 0; i < n; i++) {
+        float a = v[i] < 0 ? -v[i] : v[i];
+        largest = a > largest ? a : largest;
+    }
+    float scale = largest > 0 ? largest / 127 : 1;
+    float inverse = 1 / scale;
+    // Values are within ±127 after scaling, so the sum stays within 0…254 for offset 127 and is a valid
+    // int8_t bit pattern for offset 0; nearbyintf rounds half to even, as Swift's .toNearestOrEven does.
+    for (long i = 0; i < n; i++) out[i] = (uint8_t)(int)(__builtin_nearbyintf(v[i] * inverse) + (float)offset);
+    return scale;
+}

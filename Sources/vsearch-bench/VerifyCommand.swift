@@ -65,6 +65,12 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Longest side query pictures are described at (default: --side).")
     var querySide: Int?
 
+    @Option(help: "Screen each candidate first with every Nth query keypoint (1: no screen).")
+    var screen = 1
+
+    @Option(help: "A screened candidate with fewer consistent matches than this gains nothing (no full check).")
+    var screenMinimum = 4
+
     @Option(
         help:
             "Write each query's label, item, rank by G1, the item's consistent matches and the most of any other candidate (TSV)."
@@ -94,6 +100,8 @@ struct VerifyCommand: ParsableCommand {
         verifierConfiguration.tolerance = tolerance
         let verifier = GeometricVerifier(configuration: verifierConfiguration)
         let decoder = ImageDecoder()
+        var screened = 0
+        var checkedInFull = 0
         var items: [LocalFeatures] = []
         var outlined: [Bool] = []
         for photo in photos {
@@ -125,7 +133,14 @@ struct VerifyCommand: ParsableCommand {
             let features = queryExtractor.features(of: try decoder.decode(file: path))
             let extracted = ContinuousClock.now
             var inliers = [Int](repeating: 0, count: itemCount)
+            let subset = screen > 1 ? features.everyNth(screen) : features
             for candidate in candidates {
+                if screen > 1 {
+                    screened += 1
+                    let first = verifier.consistentMatches(query: subset, candidate: items[candidate])
+                    if first < screenMinimum { continue }
+                    checkedInFull += 1
+                }
                 inliers[candidate] = verifier.consistentMatches(query: features, candidate: items[candidate])
             }
             extracting.append(Self.milliseconds(extracted - start))
@@ -172,6 +187,7 @@ struct VerifyCommand: ParsableCommand {
                 }
             }
         }
+        if screen > 1 { print("screen: \(checkedInFull) of \(screened) candidates checked in full") }
         print(
             String(
                 format: "cost (Swift, 1 thread): the query's features %.1f ms, %.2f ms per candidate (medians)",
@@ -240,4 +256,14 @@ private struct TSV {
     }
 
     func column(_ name: String) -> [String] { rows.map { $0[name] ?? "" } }
+}
+
+extension LocalFeatures {
+    /// Keypoints 0, n, 2n, …: a sample spread over every pyramid level.
+    fileprivate func everyNth(_ n: Int) -> LocalFeatures {
+        let kept = Array(stride(from: 0, to: count, by: n))
+        return LocalFeatures(
+            points: kept.map { points[$0] }, angles: kept.map { angles[$0] },
+            descriptors: kept.flatMap { i in (0..<4).map { descriptors[i * 4 + $0] } })
+    }
 }

@@ -31,6 +31,38 @@ import Testing
         try TestData.expectSameAsSingle(found, index: index, queries: queries, k: 10, tolerance: 1e-4)
     }
 
+    /// With the inner product, the windows are scanned with 8-bit products (on a CPU with VNNI) and their
+    /// best candidates ranked by exact scores; the hits must be the float scan's, and stay so as rows are
+    /// added, replaced and removed after the codes were made.
+    @Test func theEightBitScanFindsTheFloatScansHitsAndFollowsEveryWrite() throws {
+        let index = try FlatIndex(dimension: d, metric: .innerProduct)
+        index.threads = 2
+        try index.add(ids: (0..<3000).map { UInt64($0) }, vectors: TestData.uniform(3000, d, seed: 11))
+        let queries = windows(24, seed: 12)
+        let prefix = queries.withUnsafeBufferPointer {
+            SharedPrefix($0.baseAddress!, count: 24, dimension: d, length: shared)
+        }
+        #expect(index.takesEightBitScan(prefix, nil) == FlatIndex.eightBitProducts)
+        func expectFloatHits() throws {
+            let found = try index.search(batch: queries, k: 10, filter: nil, sharedPrefix: shared)
+            index.exactBatchProducts = true
+            defer { index.exactBatchProducts = false }
+            let exact = try index.search(batch: queries, k: 10, filter: nil, sharedPrefix: shared)
+            #expect(found.map { $0.map(\.id) } == exact.map { $0.map(\.id) })
+            for (a, b) in zip(found.joined(), exact.joined()) { #expect(abs(a.score - b.score) <= 1e-4) }
+        }
+        try expectFloatHits()
+        // Each query's best row is replaced by one far better for a later query; rows are added and removed.
+        let best = try index.search(batch: queries, k: 1, filter: nil, sharedPrefix: shared).map { $0[0].id }
+        try index.add(ids: [best[0]], vectors: Array(queries[(23 * d)..<(24 * d)]).map { $0 * 3 })
+        try index.add(ids: (3000..<3100).map { UInt64($0) }, vectors: TestData.uniform(100, d, seed: 13))
+        for id in best.dropFirst() { index.remove(id: id) }
+        index.remove(id: 2999)
+        try expectFloatHits()
+        let after = try index.search(batch: queries, k: 1, filter: nil, sharedPrefix: shared)
+        #expect(after[23].first?.id == best[0], "the replaced row should now lead the last window")
+    }
+
     @Test func queriesThatDoNotShareTheirPrefixAreScoredInFull() throws {
         var queries = windows(8, seed: 7)
         queries[3 * d + 2] += 0.5

@@ -42,6 +42,16 @@ float vsk_dot_u8(const float *a, const uint8_t *b, long n);
 /// exit: x − x is 0 for a finite x and NaN otherwise, and a NaN survives the sum.
 int vsk_all_finite(const float *v, long n);
 
+/// Rounds n values to 8-bit codes with one scale, for oneDNN's 8-bit product: out[i] = round(v[i] / scale) + offset,
+/// where scale = max |v[i]| / 127 (returned; 1 when every value is 0). offset 0 gives signed codes in −127…127 (the
+/// bytes of int8_t), offset 127 unsigned codes in 0…254.
+float vsk_round_codes(const float *v, long n, int offset, uint8_t *out);
+
+/// 1 when the CPU multiplies 8-bit integers into 32-bit sums without an intermediate 16-bit step (AVX-512 VNNI or
+/// AVX-VNNI), so oneDNN's `dnnl_gemm_u8s8s32` cannot saturate on full-range inputs; else 0. Also 0 when the
+/// environment variable VSEARCH_VECTOR_KERNELS is "portable".
+int vsk_has_vnni(void);
+
 /// The kernels in use. The first call of any kernel chooses the best the CPU supports, or the portable ones
 /// when the environment variable VSEARCH_VECTOR_KERNELS is "portable" (to measure or test the fallback).
 vsk_level vsk_active_level(void);
