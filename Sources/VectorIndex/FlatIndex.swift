@@ -147,7 +147,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     ///
     /// Such a batch (inner product, on a CPU with VNNI) is scanned with 8-bit products, about four
     /// times as fast, and each query's best candidates are then ranked by their exact float scores
-    /// (``RowCodes``), so the hits and their scores are the float scan's unless rounding (about 1e-3
+    /// (`RowCodes`), so the hits and their scores are the float scan's unless rounding (about 1e-3
     /// of a score) moves a row across the candidates' cut. ``exactBatchProducts`` turns it off.
     public func search(batch queries: [Float], k: Int, filter: SearchFilter?, sharedPrefix: Int) throws(IndexError)
         -> [[SearchHit]]
