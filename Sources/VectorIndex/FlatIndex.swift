@@ -7,8 +7,11 @@ import Synchronization
 /// one matrix product per block of rows (oneDNN's `sgemm`) followed by a
 /// top-k heap per query. With ``VectorStorage/f16`` or ``VectorStorage/i8``
 /// storage the scan reads compact codes and the best candidates are
-/// re-ranked with the exact float32 vectors.
-// @unchecked: owns raw row memory (RowStore, CompactCodes); `lock` (reader-writer) guards every field.
+/// re-ranked with the exact float32 vectors. A picture's windows (a batch
+/// sharing a prefix) over 2,048 rows or more are scanned with 8-bit products
+/// and their best candidates ranked by exact scores in the same way
+/// (``search(batch:k:filter:sharedPrefix:)``).
+// @unchecked: owns raw row memory (RowStore, CompactCodes, RowCodes); `lock` (reader-writer) guards every field.
 public final class FlatIndex: VectorIndex, @unchecked Sendable {
     public let dimension: Int
     public let metric: Metric

@@ -36,12 +36,30 @@ struct WindowsCommand: ParsableCommand {
     @Option(help: "From this many rows the index is HNSW, as the store's auto choice.")
     var hnswFrom = 20_000
 
+    @Option(
+        help:
+            "Draw rows and queries around this many centres (noise 0.08), as scripts/bench/index.py does; 0: no centres."
+    )
+    var clusters = 0
+
     func run() throws {
         var generator = SeededGenerator(seed: 7)
         let plainDimension = 1_280
+        // Centres as scripts/bench/index.py makes them: uniform values cubed, not normalised, so the noise is small beside them.
+        let plainCentres = (0..<(clusters * plainDimension)).map { _ in
+            pow(Float.random(in: 0..<1, using: &generator), 3)
+        }
+        let windowCentres = (0..<(clusters * plainDimension)).map { _ in
+            pow(Float.random(in: 0..<1, using: &generator), 3)
+        }
+        func rows(_ count: Int, _ centres: [Float]) -> [Float] {
+            clusters > 0
+                ? Self.around(centres, count, plainDimension, &generator)
+                : Self.unitRows(count, plainDimension, &generator)
+        }
         for size in sizes {
-            let plainRows = Self.unitRows(size, plainDimension, &generator)
-            let windowRows = Self.unitRows(size, plainDimension, &generator)
+            let plainRows = rows(size, plainCentres)
+            let windowRows = rows(size, windowCentres)
             var blendRows = [Float]()
             blendRows.reserveCapacity(size * 2 * plainDimension)
             let half = 1 / (2 as Float).squareRoot()
@@ -62,8 +80,8 @@ struct WindowsCommand: ParsableCommand {
             var differing = 0
             var largestShortfall: Float = 0
             for _ in 0..<max(1, self.repeat) {
-                let q = Self.unitRows(1, plainDimension, &generator)
-                let w = Self.unitRows(windows, plainDimension, &generator)
+                let q = rows(1, plainCentres)
+                let w = rows(windows, windowCentres)
                 var queries = [Float]()
                 let norm = (0.4 * 0.4 + 0.6 * 0.6 as Float).squareRoot()
                 for i in 0..<windows {
@@ -109,6 +127,30 @@ struct WindowsCommand: ParsableCommand {
 
     private static func index(dimension: Int, hnsw: Bool) throws -> any VectorIndex {
         hnsw ? try HNSWIndex(dimension: dimension) : try FlatIndex(dimension: dimension)
+    }
+
+    /// `count` unit rows, each a random one of `centres` plus Gaussian noise of 0.08, kept non-negative.
+    private static func around(
+        _ centres: [Float], _ count: Int, _ dimension: Int, _ generator: inout SeededGenerator
+    ) -> [Float] {
+        let centreCount = centres.count / dimension
+        var rows = [Float](repeating: 0, count: count * dimension)
+        for r in 0..<count {
+            let c = Int.random(in: 0..<centreCount, using: &generator)
+            var sum: Float = 0
+            for i in 0..<dimension {
+                // Box–Muller: one normal value from two uniform ones.
+                let u = Float.random(in: Float.ulpOfOne..<1, using: &generator)
+                let v = Float.random(in: 0..<1, using: &generator)
+                let noise = (-2 * log(u)).squareRoot() * cos(2 * Float.pi * v) * 0.08
+                let value = max(0, centres[c * dimension + i] + noise)
+                rows[r * dimension + i] = value
+                sum += value * value
+            }
+            let scale = 1 / max(sum.squareRoot(), 1e-12)
+            for i in 0..<dimension { rows[r * dimension + i] *= scale }
+        }
+        return rows
     }
 
     /// `count` random unit rows with sparse, non-negative values, as pooled CNN features are.
