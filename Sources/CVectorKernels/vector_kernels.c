@@ -418,7 +418,12 @@ float vsk_round_codes(const float *v, long n, int offset, uint8_t *out) {
     float scale = largest > 0 ? largest / 127 : 1;
     float inverse = 1 / scale;
     // Values are within ±127 after scaling, so the sum stays within 0…254 for offset 127 and is a valid
-    // int8_t bit pattern for offset 0; nearbyintf rounds half to even, as Swift's .toNearestOrEven does.
-    for (long i = 0; i < n; i++) out[i] = (uint8_t)(int)(__builtin_nearbyintf(v[i] * inverse) + (float)offset);
+    // int8_t bit pattern for offset 0. Adding and taking away 1.5 · 2²³ rounds half to even (for |x| < 2²²) in
+    // plain SSE2 or NEON arithmetic; nearbyintf is a library call per value on x86-64 without SSE4.1.
+    const float magic = 12582912.0f;
+    for (long i = 0; i < n; i++) {
+        float rounded = (v[i] * inverse + magic) - magic;
+        out[i] = (uint8_t)(int)(rounded + (float)offset);
+    }
     return scale;
 }
