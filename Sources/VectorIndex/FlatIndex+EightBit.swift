@@ -7,9 +7,9 @@ extension FlatIndex {
     static let eightBitProducts = vsk_has_vnni() != 0
 
     /// From how many rows the 8-bit scan is worth its fixed costs (rounding the queries, ranking the
-    /// candidates again): a picture's 49 windows took 1.3 ms against the float scan's 0.9 at 423 rows,
-    /// 2.5 against 2.8 at 2,000, 3.8 against 6.5 at 5,000 and 10.0 against 23.5 at 19,000
-    /// (`vsearch-bench windows`, 2 cores).
+    /// candidates again): a picture's 49 windows took 1.58 ms against the float scan's 1.47 at 423 rows,
+    /// 1.43 against 1.44 at 1,000, 2.22 against 2.81 at 2,000, 3.57 against 6.16 at 5,000 and 8.62 against
+    /// 21.8 at 19,000 (`vsearch-bench windows`, 2 cores).
     static let eightBitFromRows = 2_048
 
     /// Whether a batch with a shared prefix (a picture's windows) takes the 8-bit scan here.
