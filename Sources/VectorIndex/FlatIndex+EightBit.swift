@@ -52,14 +52,14 @@ extension FlatIndex {
         }
         // Ranked again by their exact scores, in row order, so that a row kept by several queries is read
         // from memory once and its shared prefix scored once.
-        var pairs: [(row: Int, query: Int)] = []
-        pairs.reserveCapacity(nq * wide)
+        var kept: [(row: Int, query: Int)] = []
+        kept.reserveCapacity(nq * wide)
         for q in 0..<nq {
             var merged = TopK(k: wide)
             for part in perPart { merged.merge(part[q]) }
-            for row in merged.rows { pairs.append((row, q)) }
+            for row in merged.rows { kept.append((row, q)) }
         }
-        pairs.sort { $0.row < $1.row }
+        let pairs = kept.sorted { $0.row < $1.row }
         var exact = [Float](repeating: 0, count: pairs.count)
         exact.withUnsafeMutableBufferPointer { out in
             let out = out
@@ -108,11 +108,11 @@ extension FlatIndex {
                 for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
                     let rn = min(rowBlock, rows.upperBound - r0)
                     GEMM.codeProducts(
-                        queries: firstCodes.baseAddress!, nq: 1, queryStride: skip, rows: codes.codes.row(r0), nr: rn,
-                        rowStride: dimension, length: skip, out: prefixProducts)
+                        queries: firstCodes.baseAddress!, nq: 1, queryStride: first.length, rows: codes.codes.row(r0),
+                        nr: rn, rowStride: dimension, length: first.length, out: prefixProducts)
                     GEMM.codeProducts(
-                        queries: restCodes.baseAddress!, nq: nq, queryStride: dimension - skip,
-                        rows: codes.codes.row(r0) + skip, nr: rn, rowStride: dimension, length: dimension - skip,
+                        queries: restCodes.baseAddress!, nq: nq, queryStride: rest.length,
+                        rows: codes.codes.row(r0) + skip, nr: rn, rowStride: dimension, length: rest.length,
                         out: products)
                     for q in 0..<nq {
                         let restScale = rest.scales[q]
