@@ -130,7 +130,7 @@ let package = Package(
         .target(
             name: "CataloguePostgres",
             dependencies: [
-                "VSearchCore", "Catalogue", "ImageFetching", "LocalFeatures",
+                "VSearchCore", "Catalogue", "ImageFetching", "LocalFeatures", "VectorIndex",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -2,11 +2,12 @@ import Foundation
 import VSearchCore
 
 /// A counting semaphore for tasks: `acquire` suspends (without blocking a thread) until a permit
-/// is free. It bounds how far downloading and decoding may run ahead of the network.
+/// is free. It bounds how far downloading and decoding may run ahead of the network, and lets one
+/// task at a time bring the PostgreSQL catalogue's vector mirror up to date.
 ///
 /// `release` is synchronous, so a plain thread (the batch writer's queue) can return a permit
 /// at once, without starting a task that would outlive its caller.
-final class AsyncSemaphore: Sendable {
+package final class AsyncSemaphore: Sendable {
     private struct State {
         var available: Int
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -14,9 +15,9 @@ final class AsyncSemaphore: Sendable {
 
     private let state: Locked<State>
 
-    init(permits: Int) { state = Locked(State(available: max(1, permits))) }
+    package init(permits: Int) { state = Locked(State(available: max(1, permits))) }
 
-    func acquire() async {
+    package func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let granted = state.withLock { state -> Bool in
                 guard state.available > 0 else {
@@ -30,7 +31,7 @@ final class AsyncSemaphore: Sendable {
         }
     }
 
-    func release(_ count: Int = 1) {
+    package func release(_ count: Int = 1) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             let woken = Array(state.waiters.prefix(count))
             state.waiters.removeFirst(woken.count)

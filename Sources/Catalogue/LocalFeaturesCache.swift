@@ -11,9 +11,9 @@ import Synchronization
 /// A search that read the database before a write finished must not put what it read back afterwards:
 /// it takes a ``generation`` before reading and hands it to ``insert(_:generation:)``, which ignores
 /// features read before the last ``removeAll()``.
-final class LocalFeaturesCache: Sendable {
+package final class LocalFeaturesCache: Sendable {
     /// The most bytes of decoded features kept; the least recently used go first.
-    let capacity: Int
+    package let capacity: Int
 
     private let state = Mutex(State())
 
@@ -30,15 +30,15 @@ final class LocalFeaturesCache: Sendable {
         var lastUse: UInt64
     }
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = max(0, capacity)
     }
 
     /// Changes with every ``removeAll()``.
-    var generation: UInt64 { state.withLock { $0.generation } }
+    package var generation: UInt64 { state.withLock { $0.generation } }
 
     /// What the cache holds for `keys`, and the keys it does not hold, in their order.
-    func lookUp(_ keys: [Int64]) -> (found: [Int64: LocalFeatures], missing: [Int64]) {
+    package func lookUp(_ keys: [Int64]) -> (found: [Int64: LocalFeatures], missing: [Int64]) {
         state.withLock { state in
             var found: [Int64: LocalFeatures] = [:]
             var missing: [Int64] = []
@@ -58,7 +58,7 @@ final class LocalFeaturesCache: Sendable {
 
     /// Keeps features read from the database while the cache was at `generation`; features read before
     /// a later ``removeAll()`` may be stale and are dropped.
-    func insert(_ features: [Int64: LocalFeatures], generation: UInt64) {
+    package func insert(_ features: [Int64: LocalFeatures], generation: UInt64) {
         state.withLock { state in
             guard generation == state.generation else { return }
             for (key, value) in features {
@@ -80,7 +80,7 @@ final class LocalFeaturesCache: Sendable {
     }
 
     /// Forgets everything, and every insert of features read before now.
-    func removeAll() {
+    package func removeAll() {
         state.withLock { state in
             state.entries = [:]
             state.bytes = 0
@@ -89,5 +89,5 @@ final class LocalFeaturesCache: Sendable {
     }
 
     /// How many items' features the cache holds.
-    var count: Int { state.withLock { $0.entries.count } }
+    package var count: Int { state.withLock { $0.entries.count } }
 }

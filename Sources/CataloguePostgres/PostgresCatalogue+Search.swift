@@ -30,16 +30,36 @@ extension PostgresCatalogue {
     /// estimates, as it does on a large catalogue, so that a test on a small one reaches the exact pass.
     @TaskLocal static var forcesIndexScan = false
 
+    /// For tests: false makes an unfiltered search of a model over 2,000 dimensions scan in SQL, as a
+    /// filtered one does, instead of searching the ``VectorMirror``, so the two can be compared.
+    @TaskLocal static var searchesMirror = true
+
     public func search(_ queries: [[Float]], modelID: String, query: CatalogueQuery) async throws(CatalogueError)
         -> [[CatalogueMatch]]
     {
+        try await search(batches: [queries], modelID: modelID, query: query).lists
+    }
+
+    /// The best matches for each vector of each batch; a batch is one picture's vectors, which share
+    /// ``CatalogueQuery/sharedPrefix`` components when the model's recipe makes them so. `mirrored` says
+    /// that the ``VectorMirror`` answered, and is current for this search.
+    private func search(batches: [[[Float]]], modelID: String, query: CatalogueQuery) async throws(CatalogueError)
+        -> (lists: [[CatalogueMatch]], mirrored: Bool)
+    {
+        let queries = batches.flatMap { $0 }
         guard query.k > 0 else { throw .query("k must be at least 1, got \(query.k)") }
-        guard let (model, dimension) = try await binding() else { return queries.map { _ in [] } }
+        guard let (model, dimension) = try await binding() else { return (queries.map { _ in [] }, false) }
         guard model == modelID else { throw .modelMismatch(store: model, model: modelID) }
         for vector in queries where vector.count != dimension {
             throw .query("a query vector has \(vector.count) values; the catalogue's vectors have \(dimension)")
         }
         let indexed = dimension <= Self.maximumIndexedDimension
+        if !indexed, query.filters.isEmpty, Self.searchesMirror {
+            try await vectorMirror.refresh(from: self, model: model, dimension: dimension)
+            let hits = try vectorMirror.search(batches, k: query.k, sharedPrefix: query.sharedPrefix)
+            guard let minScore = query.minScore else { return (hits, true) }
+            return (hits.map { $0.filter { $0.score >= minScore } }, true)
+        }
         let vectorType = vectorType
         let logger = logger
         let forceIndex = indexed && Self.forcesIndexScan
@@ -61,8 +81,8 @@ extension PostgresCatalogue {
             }
             return lists
         }
-        guard let minScore = query.minScore else { return hits }
-        return hits.map { $0.filter { $0.score >= minScore } }
+        guard let minScore = query.minScore else { return (hits, false) }
+        return (hits.map { $0.filter { $0.score >= minScore } }, false)
     }
 
     /// The `k` nearest ready items that pass the filters, best first. `exact` searches the filtered
@@ -114,7 +134,7 @@ extension PostgresCatalogue {
         var unfiltered = query
         unfiltered.minScore = nil
         unfiltered.k = query.hitsPerVector
-        let lists = try await search(queries.flatMap { $0 }, modelID: modelID, query: unfiltered)
+        let (lists, mirrored) = try await search(batches: queries, modelID: modelID, query: unfiltered)
         guard let check = query.check else { return query.mergeRegions(lists, sizes: queries.map(\.count)) }
         // Every merged hit is a candidate of the check; the best `k` of those with a final score of at
         // least `minScore` are kept after it.
@@ -125,22 +145,26 @@ extension PostgresCatalogue {
         for (p, hits) in merged.enumerated() {
             var ranked = try await checked(
                 hits, vectors: queries[p], check: check, features: check.features(ofPicture: p),
-                prefix: query.sharedPrefix)
+                prefix: query.sharedPrefix, mirrored: mirrored)
             if let minScore = query.minScore { ranked.removeAll { $0.score < minScore } }
             results.append(Array(ranked.prefix(query.k)))
         }
         return results
     }
 
-    /// One picture's hits ranked by ``CandidateCheck``: for a blend, each hit's plain-half score is
-    /// computed by PostgreSQL, and the candidates' local features are read in one query; without the
-    /// picture's `features`, nothing is raised.
+    /// One picture's hits ranked by ``CandidateCheck``: for a blend, each hit's plain-half score comes
+    /// from the ``VectorMirror`` when it answered the search (`mirrored`), else from PostgreSQL, and the
+    /// candidates' local features that the mirror's cache does not hold are read in one query; without
+    /// the picture's `features`, nothing is raised.
     private func checked(
-        _ hits: [CatalogueMatch], vectors: [[Float]], check: CandidateCheck, features: LocalFeatures?, prefix: Int
+        _ hits: [CatalogueMatch], vectors: [[Float]], check: CandidateCheck, features: LocalFeatures?, prefix: Int,
+        mirrored: Bool
     ) async throws(CatalogueError) -> [CatalogueMatch] {
         guard !hits.isEmpty else { return hits }
         var plainScores: [Float]?
-        if check.fusesBlend, prefix > 0, let first = vectors.first {
+        if check.fusesBlend, prefix > 0, let first = vectors.first, mirrored {
+            plainScores = vectorMirror.prefixScores(of: hits.map(\.id), query: first, prefix: prefix).map { $0 ?? 0 }
+        } else if check.fusesBlend, prefix > 0, let first = vectors.first {
             let half = PostgresVector(CandidateCheck.plainHalf(of: first, prefix: prefix)[...], type: vectorType)
             let ids = hits.map(\.id)
             let rows = try await rows(
@@ -155,20 +179,44 @@ extension PostgresCatalogue {
         let fused = check.fused(hits, score: \.score, plainScores: plainScores, ordered: { $0.id < $1.id })
         guard let features else { return fused }
         let candidates = fused.prefix(check.checkedCount(of: fused.count)).map(\.id)
+        let stored = try await storedFeatures(of: candidates, cached: mirrored)
+        return check.raised(
+            fused, score: \.score, picture: features, stored: { stored[$0.id] }, ordered: { $0.id < $1.id })
+    }
+
+    /// The stored local features of these items, from the mirror's cache when `cached` allows it (the mirror
+    /// answered this search, so the cache holds no features older than the vectors it ranked) and it holds
+    /// them; a row that does not decode is left out, and reported once to the log.
+    private func storedFeatures(of ids: [String], cached: Bool) async throws(CatalogueError) -> [String: LocalFeatures]
+    {
+        var stored: [String: LocalFeatures] = [:]
+        var missing = ids
+        let cache = vectorMirror.features
+        let generation = cache.generation
+        var keys: [String: Int64] = [:]
+        if cached {
+            keys = vectorMirror.keys(of: ids)
+            let (found, _) = cache.lookUp(ids.compactMap { keys[$0] })
+            for id in ids { if let key = keys[id], let features = found[key] { stored[id] = features } }
+            missing = ids.filter { stored[$0] == nil }
+        }
+        guard !missing.isEmpty else { return stored }
         let rows = try await rows(
             "cannot read the candidates' local features",
-            "SELECT id, local_features FROM vsearch_items WHERE id = ANY(\(candidates)) AND local_features IS NOT NULL")
-        var stored: [String: LocalFeatures] = [:]
+            "SELECT id, local_features FROM vsearch_items WHERE id = ANY(\(missing)) AND local_features IS NOT NULL")
+        var read: [Int64: LocalFeatures] = [:]
         for row in rows {
             // A row that does not decode leaves its item unchecked; it keeps its score, and the log says so.
             guard let (id, bytes) = try? row.decode((String, ByteBuffer).self) else { continue }
             switch Self.decodeLocalFeatures(bytes) {
-            case .success(let decoded): stored[id] = decoded
+            case .success(let decoded):
+                stored[id] = decoded
+                if let key = keys[id] { read[key] = decoded }
             case .failure(let error): damagedFeatures.report(item: id, reason: error.description, to: logger)
             }
         }
-        return check.raised(
-            fused, score: \.score, picture: features, stored: { stored[$0.id] }, ordered: { $0.id < $1.id })
+        if cached { cache.insert(read, generation: generation) }
+        return stored
     }
 
     public func localFeatures(ofItem id: String) async throws(CatalogueError) -> LocalFeatures? {

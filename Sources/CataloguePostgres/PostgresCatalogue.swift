@@ -10,8 +10,10 @@ import PostgresNIO
 /// the server's recent match events in `vsearch_match_events`. Opening the catalogue creates or
 /// upgrades these tables (`PostgresSchema`).
 ///
-/// Unlike the embedded store, nothing is kept in memory: every search asks the database, so a
-/// write by any process is seen by the next search of every other. A batch of items is written in
+/// Unlike the embedded store, every search asks the database, so a write by any process is seen
+/// by the next search of every other. The one thing kept in memory is, for a model of more than
+/// 2,000 dimensions (which pgvector cannot index), a copy of the vectors that the change token
+/// keeps current (`VectorMirror`). A batch of items is written in
 /// one transaction, rows and vectors together, so there is no half-written state to repair after
 /// a crash, and items are never `pending` except after a model switch.
 ///
@@ -33,6 +35,8 @@ public final class PostgresCatalogue: CatalogueBackend {
     let logger: Logger
     /// The items whose stored local features were reported as not decoding, each reported once.
     let damagedFeatures = DamagedFeatures()
+    /// The vectors of a model pgvector cannot index, searched in this process (``VectorMirror``).
+    let vectorMirror = VectorMirror()
     /// This machine's download cache for the catalogue's http(s) images (see ``CatalogueOpener/workDirectory(for:environment:)``).
     public let cacheDirectory: String
 

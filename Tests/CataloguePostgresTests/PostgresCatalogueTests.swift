@@ -1,8 +1,9 @@
 import Catalogue
-import CataloguePostgres
 import Foundation
 import Testing
 import VSearchTesting
+
+@testable import CataloguePostgres
 
 /// What only the PostgreSQL backend has: its address, its schema versions, pgvector's limits, and
 /// the errors of a database that cannot be used. Every error must be one line naming the URL
@@ -168,5 +169,79 @@ import VSearchTesting
             database: Fixture.databaseName(url))
         #expect(indexed.contains("vector_ip_ops"))
         await small.close()
+    }
+
+    /// Over 2,000 dimensions a search reads this process's copy of the vectors (`VectorMirror`): it must
+    /// give the SQL scan's hits, and see every write of another replica at its next search.
+    @Test func theMirrorOfAnUnindexedModelMatchesTheScanAndFollowsAnotherReplicasWrites() async throws {
+        let url = try await Fixture.newDatabase()
+        let reader = try await PostgresCatalogue.open(url: url)
+        let writer = try await PostgresCatalogue.open(url: url)
+        let dimension = 2048
+        var items = try await Samples.fill(writer, count: 80, dimension: dimension, seed: 11, model: "big/1")
+        let queries = Samples.vectors(4, dimension: dimension, seed: 110)
+        // One picture's vectors: a shared first half (scaled alike) and their own second halves.
+        let picture = Samples.vectors(6, dimension: dimension / 2, seed: 111).map {
+            Samples.unit(queries[0][..<(dimension / 2)] + $0)
+        }
+
+        func expectTheScansHits(_ step: String) async throws {
+            let query = CatalogueQuery(k: 5)
+            let mirrored = try await reader.search(queries, modelID: "big/1", query: query)
+            let scanned = try await PostgresCatalogue.$searchesMirror.withValue(false) {
+                try await reader.search(queries, modelID: "big/1", query: query)
+            }
+            for (q, (a, b)) in zip(queries, zip(mirrored, scanned)) {
+                #expect(a.map(\.id) == b.map(\.id), "\(step)")
+                #expect(a.map(\.title) == b.map(\.title), "\(step)")
+                #expect(a.map(\.id) == Samples.bruteForce(q, items: items, k: 5).map(\.0), "\(step)")
+                for (x, y) in zip(a, b) { #expect(abs(x.score - y.score) < 1e-4, "\(step)") }
+            }
+            var regions = CatalogueQuery(k: 3)
+            regions.sharedPrefix = dimension / 2
+            let pictureHits = try await reader.search(regions: [picture], modelID: "big/1", query: regions)
+            let pictureScan = try await PostgresCatalogue.$searchesMirror.withValue(false) {
+                try await reader.search(regions: [picture], modelID: "big/1", query: regions)
+            }
+            #expect(pictureHits.map { $0.map(\.id) } == pictureScan.map { $0.map(\.id) }, "\(step)")
+        }
+
+        try await expectTheScansHits("first search")
+        // Another replica adds an item, replaces a vector, renames an item and removes one.
+        try await writer.put([Samples.staged("new-1")], vectors: queries[1], onlyNew: false)
+        items.append((id: "new-1", vector: queries[1]))
+        try await writer.put([Samples.staged("item-3")], vectors: queries[2], onlyNew: false)
+        items[3].vector = queries[2]
+        try await expectTheScansHits("after an add and a replace")
+        #expect(
+            try await reader.search([queries[1]], modelID: "big/1", query: CatalogueQuery(k: 1))[0].first?.id == "new-1"
+        )
+        #expect(
+            try await reader.search([queries[2]], modelID: "big/1", query: CatalogueQuery(k: 1))[0].first?.id
+                == "item-3")
+
+        let best = try #require(
+            try await reader.search([queries[3]], modelID: "big/1", query: CatalogueQuery(k: 1))[0].first)
+        try await writer.updateMetadata(id: best.id, title: "renamed", url: best.url, attributes: "{}")
+        #expect(
+            try await reader.search([queries[3]], modelID: "big/1", query: CatalogueQuery(k: 1))[0].first?.title
+                == "renamed")
+        #expect(try await writer.remove(ids: ["item-3", best.id]).count == 2)
+        items.removeAll { $0.id == "item-3" || $0.id == best.id }
+        try await expectTheScansHits("after a remove")
+        #expect(
+            try await reader.search([queries[2]], modelID: "big/1", query: CatalogueQuery(k: 5))[0].contains {
+                $0.id == "item-3"
+            } == false)
+
+        // A model switch: the mirror starts again from the new binding.
+        try await writer.bind(modelID: "big/2", dimension: dimension, switching: true)
+        items = try await Samples.fill(writer, count: 30, dimension: dimension, seed: 12, model: "big/2")
+        let switched = try await reader.search(queries, modelID: "big/2", query: CatalogueQuery(k: 5))
+        for (q, found) in zip(queries, switched) {
+            #expect(found.map(\.id) == Samples.bruteForce(q, items: items, k: 5).map(\.0))
+        }
+        await reader.close()
+        await writer.close()
     }
 }
