@@ -77,6 +77,12 @@ struct VerifyCommand: ParsableCommand {
     )
     var dump: String?
 
+    @Option(
+        help:
+            "Write gated.npy (every item's G1 score per query) and inliers.npy (each checked candidate's consistent matches, -1 where not checked) to this folder, to try other ways of scoring the check offline."
+    )
+    var saveChecks: String?
+
     func run() throws {
         let folder = URL(fileURLWithPath: scores)
         let matrix = try NumpyArray.read(path: folder.appendingPathComponent("scores.npy").path)
@@ -150,6 +156,16 @@ struct VerifyCommand: ParsableCommand {
             if n % 250 == 0 { FileHandle.standardError.write(Data("verified \(n + 1)/\(queryCount)\n".utf8)) }
         }
 
+        if let saveChecks {
+            try FileManager.default.createDirectory(atPath: saveChecks, withIntermediateDirectories: true)
+            var checked = [Float](repeating: -1, count: queryCount * itemCount)
+            for (n, query) in results.enumerated() {
+                for i in TopScores.indices(query.gated, top) { checked[n * itemCount + i] = Float(query.inliers[i]) }
+            }
+            try NumpyArray(shape: [queryCount, itemCount], values: results.flatMap(\.gated)).write(
+                path: saveChecks + "/gated.npy")
+            try NumpyArray(shape: [queryCount, itemCount], values: checked).write(path: saveChecks + "/inliers.npy")
+        }
         if let dump {
             var text = "label\titem\tgatedRank\tmatches\tbestOther\tfinalRank\n"
             for query in results {
