@@ -127,26 +127,33 @@ extension PostgresCatalogue: MatchEventChannel {
         try await number("cannot number a match event", "SELECT nextval('vsearch_match_event_numbers')")
     }
 
-    /// The insert and the notification share one transaction: PostgreSQL delivers a notification
-    /// only when its transaction commits, so no listener hears of an event it cannot read.
+    /// The insert, the trim and the notification are one statement, so one transaction and one round
+    /// trip: PostgreSQL delivers a notification only when its transaction commits, so no listener hears
+    /// of an event it cannot read. An event already recorded (the same id) is neither trimmed for nor
+    /// announced again.
     public func announceMatchEvent(_ event: StoredMatchEvent, keepingLast limit: Int) async throws(CatalogueError) {
         let payload =
             event.eventID.utf8.count + 1 + event.json.utf8.count <= Self.maximumPayload
             ? event.eventID + "\n" + event.json : event.eventID
-        try await transaction("cannot record match event \(event.eventID)") { connection in
-            try await connection.query(
+        do {
+            _ = try await client.query(
                 """
-                INSERT INTO vsearch_match_events (event_id, json, query_jpeg, created_at)
-                VALUES (\(event.eventID), \(event.json), \(event.queryJPEG.map { Data($0) }), \(event.createdAt))
-                ON CONFLICT (event_id) DO NOTHING
-                """, logger: logger)
-            try await connection.query(
-                """
-                DELETE FROM vsearch_match_events
-                WHERE seq <= (SELECT max(seq) FROM vsearch_match_events) - \(max(1, limit))
-                """, logger: logger)
-            try await connection.query(
-                "SELECT pg_notify(\(Self.matchEventsChannel), \(payload))", logger: logger)
+                WITH recorded AS (
+                    INSERT INTO vsearch_match_events (event_id, json, query_jpeg, created_at)
+                    VALUES (\(event.eventID), \(event.json), \(event.queryJPEG.map { Data($0) }), \(event.createdAt))
+                    ON CONFLICT (event_id) DO NOTHING
+                    RETURNING seq
+                ), trimmed AS (
+                    -- The statement sees the table without its own insert: keep the newest limit - 1 of those.
+                    DELETE FROM vsearch_match_events
+                    WHERE EXISTS (SELECT 1 FROM recorded) AND seq <= (
+                        SELECT seq FROM vsearch_match_events ORDER BY seq DESC OFFSET \(max(1, limit) - 1) LIMIT 1)
+                )
+                SELECT pg_notify(\(Self.matchEventsChannel), \(payload)) FROM recorded
+                """, logger: logger
+            ).collect()
+        } catch {
+            throw PostgresFailure.error(error, at: location, "cannot record match event \(event.eventID)")
         }
     }
 

@@ -1,6 +1,7 @@
 import Catalogue
 import Foundation
 import Testing
+import VSearchCore
 import VSearchTesting
 
 @testable import CataloguePostgres
@@ -243,5 +244,40 @@ import VSearchTesting
         }
         await reader.close()
         await writer.close()
+    }
+
+    /// A match event is recorded, the history trimmed to the newest `limit`, and the event announced, in one
+    /// statement; an event id already recorded is neither recorded again nor announced.
+    @Test func announcingRecordsTrimsAndNotifiesOnce() async throws {
+        let url = try await Fixture.newDatabase()
+        let catalogue = try await PostgresCatalogue.open(url: url)
+        let heard = Locked<[String]>([])
+        let connected = AsyncStream.makeStream(of: Void.self)
+        let listening = Task {
+            await catalogue.listenForMatchEvents(
+                connected: { connected.continuation.yield() },
+                received: { event in heard.withLock { $0.append(event.eventID) } })
+        }
+        for await _ in connected.stream { break }
+        let events = (1...5).map {
+            StoredMatchEvent(
+                eventID: "e-\($0)", json: "{\"event_id\": \"e-\($0)\"}", queryJPEG: nil,
+                createdAt: Date(timeIntervalSince1970: 1_700_000_000 + Double($0)))
+        }
+        for event in events { try await catalogue.announceMatchEvent(event, keepingLast: 3) }
+        var duplicate = events[4]
+        duplicate.json = "{\"event_id\": \"e-5\", \"again\": true}"
+        try await catalogue.announceMatchEvent(duplicate, keepingLast: 3)
+        try await catalogue.announceMatchEvent(
+            StoredMatchEvent(eventID: "e-6", json: "{}", queryJPEG: nil, createdAt: Date()), keepingLast: 3)
+
+        // Notifications arrive in commit order; e-6 is the last, so once it is heard all are.
+        for _ in 0..<500 where heard.withLock({ $0.last }) != "e-6" { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(heard.withLock { $0 } == ["e-1", "e-2", "e-3", "e-4", "e-5", "e-6"])
+        let kept = try await catalogue.recentMatchEvents(limit: 10)
+        #expect(Set(kept.map(\.eventID)) == ["e-4", "e-5", "e-6"])
+        #expect(kept.first { $0.eventID == "e-5" }?.json == events[4].json)
+        listening.cancel()
+        await catalogue.close()
     }
 }
