@@ -50,6 +50,11 @@ public struct CutoutScene: Sendable, Equatable {
         return choices.map { (item + 1 + min(count - 2, Int($0 * Double(count - 1)))) % count }
     }
 
+    /// Where ``render(_:backgrounds:)`` puts the object, as fractions of the scene.
+    var placed: FractionalBox {
+        FractionalBox(x: (1 - scale) * x, y: (1 - scale) * y, width: scale, height: scale)
+    }
+
     /// The scene: `backgrounds` (one image per ``backgroundItems(item:count:)`` entry) behind the
     /// masked, scaled `image`, at the size of `image`.
     func render(_ image: Image, backgrounds: [Image]) -> Image {

@@ -22,7 +22,8 @@ struct EvalCommand: AsyncParsableCommand {
             the other half's, which is not in the catalogue; otherwise one of the catalogue's), \
             its longer side 25–60 % of the scene's shorter side; any other photo is masked by an ellipse or \
             rounded rectangle, scaled to 50–80 %, and put on another catalogue photo or a clutter of patches of \
-            several. Photos under a folder pairs/GROUP/ also make the pairs task: each is a query for the other \
+            several; the crop that follows is moved to keep the pasted item in the picture, as a person aims the \
+            camera at it. Photos under a folder pairs/GROUP/ also make the pairs task: each is a query for the other \
             photos of its group. --photos searches exactly; --store searches through the store's own index \
             (ranks beyond 100 count as misses). The report gives recall@1, recall@5 and MRR for the full chain, \
             each distortion alone, the cut-outs with alpha and without, and the pairs; with several seeds, each \

@@ -89,6 +89,25 @@ struct ObjectSceneTests {
         #expect(abs(centred.cropX - 0.45) < 1e-9 && abs(centred.cropY - 0.45) < 1e-9)
     }
 
+    /// A photo without an outline is pasted under a mask into other catalogue photos; the camera aims at it too,
+    /// or the query would show only those others.
+    @Test func theCameraAimsAtAMaskedPhoto() throws {
+        // Reds that vary, so that no uniform border is keyed out as a product shot's backdrop would be.
+        var pixels = [UInt8](repeating: 20, count: 200 * 100 * 3)
+        for p in 0..<(200 * 100) { pixels[p * 3] = UInt8(205 + (p * 7) % 50) }
+        let photo = Image(width: 200, height: 100, pixels: pixels)
+        let background = Self.green(width: 200, height: 100)
+        var distortion = QueryDistortion()
+        (distortion.cropX, distortion.cropY, distortion.cropWidth, distortion.cropHeight) = (0, 0, 0.4, 0.4)
+        // A rectangle of half the scene, at the bottom right (x 100–200, y 50–100); the crop was drawn at the top left.
+        distortion.cutout = CutoutScene(scale: 0.5, x: 1, y: 1, ellipse: false, cornerRadius: 0, picks: [0], grid: 0)
+        let query = try distortion.apply(to: photo, backgrounds: [background])
+        #expect(query.width == 80 && query.height == 40)
+        let red = (0..<(80 * 40)).filter { query[$0 % 80, $0 / 80].r > 200 }
+        #expect(red.count == 3_200, "the crop lies inside the pasted photo: \(red.count) of 3,200 pixels")
+        #expect(distortion.cutout?.placed == FractionalBox(x: 0.5, y: 0.5, width: 0.5, height: 0.5))
+    }
+
     @Test func onlyARealOutlineCounts() {
         #expect(ObjectScene.outline(nil) == nil)
         #expect(ObjectScene.outline([UInt8](repeating: 255, count: 400)) == nil)
