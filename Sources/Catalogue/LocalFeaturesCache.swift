@@ -1,5 +1,5 @@
 import LocalFeatures
-import Synchronization
+import VSearchCore
 
 /// The decoded local features of the items searches checked most recently, up to a size in bytes.
 ///
@@ -15,7 +15,7 @@ package final class LocalFeaturesCache: Sendable {
     /// The most bytes of decoded features kept; the least recently used go first.
     package let capacity: Int
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct State {
         var entries: [Int64: Entry] = [:]

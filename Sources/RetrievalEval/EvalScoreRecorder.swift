@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import VSearchCore
 
 /// Keeps every query's score against every catalogue item, in two parts, so that a ranking the
@@ -14,7 +13,7 @@ import VSearchCore
 public final class EvalScoreRecorder: Sendable {
     /// The values every query vector shares up to a scale; scored once, from the first vector.
     public let prefix: Int
-    private let rows = Mutex<[Row]>([])
+    private let rows = Locked<[Row]>([])
 
     /// One query's scores: `scores[2 · i]` the prefix part for item `i`, `scores[2 · i + 1]` the rest.
     struct Row {

@@ -1,5 +1,4 @@
 import CVectorKernels
-import Synchronization
 
 extension FlatIndex {
     /// Whether this CPU takes the 8-bit scan: oneDNN's 8-bit product only sums without saturating

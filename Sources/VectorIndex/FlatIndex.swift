@@ -1,4 +1,4 @@
-import Synchronization
+import VSearchCore
 
 /// Exact search: every query is compared with every vector.
 ///
@@ -37,7 +37,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     @exclusivity(unchecked) var rerankFile: RowFileReader?
     /// The rows' 8-bit codes for the windows' scan, once a search has needed them (``RowCodes``); searches
     /// make them under the read lock, so they have a lock of their own, and writes update them.
-    let eightBitRows = Mutex<RowCodes?>(nil)
+    let eightBitRows = Locked<RowCodes?>(nil)
 
     /// An empty index.
     public init(dimension: Int, metric: Metric = .innerProduct, storage: VectorStorage = .f32) throws(IndexError) {
