@@ -168,10 +168,7 @@ extension CatalogueStore {
         var plainScores: [Float]?
         if check.fusesBlend, prefix > 0, let first = vectors.first, let index {
             plainScores = hits.map { hit in
-                guard let vector = index.vector(id: hit.id) else { return 0 }
-                var sum: Float = 0
-                for i in 0..<min(prefix, vector.count, first.count) { sum += first[i] * vector[i] }
-                return sum
+                index.vector(id: hit.id).map { CandidateCheck.plainScore(first, $0, prefix: prefix) } ?? 0
             }
         }
         let fused = check.fused(hits, score: \.score, plainScores: plainScores, ordered: { $0.id < $1.id })

@@ -162,19 +162,9 @@ extension PostgresCatalogue {
     ) async throws(CatalogueError) -> [CatalogueMatch] {
         guard !hits.isEmpty else { return hits }
         var plainScores: [Float]?
-        if check.fusesBlend, prefix > 0, let first = vectors.first, mirrored {
-            plainScores = vectorMirror.prefixScores(of: hits.map(\.id), query: first, prefix: prefix).map { $0 ?? 0 }
-        } else if check.fusesBlend, prefix > 0, let first = vectors.first {
-            let half = PostgresVector(CandidateCheck.plainHalf(of: first, prefix: prefix)[...], type: vectorType)
-            let ids = hits.map(\.id)
-            let rows = try await rows(
-                "cannot score the candidates' plain halves",
-                "SELECT id, (vector <#> \(half))::float8 FROM vsearch_items WHERE id = ANY(\(ids))")
-            var scores: [String: Float] = [:]
-            for row in rows {
-                if let (id, distance) = try? row.decode((String, Double).self) { scores[id] = Float(-distance) }
-            }
-            plainScores = hits.map { scores[$0.id] ?? 0 }
+        if check.fusesBlend, prefix > 0, let first = vectors.first {
+            plainScores = try await self.plainScores(
+                of: hits.map(\.id), query: first, prefix: prefix, mirrored: mirrored)
         }
         let fused = check.fused(hits, score: \.score, plainScores: plainScores, ordered: { $0.id < $1.id })
         guard let features else { return fused }
@@ -182,6 +172,23 @@ extension PostgresCatalogue {
         let stored = try await storedFeatures(of: candidates, cached: mirrored)
         return check.raised(
             fused, score: \.score, picture: features, stored: { stored[$0.id] }, ordered: { $0.id < $1.id })
+    }
+
+    /// Each item's plain-half score: from the mirrored vectors when the mirror answered the search, else
+    /// computed by PostgreSQL for these ids.
+    private func plainScores(of ids: [String], query first: [Float], prefix: Int, mirrored: Bool)
+        async throws(CatalogueError) -> [Float]
+    {
+        if mirrored { return vectorMirror.prefixScores(of: ids, query: first, prefix: prefix).map { $0 ?? 0 } }
+        let half = PostgresVector(CandidateCheck.plainHalf(of: first, prefix: prefix)[...], type: vectorType)
+        let rows = try await rows(
+            "cannot score the candidates' plain halves",
+            "SELECT id, (vector <#> \(half))::float8 FROM vsearch_items WHERE id = ANY(\(ids))")
+        var scores: [String: Float] = [:]
+        for row in rows {
+            if let (id, distance) = try? row.decode((String, Double).self) { scores[id] = Float(-distance) }
+        }
+        return ids.map { scores[$0] ?? 0 }
     }
 
     /// The stored local features of these items, from the mirror's cache when `cached` allows it (the mirror

@@ -171,9 +171,7 @@ final class VectorMirror: Sendable {
         let keys = keys(of: ids)
         return ids.map { id in
             guard let key = keys[id], let vector = index.vector(id: UInt64(bitPattern: key)) else { return nil }
-            var sum: Float = 0
-            for i in 0..<min(prefix, vector.count, query.count) { sum += query[i] * vector[i] }
-            return sum
+            return CandidateCheck.plainScore(query, vector, prefix: prefix)
         }
     }
 
