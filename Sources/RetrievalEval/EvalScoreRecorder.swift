@@ -13,17 +13,22 @@ import VSearchCore
 public final class EvalScoreRecorder: Sendable {
     /// The values every query vector shares up to a scale; scored once, from the first vector.
     public let prefix: Int
+    /// Whether the vectors themselves are kept too, to try another scoring of them offline.
+    public let keepsVectors: Bool
     private let rows = Locked<[Row]>([])
+    private let catalogue = Locked<[[Float]]>([])
 
     /// One query's scores: `scores[2 · i]` the prefix part for item `i`, `scores[2 · i + 1]` the rest.
     struct Row {
         var item: Int
         var number: Int
         var scores: [Float]
+        var vectors: [[Float]] = []
     }
 
-    public init(prefix: Int) {
+    public init(prefix: Int, keepsVectors: Bool = false) {
         self.prefix = max(0, prefix)
+        self.keepsVectors = keepsVectors
     }
 
     /// Scores item `item`'s queries (in the order ``RetrievalEvaluation/queries(for:)`` made them)
@@ -37,14 +42,19 @@ public final class EvalScoreRecorder: Sendable {
                 scores[2 * index + 1] =
                     vectors.map { ExactRetrieval.dot($0, row, over: split..<row.count) }.max() ?? -.infinity
             }
-            return Row(item: item, number: number, scores: scores)
+            return Row(item: item, number: number, scores: scores, vectors: keepsVectors ? vectors : [])
         }
         rows.withLock { $0 += made }
+        if keepsVectors { self.catalogue.withLock { if $0.isEmpty { $0 = catalogue } } }
     }
 
     /// Writes `scores.npy` (float32, queries × items × 2: the prefix part and the rest),
     /// `queries.tsv` (each row's item, label and number, which name the image `--save-queries`
     /// writes) and `items.tsv` (each item's photo) into `folder`.
+    ///
+    /// With ``keepsVectors``, also `items.npy` (items × dimension, the catalogue's vectors) and
+    /// `query-vectors.npy` (queries × the most vectors of any query × dimension; a query with fewer
+    /// repeats its first, which changes no best score).
     ///
     /// `labels(item)` gives the labels of an item's queries in order.
     public func write(to folder: String, items names: [String], labels: (Int) -> [String]) throws(EvalError) {
@@ -60,6 +70,7 @@ public final class EvalScoreRecorder: Sendable {
         } catch {
             throw EvalError.write(path: error.path, reason: error.reason)
         }
+        if keepsVectors { try writeVectors(rows, to: folder) }
         var queries = "query\titem\tlabel\tnumber\n"
         var itemLabels: [Int: [String]] = [:]
         for (index, row) in rows.enumerated() {
@@ -73,6 +84,28 @@ public final class EvalScoreRecorder: Sendable {
             let path = folder + "/" + file
             guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
                 throw EvalError.write(path: path, reason: "cannot write the file")
+            }
+        }
+    }
+
+    private func writeVectors(_ rows: [Row], to folder: String) throws(EvalError) {
+        let catalogue = self.catalogue.withLock { $0 }
+        let dimension = catalogue.first?.count ?? 0
+        let most = rows.map(\.vectors.count).max() ?? 0
+        var values = [Float]()
+        values.reserveCapacity(rows.count * most * dimension)
+        for row in rows {
+            for index in 0..<most { values += row.vectors[index < row.vectors.count ? index : 0] }
+        }
+        let arrays = [
+            ("items.npy", NumpyArray(shape: [catalogue.count, dimension], values: catalogue.flatMap { $0 })),
+            ("query-vectors.npy", NumpyArray(shape: [rows.count, most, dimension], values: values)),
+        ]
+        for (file, array) in arrays {
+            do {
+                try array.write(path: folder + "/" + file)
+            } catch {
+                throw EvalError.write(path: error.path, reason: error.reason)
             }
         }
     }

@@ -76,6 +76,12 @@ struct EvalCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
+        help: "With --save-scores, also write the catalogue's and every query's vectors (items.npy, query-vectors.npy)."
+    )
+    var saveVectors = false
+
+    @Flag(
+        name: .long,
         help:
             "Rank as the default model's searches do: gated fusion, then the best 20 candidates checked by local features (docs/retrieval.md, Rounds 4-5; --photos only: a --store is always searched as its model says)."
     )
@@ -96,6 +102,7 @@ struct EvalCommand: AsyncParsableCommand {
         if verify, store != nil {
             throw ValidationError("--verify works with --photos only: a --store is searched as its model says")
         }
+        if saveVectors, saveScores == nil { throw ValidationError("--save-vectors needs --save-scores") }
         if saveScores != nil {
             guard store == nil else { throw ValidationError("--save-scores works with --photos only") }
             guard try seedList().count == 1 else { throw ValidationError("--save-scores works with one seed only") }
@@ -125,7 +132,9 @@ struct EvalCommand: AsyncParsableCommand {
         options.queriesPerItem = queriesPerItem
         options.perKind = !noBreakdown
         options.queryFolder = saveQueries
-        if saveScores != nil { options.scoreRecorder = EvalScoreRecorder(prefix: featurizer.sharedPrefix) }
+        if saveScores != nil {
+            options.scoreRecorder = EvalScoreRecorder(prefix: featurizer.sharedPrefix, keepsVectors: saveVectors)
+        }
         if verify {
             let blend = featurizer.descriptor.descriptor?.plainWeight.map {
                 CandidateVerification.Blend(prefix: featurizer.sharedPrefix, plainWeight: $0)

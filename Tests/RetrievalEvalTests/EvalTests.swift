@@ -261,17 +261,23 @@ struct SharedPrefixEmbedder: ImageEmbedder {
 
 /// `vsearch eval --save-scores`: what it writes adds up to the ranking the eval reported.
 struct EvalScoreRecorderTests {
-    @Test func theSavedPartsReproduceEveryReportedRank() async throws {
-        let directory = try TemporaryDirectory()
+    /// Evaluates four synthetic photos, two queries each, and writes what the recorder kept into `folder`.
+    static func recordedRun(keepsVectors: Bool, into folder: String) async throws -> RetrievalEvaluation.Report {
         var options = RetrievalEvaluation.Options()
         options.queriesPerItem = 2
-        let recorder = EvalScoreRecorder(prefix: 24)
+        let recorder = EvalScoreRecorder(prefix: 24, keepsVectors: keepsVectors)
         options.scoreRecorder = recorder
         let evaluation = RetrievalEvaluation(embedder: SharedPrefixEmbedder(), options: options)
         let names = ["a", "b", "c", "d"]
         let report = try await evaluation.run(images: syntheticPhotos(), names: names)
-        let folder = directory.path + "/scores"
         try recorder.write(to: folder, items: names) { evaluation.queries(for: $0).map(\.label) }
+        return report
+    }
+
+    @Test func theSavedPartsReproduceEveryReportedRank() async throws {
+        let directory = try TemporaryDirectory()
+        let folder = directory.path + "/scores"
+        let report = try await Self.recordedRun(keepsVectors: false, into: folder)
 
         let scores = try NumpyArray.read(path: folder + "/scores.npy")
         #expect(scores.shape == [report.ranks.count, 4, 2])
@@ -289,5 +295,34 @@ struct EvalScoreRecorderTests {
         #expect(windowsMatter)
         let items = try String(contentsOfFile: folder + "/items.tsv", encoding: .utf8)
         #expect(items == "item\tphoto\n0\ta\n1\tb\n2\tc\n3\td\n")
+    }
+
+    @Test func theSavedVectorsGiveTheSavedScores() async throws {
+        let directory = try TemporaryDirectory()
+        let folder = directory.path + "/scores"
+        let report = try await Self.recordedRun(keepsVectors: true, into: folder)
+
+        let scores = try NumpyArray.read(path: folder + "/scores.npy")
+        let items = try NumpyArray.read(path: folder + "/items.npy")
+        let queries = try NumpyArray.read(path: folder + "/query-vectors.npy")
+        let dimension = items.shape[1]
+        #expect(items.shape == [4, dimension] && dimension > 24)
+        #expect(queries.shape == [report.ranks.count, 2, dimension])
+        func slice(_ array: NumpyArray, _ row: Int, _ range: Range<Int>) -> [Float] {
+            Array(array.values[(row * dimension + range.lowerBound)..<(row * dimension + range.upperBound)])
+        }
+        for query in 0..<report.ranks.count {
+            for item in 0..<4 {
+                let prefix = ExactRetrieval.dot(
+                    slice(queries, query * 2, 0..<24), slice(items, item, 0..<24), over: 0..<24)
+                let rest = (0..<2).map {
+                    ExactRetrieval.dot(
+                        slice(queries, query * 2 + $0, 24..<dimension), slice(items, item, 24..<dimension),
+                        over: 0..<(dimension - 24))
+                }.max()!
+                #expect(abs(prefix - scores.values[(query * 4 + item) * 2]) < 1e-5)
+                #expect(abs(rest - scores.values[(query * 4 + item) * 2 + 1]) < 1e-5)
+            }
+        }
     }
 }
