@@ -15,6 +15,7 @@ consistent local-feature match (at most 100). The matches come from `vsearch-ben
       --top 100000 --save-checks /tmp/s/checks-A1
   .venv/bin/python scripts/bench/whitening.py /tmp/s/                # learned from the catalogue searched
   .venv/bin/python scripts/bench/whitening.py /tmp/s/ --other-half --shrinks 3 10 --components 16 32 64 128 224
+  .venv/bin/python scripts/bench/whitening.py /tmp/s/ --other-half --shrinks 3 --components 16 --gates 0.2 0.3 0.4 0.5 --gates-only
 
 --other-half learns each half's maps from the other half's items instead (photos outside the catalogue
 searched, as a map fixed in the model would be); --components also tries scaling only the first few
