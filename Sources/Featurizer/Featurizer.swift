@@ -61,6 +61,8 @@ public final class Featurizer: Sendable {
     /// With a descriptor that verifies candidates (`DescriptorSpec.verify`): how pictures are
     /// described for that check.
     public let localFeatureExtractor: LocalFeatureExtractor?
+    /// With a whitened blend (`DescriptorSpec.whitening`): the maps of the plain half and of the other.
+    private let whitening: (plain: WhiteningMap, view: WhiteningMap)?
 
     /// Loads the model in `model`; the ONNX graph is parsed and planned once.
     public init(model: ModelDirectory, options: Options = Options()) throws(FeaturizerError) {
@@ -85,6 +87,12 @@ public final class Featurizer: Sendable {
             if !outputs.contains(spec.map) { outputs.append(spec.map) }
         } else {
             views = nil
+        }
+        if let file = model.descriptor.descriptor?.whitening {
+            whitening = try WhiteningMap.pair(
+                path: model.url.appendingPathComponent(file).path, channels: model.descriptor.feature.dimension)
+        } else {
+            whitening = nil
         }
         localFeatureExtractor = descriptor.descriptor?.verify.map { verify in
             var configuration = LocalFeatureExtractor.Configuration()
@@ -164,7 +172,7 @@ public final class Featurizer: Sendable {
         let pooled = try pooled(images, views: views, role: .item).map { $0[0] }
         guard views.spec.plainWeight != nil else { return pooled }
         // Half and half: the query side carries the weight (see `DescriptorSpec.plainWeight`).
-        return zip(try run(images), pooled).map { Self.blend(plain: $0.features, pooled: $1, weight: 0.5) }
+        return zip(try run(images), pooled).map { blend(plain: $0.features, pooled: $1, weight: 0.5) }
     }
 
     /// Query vectors for decoded images: for each image, the whole picture's vector first, then
@@ -176,7 +184,7 @@ public final class Featurizer: Sendable {
         if let weight = views.spec.plainWeight {
             return zip(try run(images), queries).map { plain, vectors in
                 let windows = vectors.count > 1 ? vectors.dropFirst() : vectors[...]
-                return windows.map { Self.blend(plain: plain.features, pooled: $0, weight: weight) }
+                return windows.map { blend(plain: plain.features, pooled: $0, weight: weight) }
             }
         }
         if views.spec.wholeAsItem == true, !views.spec.regions.isEmpty {
@@ -377,12 +385,18 @@ public final class Featurizer: Sendable {
         return results
     }
 
-    /// [weight · plain ; (1 − weight) · pooled], normalised (`DescriptorSpec.plainWeight`).
-    static func blend(plain: [Float], pooled: [Float], weight: Float) -> [Float] {
+    /// [weight · plain ; (1 − weight) · pooled], normalised (`DescriptorSpec.plainWeight`), each half
+    /// whitened first when the model says so (`DescriptorSpec.whitening`).
+    func blend(plain: [Float], pooled: [Float], weight: Float) -> [Float] {
         var plain = plain
-        normalize(&plain)
+        Self.normalize(&plain)
+        var pooled = pooled
+        if let whitening {
+            plain = whitening.plain.apply(plain)
+            pooled = whitening.view.apply(pooled)
+        }
         var vector = plain.map { $0 * weight } + pooled.map { $0 * (1 - weight) }
-        normalize(&vector)
+        Self.normalize(&vector)
         return vector
     }
 

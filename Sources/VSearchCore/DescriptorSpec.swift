@@ -63,12 +63,22 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
     public var plainWeight: Float?
     /// Re-ranks a query's best candidates by local features; nil for none.
     public var verify: VerificationSpec?
+    /// A file in the model's directory (`.npy`) holding a whitening learned without labels, which
+    /// each half of a blended vector (the plain vector, the pooled photo or window) goes through
+    /// before the halves are put together; nil for none. It needs `plainWeight`.
+    ///
+    /// The file is float32 of shape 2 × (1 + k) × (C + 1), one map per half, plain first: row 0
+    /// holds the mean to subtract, each further row a unit direction and, last, what a vector's
+    /// component along it is multiplied by, less one. The result is normalised. Whitening with the
+    /// learning photos' first k principal directions scaled down finds small objects better,
+    /// because what every photo shares stops dominating the cosine (Round 9 of docs/retrieval.md).
+    public var whitening: String?
 
     public init(
         map: String, pooling: Pooling = .gem, power: Float = 3, item: ViewSize, query: ViewSize,
         regions: [Int] = [], overlap: Float = 0.5, keep: Int? = nil, windowPenalty: Float? = nil,
         wholeAsItem: Bool? = nil, extraItemSizes: [ViewSize]? = nil, plainWeight: Float? = nil,
-        verify: VerificationSpec? = nil
+        verify: VerificationSpec? = nil, whitening: String? = nil
     ) {
         self.map = map
         self.pooling = pooling
@@ -83,6 +93,7 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         self.extraItemSizes = extraItemSizes
         self.plainWeight = plainWeight
         self.verify = verify
+        self.whitening = whitening
     }
 
     /// Every size an item's photo is pooled at: `item`, then `extraItemSizes`.
@@ -131,6 +142,12 @@ public struct DescriptorSpec: Codable, Sendable, Equatable {
         if let windowPenalty, !(0...1).contains(windowPenalty) { return "descriptor.windowPenalty must be from 0 to 1" }
         if let plainWeight, !(plainWeight > 0 && plainWeight < 1) {
             return "descriptor.plainWeight must be above 0 and below 1"
+        }
+        if let whitening {
+            guard plainWeight != nil else { return "descriptor.whitening needs descriptor.plainWeight" }
+            guard !whitening.isEmpty, !whitening.contains("/"), !whitening.hasPrefix(".") else {
+                return "descriptor.whitening must name a file in the model's directory"
+            }
         }
         return verify?.problem
     }

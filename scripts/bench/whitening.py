@@ -85,6 +85,26 @@ def learn_damped(items, shrink, components):
     return lambda x: normalised((x - mean) + ((x - mean) @ vectors) * damping @ vectors.T)
 
 
+def write_map(scores_folder, shrink, components, path):
+    """Learns both halves' maps (`learn_damped`) from one saved catalogue's item vectors and writes them
+    as a model's `descriptor.whitening` file: float32, 2 x (1 + k) x (C + 1), plain half first; row 0
+    the mean (and 0), each further row a unit direction and its gain, the scale less one."""
+    items = np.load(f"{scores_folder}/items.npy").astype(np.float64)
+    half = items.shape[1] // 2
+    blocks = []
+    for part in (items[:, :half] * np.sqrt(2), items[:, half:] * np.sqrt(2)):
+        mean = part.mean(axis=0)
+        centred = part - mean
+        values, vectors = np.linalg.eigh(centred.T @ centred / len(part))
+        floor = shrink * values.mean()
+        first = np.argsort(values)[::-1][:components]
+        gains = np.sqrt(floor / (np.maximum(values[first], 0) + floor)) - 1
+        rows = [np.append(mean, 0.0)] + [np.append(vectors[:, i], g) for i, g in zip(first, gains)]
+        blocks.append(np.stack(rows))
+    np.save(path, np.stack(blocks).astype("<f4"))
+    print(f"wrote {path}: {components} directions per half, shrink {shrink}, from {len(items)} items")
+
+
 def ranks(final, truth):
     own = final[np.arange(len(truth)), truth]
     return (final >= own[:, None]).sum(axis=1)
@@ -110,7 +130,11 @@ def scores(data, plain_map, view_map):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("prefix", help="folder holding scores-A1 … scores-B3 and checks-A1 … checks-B3")
+    parser.add_argument("prefix", nargs="?", help="folder holding scores-A1 … scores-B3 and checks-A1 … checks-B3")
+    parser.add_argument("--write-map", metavar="FILE",
+                        help="only learn a map from --learn-from's items and write it as a model's whitening file")
+    parser.add_argument("--learn-from", metavar="SCORES", help="a folder `vsearch eval --save-vectors` wrote")
+    parser.add_argument("--directions", type=int, default=16)
     parser.add_argument("--seeds", default="123")
     parser.add_argument("--halves", default="AB")
     parser.add_argument("--components", type=int, nargs="*", default=[])
@@ -121,6 +145,9 @@ def main():
                         help="learn each half's transform from the other half's items instead of its own")
     parser.add_argument("--shrinks", type=float, nargs="*", default=[1.0, 3.0, 10.0, 30.0, 100.0])
     args = parser.parse_args()
+    if args.write_map:
+        write_map(args.learn_from, 3.0, args.directions, args.write_map)
+        return
     sets = {f"{h}{s}": load(args.prefix, f"{h}{s}") for h in args.halves for s in args.seeds}
     for name, data in sets.items():
         data["half"] = name[0]

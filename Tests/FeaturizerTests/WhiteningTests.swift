@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import VSearchCore
+import VSearchTesting
+
+@testable import Featurizer
+
+/// `descriptor.whitening`: each half of a blended vector goes through a map learned without labels
+/// before the halves are put together (Round 9 of docs/retrieval.md).
+@Suite struct WhiteningTests {
+    static func unit(_ vector: [Float]) -> [Float] {
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return vector.map { $0 / norm }
+    }
+
+    /// A file of two maps (plain half first) for halves of `channels` values, each map one row per
+    /// direction after its mean.
+    static func write(
+        _ maps: [(mean: [Float], directions: [([Float], Float)])], channels: Int, to path: String
+    ) throws {
+        let rows = 1 + maps[0].directions.count
+        var values: [Float] = []
+        for map in maps {
+            values += map.mean + [0]
+            for (direction, gain) in map.directions { values += direction + [gain] }
+        }
+        try NumpyArray(shape: [2, rows, channels + 1], values: values).write(path: path)
+    }
+
+    @Test func aMapCentresScalesItsDirectionsAndNormalises() {
+        let map = WhiteningMap(mean: [0.1, 0, 0, 0], directions: [1, 0, 0, 0, 0, 1, 0, 0], gains: [-1, -0.5])
+        let mapped = map.apply(Self.unit([0.6, 0.8, 0.3, 0.2]))
+        let input = Self.unit([0.6, 0.8, 0.3, 0.2])
+        // The first direction is removed, the second halved, the others kept; then normalised.
+        let expected = Self.unit([0, input[1] * 0.5, input[2], input[3]])
+        #expect(zip(mapped, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(mapped != input)
+    }
+
+    @Test func aFileThatHoldsNoWhiteningIsRefusedByName() throws {
+        let scratch = try TemporaryDirectory("whitening-file")
+        let path = scratch.path + "/whitening.npy"
+        let good: [(mean: [Float], directions: [([Float], Float)])] = [
+            ([0, 0, 0], [([1, 0, 0], -0.5)]), ([0.1, 0.1, 0.1], [([0, 0.6, 0.8], -0.25)]),
+        ]
+        try Self.write(good, channels: 3, to: path)
+        let pair = try WhiteningMap.pair(path: path, channels: 3)
+        #expect(pair.plain == WhiteningMap(mean: [0, 0, 0], directions: [1, 0, 0], gains: [-0.5]))
+        #expect(pair.view == WhiteningMap(mean: [0.1, 0.1, 0.1], directions: [0, 0.6, 0.8], gains: [-0.25]))
+
+        func refusal(_ maps: [(mean: [Float], directions: [([Float], Float)])], channels: Int = 3) throws -> String? {
+            try Self.write(maps, channels: 3, to: path)
+            do {
+                _ = try WhiteningMap.pair(path: path, channels: channels)
+                return nil
+            } catch {
+                #expect(error.description.contains(path))
+                return error.description
+            }
+        }
+        #expect(try refusal(good, channels: 4)?.contains("shape [2, 2, 4]") == true)
+        #expect(try refusal([good[0], ([0, 0, 0], [([2, 0, 0], -0.5)])])?.contains("not a unit vector") == true)
+        #expect(try refusal([good[0], ([0, 0, 0], [([1, 0, 0], 0.5)])])?.contains("gain outside") == true)
+        #expect(try refusal([good[0], ([.nan, 0, 0], [([1, 0, 0], -0.5)])])?.contains("not finite") == true)
+        #expect(throws: FeaturizerError.self) { try WhiteningMap.pair(path: scratch.path + "/none.npy", channels: 3) }
+    }
+
+    @Test func theSpecNeedsABlendAndAFileInTheModelsDirectory() {
+        var spec = DescriptorTests.spec
+        spec.whitening = "whitening.npy"
+        #expect(spec.problem == "descriptor.whitening needs descriptor.plainWeight")
+        spec.plainWeight = 0.4
+        #expect(spec.problem == nil)
+        for name in ["", "../whitening.npy", "maps/whitening.npy", ".hidden"] {
+            spec.whitening = name
+            #expect(spec.problem == "descriptor.whitening must name a file in the model's directory")
+        }
+    }
+
+    /// The blend model with a whitening file beside it: every item and query vector is the plain
+    /// model's halves, each mapped, then blended as before.
+    @Test func aWhitenedBlendMapsEachHalfBeforeBlending() throws {
+        let source = try ModelDirectory(path: try Repository.requireModel(BlendDescriptorTests.blendModel))
+        let channels = source.descriptor.feature.dimension
+        var random = SeededGenerator(seed: 9)
+        func direction() -> [Float] { Self.unit((0..<channels).map { _ in Float.random(in: -1...1, using: &random) }) }
+        func mean() -> [Float] { (0..<channels).map { _ in Float.random(in: 0...0.05, using: &random) } }
+        let maps: [(mean: [Float], directions: [([Float], Float)])] = [
+            (mean(), [(direction(), -0.8), (direction(), -0.3)]), (mean(), [(direction(), -0.9), (direction(), -0.5)]),
+        ]
+        let scratch = try TemporaryDirectory("whitened-blend")
+        try FileManager.default.createSymbolicLink(
+            atPath: scratch.path + "/model.onnx", withDestinationPath: source.onnxURL.path)
+        var descriptor = source.descriptor
+        descriptor.id = "test-whitened/1"
+        descriptor.logits = nil
+        descriptor.descriptor?.whitening = "whitening.npy"
+        try JSONEncoder().encode(descriptor).write(to: URL(fileURLWithPath: scratch.path + "/model.json"))
+        try Self.write(maps, channels: channels, to: scratch.path + "/whitening.npy")
+        let whitened = try Featurizer(model: ModelDirectory(path: scratch.path))
+        let plain = try BlendDescriptorTests.blend()
+        let pair = try WhiteningMap.pair(path: scratch.path + "/whitening.npy", channels: channels)
+        let weight = try #require(descriptor.descriptor?.plainWeight)
+
+        // Each half of a blended vector is a unit vector up to its weight.
+        func halves(_ vector: [Float]) -> ([Float], [Float]) {
+            (Self.unit(Array(vector[..<channels])), Self.unit(Array(vector[channels...])))
+        }
+        func expect(_ got: [Float], mapping vector: [Float], weight: Float) {
+            let (first, second) = halves(vector)
+            let expected = Self.unit(
+                pair.plain.apply(first).map { $0 * weight } + pair.view.apply(second).map { $0 * (1 - weight) })
+            #expect(zip(got, expected).allSatisfy { abs($0 - $1) < 1e-4 })
+            #expect(zip(got, vector).contains { abs($0 - $1) > 1e-3 })
+        }
+        let photo = FeaturizerTests.photos + "/coffee.png"
+        let item = try whitened.features([try whitened.decode(file: photo)])[0]
+        expect(item, mapping: try plain.features([try plain.decode(file: photo)])[0], weight: 0.5)
+        let queries = try whitened.queryVectors([try whitened.decode(file: photo, for: .query)])[0]
+        let unmapped = try plain.queryVectors([try plain.decode(file: photo, for: .query)])[0]
+        #expect(queries.count == unmapped.count && !queries.isEmpty)
+        for (query, vector) in zip(queries, unmapped) { expect(query, mapping: vector, weight: weight) }
+    }
+}
