@@ -108,7 +108,9 @@ let package = Package(
         // features: image files → feature vectors, loaded once, safe to share.
         .target(
             name: "Featurizer",
-            dependencies: ["VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "LocalFeatures"]
+            dependencies: [
+                "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "LocalFeatures", "CVectorKernels",
+            ]
         ),
         // features: local features (corners with binary descriptors) and the check that two pictures show one
         // object in one placement, which verifies a search's best candidates.

@@ -172,7 +172,9 @@ public final class Featurizer: Sendable {
         let pooled = try pooled(images, views: views, role: .item).map { $0[0] }
         guard views.spec.plainWeight != nil else { return pooled }
         // Half and half: the query side carries the weight (see `DescriptorSpec.plainWeight`).
-        return zip(try run(images), pooled).map { blend(plain: $0.features, pooled: $1, weight: 0.5) }
+        return zip(try run(images), pooled).map {
+            Self.blend(plain: plainHalf($0.features), pooled: pooledHalf($1), weight: 0.5)
+        }
     }
 
     /// Query vectors for decoded images: for each image, the whole picture's vector first, then
@@ -184,7 +186,8 @@ public final class Featurizer: Sendable {
         if let weight = views.spec.plainWeight {
             return zip(try run(images), queries).map { plain, vectors in
                 let windows = vectors.count > 1 ? vectors.dropFirst() : vectors[...]
-                return windows.map { blend(plain: plain.features, pooled: $0, weight: weight) }
+                let shared = plainHalf(plain.features)
+                return windows.map { Self.blend(plain: shared, pooled: pooledHalf($0), weight: weight) }
             }
         }
         if views.spec.wholeAsItem == true, !views.spec.regions.isEmpty {
@@ -385,18 +388,22 @@ public final class Featurizer: Sendable {
         return results
     }
 
-    /// [weight · plain ; (1 − weight) · pooled], normalised (`DescriptorSpec.plainWeight`), each half
-    /// whitened first when the model says so (`DescriptorSpec.whitening`).
-    func blend(plain: [Float], pooled: [Float], weight: Float) -> [Float] {
-        var plain = plain
+    /// The network's plain vector as a blend's first half: normalised, then whitened when the model
+    /// says so (`DescriptorSpec.whitening`).
+    func plainHalf(_ features: [Float]) -> [Float] {
+        var plain = features
         Self.normalize(&plain)
-        var pooled = pooled
-        if let whitening {
-            plain = whitening.plain.apply(plain)
-            pooled = whitening.view.apply(pooled)
-        }
+        return whitening?.plain.apply(plain) ?? plain
+    }
+
+    /// A pooled unit vector as a blend's second half: whitened when the model says so.
+    func pooledHalf(_ pooled: [Float]) -> [Float] { whitening?.view.apply(pooled) ?? pooled }
+
+    /// [weight · plain ; (1 − weight) · pooled], normalised (`DescriptorSpec.plainWeight`), from the two
+    /// unit halves (``plainHalf(_:)``, ``pooledHalf(_:)``).
+    static func blend(plain: [Float], pooled: [Float], weight: Float) -> [Float] {
         var vector = plain.map { $0 * weight } + pooled.map { $0 * (1 - weight) }
-        Self.normalize(&vector)
+        normalize(&vector)
         return vector
     }
 

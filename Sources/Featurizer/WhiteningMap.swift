@@ -1,3 +1,4 @@
+import CVectorKernels
 import VSearchCore
 
 /// One half of a blend's whitening (`DescriptorSpec.whitening`): a vector v becomes
@@ -20,17 +21,14 @@ struct WhiteningMap: Sendable, Equatable {
     func apply(_ vector: [Float]) -> [Float] {
         precondition(vector.count == mean.count, "a whitening map of \(mean.count) values applied to \(vector.count)")
         let width = mean.count
-        var centred = vector
-        for j in 0..<width { centred[j] -= mean[j] }
+        let centred = zip(vector, mean).map { $0 - $1 }
         var mapped = centred
         directions.withUnsafeBufferPointer { directions in
             centred.withUnsafeBufferPointer { centred in
                 mapped.withUnsafeMutableBufferPointer { mapped in
                     for (i, gain) in gains.enumerated() {
-                        let direction = UnsafeBufferPointer(rebasing: directions[(i * width)..<((i + 1) * width)])
-                        var component: Float = 0
-                        for j in 0..<width { component += centred[j] * direction[j] }
-                        let step = component * gain
+                        let direction = directions.baseAddress! + i * width
+                        let step = vsk_dot(centred.baseAddress!, direction, width) * gain
                         for j in 0..<width { mapped[j] += step * direction[j] }
                     }
                 }
