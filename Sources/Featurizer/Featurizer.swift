@@ -172,8 +172,8 @@ public final class Featurizer: Sendable {
         let pooled = try pooled(images, views: views, role: .item).map { $0[0] }
         guard views.spec.plainWeight != nil else { return pooled }
         // Half and half: the query side carries the weight (see `DescriptorSpec.plainWeight`).
-        return zip(try run(images), pooled).map {
-            Self.blend(plain: plainHalf($0.features), pooled: pooledHalf($1), weight: 0.5)
+        return try zip(try run(images), pooled).map { (prediction, pooled) throws(FeaturizerError) in
+            Self.blend(plain: try plainHalf(prediction.features), pooled: try pooledHalf(pooled), weight: 0.5)
         }
     }
 
@@ -184,10 +184,12 @@ public final class Featurizer: Sendable {
         guard let views else { return try run(images).map { [$0.features] } }
         var queries = try pooled(images, views: views, role: .query)
         if let weight = views.spec.plainWeight {
-            return zip(try run(images), queries).map { plain, vectors in
+            return try zip(try run(images), queries).map { (plain, vectors) throws(FeaturizerError) in
                 let windows = vectors.count > 1 ? vectors.dropFirst() : vectors[...]
-                let shared = plainHalf(plain.features)
-                return windows.map { Self.blend(plain: shared, pooled: pooledHalf($0), weight: weight) }
+                let shared = try plainHalf(plain.features)
+                return try windows.map { (window) throws(FeaturizerError) in
+                    Self.blend(plain: shared, pooled: try pooledHalf(window), weight: weight)
+                }
             }
         }
         if views.spec.wholeAsItem == true, !views.spec.regions.isEmpty {
@@ -390,14 +392,16 @@ public final class Featurizer: Sendable {
 
     /// The network's plain vector as a blend's first half: normalised, then whitened when the model
     /// says so (`DescriptorSpec.whitening`).
-    func plainHalf(_ features: [Float]) -> [Float] {
+    func plainHalf(_ features: [Float]) throws(FeaturizerError) -> [Float] {
         var plain = features
         Self.normalize(&plain)
-        return whitening?.plain.apply(plain) ?? plain
+        return try whitening?.plain.apply(plain) ?? plain
     }
 
     /// A pooled unit vector as a blend's second half: whitened when the model says so.
-    func pooledHalf(_ pooled: [Float]) -> [Float] { whitening?.view.apply(pooled) ?? pooled }
+    func pooledHalf(_ pooled: [Float]) throws(FeaturizerError) -> [Float] {
+        try whitening?.view.apply(pooled) ?? pooled
+    }
 
     /// [weight · plain ; (1 − weight) · pooled], normalised (`DescriptorSpec.plainWeight`), from the two
     /// unit halves (``plainHalf(_:)``, ``pooledHalf(_:)``).

@@ -17,9 +17,13 @@ struct WhiteningMap: Sendable, Equatable {
     /// What each direction's component gains (its scale less one), from −1 to 0 for a whitening.
     let gains: [Float]
 
-    /// The map applied to one unit vector of `mean.count` values.
-    func apply(_ vector: [Float]) -> [Float] {
-        precondition(vector.count == mean.count, "a whitening map of \(mean.count) values applied to \(vector.count)")
+    /// The map applied to one unit vector of `mean.count` values; a vector of another length (a model
+    /// whose `descriptor.map` has other channels than its `feature` output) is refused, not mapped.
+    func apply(_ vector: [Float]) throws(FeaturizerError) -> [Float] {
+        guard vector.count == mean.count else {
+            throw .inference(
+                reason: "a whitening map of \(mean.count) values cannot map a vector of \(vector.count)")
+        }
         let width = mean.count
         let centred = zip(vector, mean).map { $0 - $1 }
         var mapped = centred

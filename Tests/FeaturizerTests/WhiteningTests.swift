@@ -27,14 +27,17 @@ import VSearchTesting
         try NumpyArray(shape: [2, rows, channels + 1], values: values).write(path: path)
     }
 
-    @Test func aMapCentresScalesItsDirectionsAndNormalises() {
+    @Test func aMapCentresScalesItsDirectionsAndNormalises() throws {
         let map = WhiteningMap(mean: [0.1, 0, 0, 0], directions: [1, 0, 0, 0, 0, 1, 0, 0], gains: [-1, -0.5])
-        let mapped = map.apply(Self.unit([0.6, 0.8, 0.3, 0.2]))
+        let mapped = try map.apply(Self.unit([0.6, 0.8, 0.3, 0.2]))
         let input = Self.unit([0.6, 0.8, 0.3, 0.2])
         // The first direction is removed, the second halved, the others kept; then normalised.
         let expected = Self.unit([0, input[1] * 0.5, input[2], input[3]])
         #expect(zip(mapped, expected).allSatisfy { abs($0 - $1) < 1e-6 })
         #expect(mapped != input)
+        // A vector of another length is refused with both lengths, not mapped (nor a crash).
+        let refused = #expect(throws: FeaturizerError.self) { try map.apply([1, 0, 0]) }
+        #expect(refused?.description.contains("a whitening map of 4 values cannot map a vector of 3") == true)
     }
 
     @Test func aFileThatHoldsNoWhiteningIsRefusedByName() throws {
@@ -106,19 +109,19 @@ import VSearchTesting
         func halves(_ vector: [Float]) -> ([Float], [Float]) {
             (Self.unit(Array(vector[..<channels])), Self.unit(Array(vector[channels...])))
         }
-        func expect(_ got: [Float], mapping vector: [Float], weight: Float) {
+        func expect(_ got: [Float], mapping vector: [Float], weight: Float) throws {
             let (first, second) = halves(vector)
             let expected = Self.unit(
-                pair.plain.apply(first).map { $0 * weight } + pair.view.apply(second).map { $0 * (1 - weight) })
+                try pair.plain.apply(first).map { $0 * weight } + pair.view.apply(second).map { $0 * (1 - weight) })
             #expect(zip(got, expected).allSatisfy { abs($0 - $1) < 1e-4 })
             #expect(zip(got, vector).contains { abs($0 - $1) > 1e-3 })
         }
         let photo = FeaturizerTests.photos + "/coffee.png"
         let item = try whitened.features([try whitened.decode(file: photo)])[0]
-        expect(item, mapping: try plain.features([try plain.decode(file: photo)])[0], weight: 0.5)
+        try expect(item, mapping: try plain.features([try plain.decode(file: photo)])[0], weight: 0.5)
         let queries = try whitened.queryVectors([try whitened.decode(file: photo, for: .query)])[0]
         let unmapped = try plain.queryVectors([try plain.decode(file: photo, for: .query)])[0]
         #expect(queries.count == unmapped.count && !queries.isEmpty)
-        for (query, vector) in zip(queries, unmapped) { expect(query, mapping: vector, weight: weight) }
+        for (query, vector) in zip(queries, unmapped) { try expect(query, mapping: vector, weight: weight) }
     }
 }
