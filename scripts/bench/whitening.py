@@ -69,37 +69,39 @@ def learn(items, shrink):
     return lambda x: normalised((x - mean) @ projection)
 
 
-def learn_damped(items, shrink, components):
-    """The same whitening as `learn`, in a form cheap enough for a search: only the catalogue's first
-    `components` principal directions are scaled, by sqrt(f / (lambda + f)) with f = `shrink` times
-    the eigenvalues' mean; every other direction keeps its length, which is the whitening's own scale
-    (up to a factor) for the directions the catalogue does not span. Costs 2 x dimension x components
-    per vector; with every direction the catalogue spans it is `learn`'s map, turned."""
+def damped_map(items, shrink, components):
+    """The mean, the first `components` principal directions (as columns) and their gains, the scale
+    sqrt(f / (lambda + f)) less one with f = `shrink` times the eigenvalues' mean: what `learn_damped`
+    applies and `write_map` writes."""
     mean = items.mean(axis=0)
     centred = items - mean
     values, vectors = np.linalg.eigh(centred.T @ centred / len(items))
     floor = shrink * values.mean()
     first = np.argsort(values)[::-1][:components]
-    values, vectors = np.maximum(values[first], 0), vectors[:, first]
-    damping = np.sqrt(floor / (values + floor)) - 1
-    return lambda x: normalised((x - mean) + ((x - mean) @ vectors) * damping @ vectors.T)
+    gains = np.sqrt(floor / (np.maximum(values[first], 0) + floor)) - 1
+    return mean, vectors[:, first], gains
+
+
+def learn_damped(items, shrink, components):
+    """The same whitening as `learn`, in a form cheap enough for a search: only the catalogue's first
+    `components` principal directions are scaled (`damped_map`); every other direction keeps its
+    length, which is the whitening's own scale (up to a factor) for the directions the catalogue does
+    not span. Costs 2 x dimension x components per vector; with every direction the catalogue spans it
+    is `learn`'s map, turned."""
+    mean, vectors, gains = damped_map(items, shrink, components)
+    return lambda x: normalised((x - mean) + ((x - mean) @ vectors) * gains @ vectors.T)
 
 
 def write_map(scores_folder, shrink, components, path):
-    """Learns both halves' maps (`learn_damped`) from one saved catalogue's item vectors and writes them
+    """Learns both halves' maps (`damped_map`) from one saved catalogue's item vectors and writes them
     as a model's `descriptor.whitening` file: float32, 2 x (1 + k) x (C + 1), plain half first; row 0
     the mean (and 0), each further row a unit direction and its gain, the scale less one."""
     items = np.load(f"{scores_folder}/items.npy").astype(np.float64)
     half = items.shape[1] // 2
     blocks = []
     for part in (items[:, :half] * np.sqrt(2), items[:, half:] * np.sqrt(2)):
-        mean = part.mean(axis=0)
-        centred = part - mean
-        values, vectors = np.linalg.eigh(centred.T @ centred / len(part))
-        floor = shrink * values.mean()
-        first = np.argsort(values)[::-1][:components]
-        gains = np.sqrt(floor / (np.maximum(values[first], 0) + floor)) - 1
-        rows = [np.append(mean, 0.0)] + [np.append(vectors[:, i], g) for i, g in zip(first, gains)]
+        mean, vectors, gains = damped_map(part, shrink, components)
+        rows = [np.append(mean, 0.0)] + [np.append(vectors[:, i], g) for i, g in enumerate(gains)]
         blocks.append(np.stack(rows))
     np.save(path, np.stack(blocks).astype("<f4"))
     print(f"wrote {path}: {components} directions per half, shrink {shrink}, from {len(items)} items")
