@@ -168,14 +168,19 @@ if [ ! -f "$data/PG_VERSION" ]; then
     rm -rf "$data"
 
     if [ "$(id -u)" -eq 0 ]; then
+        # Servers started at once (test suites run in parallel) would all find the user missing and
+        # all run useradd. Concurrent useradds of one name each write its entry, so the user's uid
+        # changes under a server that already chowned its files or started initdb as the old one
+        # ("could not look up effective user ID"). One lock for the whole machine makes the first
+        # create the user and the others wait for it.
+        exec 8>>/run/lock/vsearch-pg-user.lock || die "cannot write /run/lock/vsearch-pg-user.lock"
+        flock -w 60 8 || die "another scripts/postgres.sh held /run/lock/vsearch-pg-user.lock for 60 s"
         if ! id -u "$server_user" >/dev/null 2>&1; then
             say "creating system user $server_user to run PostgreSQL (it refuses to run as root)"
-            # Two servers started at once (test suites run in parallel) both find the user missing;
-            # useradd takes the password file's lock, so the one that loses sees the user complete.
             useradd --system --user-group --no-create-home --home-dir /nonexistent \
-                --shell /usr/sbin/nologin "$server_user" || id -u "$server_user" >/dev/null 2>&1 ||
-                die "useradd $server_user failed"
+                --shell /usr/sbin/nologin "$server_user" || die "useradd $server_user failed"
         fi
+        exec 8>&-
         # Every directory above DIR must let the service user through.
         parent=$dir
         while [ "$parent" != / ]; do

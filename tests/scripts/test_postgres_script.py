@@ -5,6 +5,7 @@ PostgreSQL driver in the Python environment.
 """
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -98,3 +99,31 @@ def test_start_query_restart_stop(server_dir):
     assert sql(server_dir, url, nearest) == ["1", "3"]
     script("stop", server_dir)
     assert "database system is shut down" in (server_dir / "postgres.log").read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root creates the service user")
+def test_servers_started_at_once_share_one_new_service_user():
+    """Test suites start their servers in parallel, on a fresh machine all before the service user
+    exists. Each concurrent useradd used to write the user's entry again, changing its uid under a
+    server that had already started initdb as the old one."""
+    user = f"vsearch-pg-t{os.getpid()}"
+    directories = [Path(tempfile.mkdtemp(prefix="vsearch-pg-")) for _ in range(4)]
+    environment = {**os.environ, "VSEARCH_PG_USER": user}
+    try:
+        starts = [
+            subprocess.Popen(["bash", str(SCRIPT), "start", d], env=environment, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for d in directories
+        ]
+        results = [(p.wait(timeout=180), *p.communicate()) for p in starts]
+        for directory, (code, out, err) in zip(directories, results):
+            assert code == 0, f"start {directory} exited {code}:\n{err}"
+            assert URL.fullmatch(out.splitlines()[-1])
+            assert (directory / "data").stat().st_uid == int(
+                subprocess.run(["id", "-u", user], capture_output=True, text=True, check=True).stdout)
+        assert sum("creating system user" in err for _, _, err in results) == 1
+    finally:
+        for directory in directories:
+            script("stop", directory, check=False)
+            shutil.rmtree(directory, ignore_errors=True)
+        subprocess.run(["userdel", user], capture_output=True)
