@@ -16,7 +16,9 @@ which="${VSEARCH_SANITIZE:-asan tsan}"
 # Report every error with its stack and fail the run; leaks are not checked (Swift's runtime
 # and the test harness keep caches alive until exit).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1:abort_on_error=1}"
-export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+# scripts/tsan-suppressions.txt names the one report ThreadSanitizer makes about synchronisation it
+# cannot see (inside the uninstrumented Swift runtime), with why.
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt}"
 
 if [[ " $which " == *" asan "* ]]; then
     echo "==> swift build --build-tests --sanitize=address"
