@@ -27,6 +27,17 @@ import VSearchTesting
         try NumpyArray(shape: [2, rows, channels + 1], values: values).write(path: path)
     }
 
+    /// What a whitened blend makes of an unwhitened blended `vector`: each half, a unit vector up to
+    /// its weight, mapped by its map, then the two joined at `weight` and normalised.
+    static func mapped(
+        _ vector: [Float], by pair: (plain: WhiteningMap, view: WhiteningMap), weight: Float
+    ) throws -> [Float] {
+        let channels = vector.count / 2
+        let first = try pair.plain.apply(unit(Array(vector[..<channels])))
+        let second = try pair.view.apply(unit(Array(vector[channels...])))
+        return unit(first.map { $0 * weight } + second.map { $0 * (1 - weight) })
+    }
+
     @Test func aMapCentresScalesItsDirectionsAndNormalises() throws {
         let map = WhiteningMap(mean: [0.1, 0, 0, 0], directions: [1, 0, 0, 0, 0, 1, 0, 0], gains: [-1, -0.5])
         let mapped = try map.apply(Self.unit([0.6, 0.8, 0.3, 0.2]))
@@ -101,14 +112,8 @@ import VSearchTesting
         let pair = try WhiteningMap.pair(path: mapFile, channels: channels)
         let weight = try #require(whitened.descriptor.descriptor?.plainWeight)
 
-        // Each half of a blended vector is a unit vector up to its weight.
-        func halves(_ vector: [Float]) -> ([Float], [Float]) {
-            (Self.unit(Array(vector[..<channels])), Self.unit(Array(vector[channels...])))
-        }
         func expect(_ got: [Float], mapping vector: [Float], weight: Float) throws {
-            let (first, second) = halves(vector)
-            let expected = Self.unit(
-                try pair.plain.apply(first).map { $0 * weight } + pair.view.apply(second).map { $0 * (1 - weight) })
+            let expected = try Self.mapped(vector, by: pair, weight: weight)
             #expect(zip(got, expected).allSatisfy { abs($0 - $1) < 1e-4 })
             #expect(zip(got, vector).contains { abs($0 - $1) > 1e-3 })
         }
@@ -145,9 +150,7 @@ import VSearchTesting
         let photo = FeaturizerTests.photos + "/chelsea.png"
         let raw = try unwhitened.features([try unwhitened.decode(file: photo)])[0]
         let item = try whitened.features([try whitened.decode(file: photo)])[0]
-        let expected = Self.unit(
-            try pair.plain.apply(Self.unit(Array(raw[..<channels])))
-                + pair.view.apply(Self.unit(Array(raw[channels...]))))
+        let expected = try Self.mapped(raw, by: pair, weight: 0.5)
         #expect(zip(item, expected).allSatisfy { abs($0 - $1) < 1e-4 })
     }
 }

@@ -115,13 +115,13 @@ def test_servers_started_at_once_share_one_new_service_user():
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for d in directories
         ]
-        results = [(p.wait(timeout=180), *p.communicate()) for p in starts]
-        for directory, (code, out, err) in zip(directories, results):
+        results = [(*p.communicate(timeout=180), p.returncode) for p in starts]
+        for directory, (out, err, code) in zip(directories, results):
             assert code == 0, f"start {directory} exited {code}:\n{err}"
             assert URL.fullmatch(out.splitlines()[-1])
             assert (directory / "data").stat().st_uid == int(
                 subprocess.run(["id", "-u", user], capture_output=True, text=True, check=True).stdout)
-        assert sum("creating system user" in err for _, _, err in results) == 1
+        assert sum("creating system user" in err for _, err, _ in results) == 1
     finally:
         for directory in directories:
             script("stop", directory, check=False)
