@@ -99,14 +99,6 @@ public struct CandidateCheck: Sendable {
         for i in min(prefix, half.count)..<half.count { half[i] = 0 }
         return half
     }
-
-    /// The plain-half score of an item's `vector`: its dot product with `query`'s first `prefix` values, as
-    /// ``plainHalf(of:prefix:)`` gives it, for a backend that holds the item's vector itself.
-    public static func plainScore(_ query: [Float], _ vector: [Float], prefix: Int) -> Float {
-        var sum: Float = 0
-        for i in 0..<min(prefix, vector.count, query.count) { sum += query[i] * vector[i] }
-        return sum
-    }
 }
 
 extension CandidateCheck {

@@ -52,9 +52,10 @@ public struct CatalogueQuery: Sendable {
         self.check = check
     }
 
-    /// How many hits each vector of a region search asks the index for: `k`, or enough for the
-    /// candidates that ``check`` ranks.
-    public var hitsPerVector: Int { check.map { max(k, $0.spec.candidates) } ?? k }
+    /// How many hits each vector of a region search asks the index for: `k`, or twice the candidates that
+    /// ``check`` ranks. The fused score (G1) can order the pool differently from the vectors' own scores,
+    /// so the pool is twice the candidates it is cut to: an item it ranks among them is then rarely missing.
+    public var hitsPerVector: Int { check.map { max(k, 2 * $0.spec.candidates) } ?? k }
 
     /// The query without ``minScore``: a checked search compares it with the final scores, after the
     /// check, since those are the scores a caller sees (G1 plus the bonus, not the vector score).
@@ -167,9 +168,7 @@ extension CatalogueStore {
     ) throws(CatalogueError) -> [SearchHit] {
         var plainScores: [Float]?
         if check.fusesBlend, prefix > 0, let first = vectors.first, let index {
-            plainScores = hits.map { hit in
-                index.vector(id: hit.id).map { CandidateCheck.plainScore(first, $0, prefix: prefix) } ?? 0
-            }
+            plainScores = index.prefixScores(ids: hits.map(\.id), query: first, length: prefix).map { $0 ?? 0 }
         }
         let fused = check.fused(hits, score: \.score, plainScores: plainScores, ordered: { $0.id < $1.id })
         guard let features else { return fused }

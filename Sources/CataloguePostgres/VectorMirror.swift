@@ -169,10 +169,10 @@ final class VectorMirror: Sendable {
     func prefixScores(of ids: [String], query: [Float], prefix: Int) -> [Float?] {
         guard let index = state.withLock({ $0?.index }) else { return ids.map { _ in nil } }
         let keys = keys(of: ids)
-        return ids.map { id in
-            guard let key = keys[id], let vector = index.vector(id: UInt64(bitPattern: key)) else { return nil }
-            return CandidateCheck.plainScore(query, vector, prefix: prefix)
-        }
+        let held = ids.compactMap { keys[$0] }
+        var scores = index.prefixScores(ids: held.map { UInt64(bitPattern: $0) }, query: query, length: prefix)
+            .makeIterator()
+        return ids.map { id in keys[id] == nil ? nil : scores.next() ?? nil }
     }
 
     private func isCurrent(token: String, model: String, dimension: Int) -> Bool {

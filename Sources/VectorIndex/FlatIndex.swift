@@ -120,6 +120,13 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         }
     }
 
+    public func prefixScores(ids: [UInt64], query: [Float], length: Int) -> [Float?] {
+        let n = min(length, dimension, query.count)
+        return lock.read {
+            ids.map { id in rowOf[id].map { row in Kernels.dot(query, vectors.row(row), n) } }
+        }
+    }
+
     public func forEachItem(_ body: (UInt64, UnsafeBufferPointer<Float>) throws -> Void) rethrows {
         try lock.read {
             for (row, id) in ids.enumerated() {

@@ -135,6 +135,13 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         }
     }
 
+    public func prefixScores(ids: [UInt64], query: [Float], length: Int) -> [Float?] {
+        let n = min(length, dimension, query.count)
+        return lock.read {
+            ids.map { id in graph.nodeOf[id].map { node in Kernels.dot(query, graph.vectors.row(Int(node)), n) } }
+        }
+    }
+
     public func forEachItem(_ body: (UInt64, UnsafeBufferPointer<Float>) throws -> Void) rethrows {
         try lock.read {
             for node in 0..<graph.ids.count where !graph.deleted[node] {

@@ -34,6 +34,10 @@ public protocol VectorIndex: AnyObject, Sendable {
     /// The vector stored for `id` (normalised for cosine), or nil when the index has no such item:
     /// a lookup through the id map, like hnswlib's `get_items` or FAISS's `reconstruct`.
     func vector(id: UInt64) -> [Float]?
+    /// The inner product of `query`'s first `length` components with each item's stored vector (normalised
+    /// for cosine), or nil for an id the index does not hold: a blend's plain-half scores, which the check
+    /// of a picture's candidates needs, read where the vectors are kept instead of copied out one by one.
+    func prefixScores(ids: [UInt64], query: [Float], length: Int) -> [Float?]
     /// Every item as `(id, vector)`, for saving and rebuilding; vectors as stored (normalised for cosine).
     func forEachItem(_ body: (UInt64, UnsafeBufferPointer<Float>) throws -> Void) rethrows
 }
@@ -55,6 +59,11 @@ extension VectorIndex {
 
     public func search(batch queries: [Float], k: Int) throws(IndexError) -> [[SearchHit]] {
         try search(batch: queries, k: k, filter: nil)
+    }
+
+    public func prefixScores(ids: [UInt64], query: [Float], length: Int) -> [Float?] {
+        let n = min(length, dimension, query.count)
+        return ids.map { id in vector(id: id).map { vector in Kernels.dot(query, vector, n) } }
     }
 
     /// Graph indexes gain nothing from a shared prefix: each query walks its own path.

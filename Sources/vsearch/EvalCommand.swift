@@ -83,7 +83,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Rank as the default model's searches do: gated fusion, then the best 20 candidates checked by local features (docs/retrieval.md, Rounds 4-5; --photos only: a --store is always searched as its model says)."
+            "Rank as the default model's searches do: gated fusion, then the best candidates (the model's verify.candidates) checked by local features (docs/retrieval.md, Rounds 4-5; --photos only: a --store is always searched as its model says)."
     )
     var verify = false
 
