@@ -95,6 +95,15 @@ import VectorIndex
         for (a, b) in zip(full.flatMap { $0 }, shared.flatMap { $0 }) { #expect(abs(a.score - b.score) < 1e-5) }
     }
 
+    /// A checked search asks each vector for twice the candidates it checks, so the fused score reorders a
+    /// pool larger than what it keeps; a larger `k` asks for `k`, and an unchecked search for `k` alone.
+    @Test func aCheckedSearchAsksEachVectorForTwiceItsCandidates() {
+        let check = CandidateCheck(spec: VerificationSpec(candidates: 10), plainWeight: 0.4)
+        #expect(CatalogueQuery(k: 5, check: check).hitsPerVector == 20)
+        #expect(CatalogueQuery(k: 50, check: check).hitsPerVector == 50)
+        #expect(CatalogueQuery(k: 5).hitsPerVector == 5)
+    }
+
     /// The store merges a picture's vectors on the index's hits and reads only the items that can
     /// still be among the best; the result is the merge of every vector's matches, ties (items with
     /// the same vector) broken by id, the window penalty and the score floor applied after it.
