@@ -62,17 +62,25 @@ public struct CandidateCheck: Sendable {
 
     /// Step 2: the first ``checkedCount(of:)`` of the fused hits raised by their consistent matches with
     /// `picture`, best first again. `stored` gives a hit's stored local features, nil when it has none
-    /// (it then keeps its score).
+    /// (it then keeps its score). `alongside`, if given, runs on one of the cores the check shares, beside
+    /// the candidates: a backend reads the matches' items there instead of after the check.
     public func raised<Hit>(
         _ fused: [Hit], score: WritableKeyPath<Hit, Float>, picture: LocalFeatures, stored: (Hit) -> LocalFeatures?,
-        ordered: (Hit, Hit) -> Bool
+        ordered: (Hit, Hit) -> Bool, alongside: (@Sendable () -> Void)? = nil
     ) -> [Hit] {
         var hits = fused
         let count = checkedCount(of: hits.count)
         let candidates = (0..<count).map { stored(hits[$0]) }
-        // The candidates are independent: the cores share them (about 0.1 ms each at 500 keypoints).
+        // The candidates are independent: the cores share them (about 0.1 ms each at 500 keypoints). The work
+        // beside them is the first iteration, so it starts at once and the candidates fill the other cores.
+        let first = alongside == nil ? 0 : 1
         let matches = Locked([Int](repeating: 0, count: count))
-        DispatchQueue.concurrentPerform(iterations: count) { i in
+        DispatchQueue.concurrentPerform(iterations: count + first) { iteration in
+            guard iteration >= first else {
+                alongside?()
+                return
+            }
+            let i = iteration - first
             guard let candidate = candidates[i] else { return }
             let found = verifier.consistentMatches(query: picture, candidate: candidate)
             matches.withLock { $0[i] = found }

@@ -51,6 +51,36 @@ extension BackendTests {
         return LocalFeatureExtractor(configuration: configuration).features(of: image)
     }
 
+    /// The work a backend runs beside the check (its item reads) runs once, while the candidates are
+    /// matched, and the ranking is the one without it.
+    @Test func theWorkBesideACheckRunsOnceAndChangesNoRanking() throws {
+        struct Hit: Equatable {
+            var id: String
+            var score: Float
+        }
+        let ids = ["astronaut", "chelsea", "coffee"]
+        let stored = Dictionary(uniqueKeysWithValues: try ids.map { ($0, try Self.features($0)) })
+        let fused = [Hit(id: "chelsea", score: 0.9), Hit(id: "astronaut", score: 0.8), Hit(id: "coffee", score: 0.7)]
+        let check = CandidateCheck(
+            spec: VerificationSpec(candidates: 2), plainWeight: nil,
+            pictures: [try Self.features("coffee", crop: true)])
+        let picture = try #require(check.features(ofPicture: 0))
+        for candidates in [1, 2, 3] {
+            var spec = check
+            spec.spec.candidates = candidates
+            let alone = spec.raised(
+                fused, score: \.score, picture: picture, stored: { stored[$0.id] }, ordered: { $0.id < $1.id })
+            let runs = Locked(0)
+            let beside = spec.raised(
+                fused, score: \.score, picture: picture, stored: { stored[$0.id] }, ordered: { $0.id < $1.id },
+                alongside: { runs.withLock { $0 += 1 } })
+            #expect(beside == alone)
+            #expect(runs.withLock { $0 } == 1)
+            // Only a checked coffee is raised above chelsea.
+            #expect(alone.first?.id == (candidates == 3 ? "coffee" : "chelsea"), "\(candidates): \(alone)")
+        }
+    }
+
     /// Each half two values long, and on PostgreSQL also 1,100 (a model of 2,200 dimensions, which pgvector
     /// cannot index, searched in the catalogue's `VectorMirror`, whose features cache must follow every write).
     @Test(arguments: [(Backend.embedded, 2), (.postgres, 2), (.postgres, 1_100)])

@@ -3,7 +3,7 @@
 //
 // Matching a query's local features against a candidate's is a brute-force nearest-neighbour search in
 // Hamming space, and it is most of what verifying a candidate costs. The kernels are in C so that a variant
-// using the CPU's population-count instructions (POPCNT, or AVX-512 VPOPCNTDQ) can sit beside a portable one
+// using the CPU's population-count instructions (POPCNT, or AVX-512 VPOPCNTDQ or BITALG) can sit beside a portable one
 // in the same binary, chosen by what the CPU supports, without building the module for a CPU level.
 #ifndef VSEARCH_CLOCALFEATUREKERNELS_H
 #define VSEARCH_CLOCALFEATUREKERNELS_H
@@ -23,6 +23,9 @@ typedef enum {
     LFK_LEVEL_POPCNT = 1,
     /// AVX-512 VPOPCNTDQ: eight 64-bit counts per instruction.
     LFK_LEVEL_AVX512 = 2,
+    /// AVX-512 BITALG: thirty-two 16-bit counts per instruction, the nearest kept in 16-bit lanes (over 65,534
+    /// item descriptors, the VPOPCNTDQ variant).
+    LFK_LEVEL_AVX512_WORDS = 3,
 } lfk_level;
 
 /// For each of the `query_count` query descriptors, the nearest of the `item_count` item descriptors and the
@@ -33,8 +36,8 @@ typedef enum {
 void lfk_two_nearest(const uint64_t *queries, long query_count, const uint64_t *items, long item_count,
                     int32_t *nearest, int32_t *first, int32_t *second);
 
-/// The variant in use. The environment variable VSEARCH_HAMMING_KERNELS set to "portable" or "popcnt" caps it
-/// (to measure or test the others).
+/// The variant in use. The environment variable VSEARCH_HAMMING_KERNELS set to "portable", "popcnt" or "avx512"
+/// caps it (to measure or test the others).
 lfk_level lfk_active_level(void);
 
 /// `lfk_two_nearest` of exactly one variant; returns 0, having written nothing, when this CPU lacks it.
