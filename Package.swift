@@ -156,7 +156,8 @@ let package = Package(
         .target(
             name: "SearchServer",
             dependencies: [
-                "VSearchCore", "ImageDecoding", "ImageOps", "ImageFetching", "Featurizer", "LocalFeatures", "Catalogue", "DeviceLink",
+                "VSearchCore", "ImageDecoding", "ImageOps", "ImageFetching", "Featurizer", "LocalFeatures", "Catalogue",
+                "DeviceLink",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -32,7 +32,7 @@ prepare_models() {
 step "models" prepare_models
 
 echo "==> swift format lint"
-step "lint" swift format lint --strict --recursive Sources Tests
+step "lint" swift format lint --strict --recursive Package.swift Sources Tests Examples
 
 # API documentation: every library module's DocC catalogue, warnings as errors.
 step "DocC" bash scripts/docs.sh
