@@ -45,6 +45,13 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Messages kept while the broker is unreachable; the oldest are dropped beyond this.")
     var offlineBuffer: Int = 1000
 
+    @Option(
+        help: """
+            When a file or standard input ends, how long to wait (seconds) for the buffered messages to reach \
+            the broker; what is still buffered then is counted as undelivered.
+            """)
+    var drainTimeout: Double = 30
+
     @Flag(help: "At the end, print the counts as one JSON line on standard output.")
     var jsonSummary = false
 
@@ -55,6 +62,7 @@ struct EdgeCommand: AsyncParsableCommand {
         guard mqtt.broker != nil else { throw ValidationError("give the broker: --mqtt mqtt://HOST[:PORT]") }
         guard mqtt.topic != nil else { throw ValidationError("give the topic to publish to: --topic TOPIC") }
         guard fps > 0 else { throw ValidationError("--fps must be positive") }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
         guard (source == nil) != (watch == nil) else {
             throw ValidationError("give either a SOURCE or --watch DIR")
         }
@@ -103,7 +111,9 @@ struct EdgeCommand: AsyncParsableCommand {
             client.disconnect()
             throw error
         }
-        _ = await client.waitUntilDelivered(timeout: 5)
+        // A broker that is away when the source ends may be back within the reconnection backoff
+        // (1, 4, 9 … s), so the buffer gets that long to go out before it is given up.
+        _ = await client.waitUntilDelivered(timeout: drainTimeout)
         let mqttStatistics = client.statistics
         client.disconnect()
         events.cancel()
@@ -115,7 +125,8 @@ struct EdgeCommand: AsyncParsableCommand {
             print(
                 "{\"frames\":\(summary.read),\"published\":\(summary.published),\"skipped\":\(summary.skipped),"
                     + "\"failed\":\(summary.failed),\"dropped_late\":\(summary.droppedLate),"
-                    + "\"dropped_offline\":\(summary.droppedOffline),\"seconds\":\(summary.elapsed),"
+                    + "\"dropped_offline\":\(summary.droppedOffline),\"undelivered\":\(mqttStatistics.buffered),"
+                    + "\"seconds\":\(summary.elapsed),"
                     + "\"fps\":\(summary.framesPerSecond)}")
         }
     }

@@ -123,6 +123,12 @@ import VSearchTesting
 
     /// The broker restarts while the agent streams a camera-paced video: the agent keeps going,
     /// buffers while the broker is away, and delivers the buffer after it reconnects.
+    ///
+    /// The agent reaches the broker through a relay that the test holds shut until a new subscriber
+    /// is listening on the restarted broker. Without it, the agent's reconnection and the
+    /// subscriber's raced: both retry on libmosquitto's backoff (1, 4, 9 … s after the drop), and
+    /// when the agent got back first it sent its whole buffer, and sometimes the rest of the video,
+    /// before anyone was subscribed to hear it.
     @Test func agentSurvivesABrokerRestart() async throws {
         try Repository.requireModelAndPhotos()
         let scratch = try TemporaryDirectory("edge")
@@ -130,35 +136,85 @@ import VSearchTesting
         let photos = (Self.photos + Self.photos.reversed()).map { Repository.photos + "/" + $0 }
         try TestVideo.make(photos: photos, secondsEach: 1, fps: 10, path: video)
         let broker = try MosquittoBroker()
-        try broker.start()
-        let (client, stream) = try await Self.subscriber(broker)
-        let collector = Collector(stream)
+        try await onOwnThread { try broker.start() }
+        let relay = try TCPRelay(to: broker.port)
+        defer { relay.close() }
+        let (early, earlyStream) = try await Self.subscriber(broker)
+        let earlyMessages = Collector(earlyStream)
         let agent = Task {
             try await runVSearch(
                 [
-                    "edge", "--mqtt", broker.url, "--topic", "devices/cam-3/features", "--realtime", "--fps", "10",
-                    "--dedup-threshold", "1.1", "--json-summary", video,
+                    "edge", "--mqtt", "mqtt://127.0.0.1:\(relay.port)", "--topic", "devices/cam-3/features",
+                    "--device-id", "cam-3", "--realtime", "--fps", "10", "--dedup-threshold", "1.1", "--json-summary",
+                    video,
                 ])
         }
         // The broker goes away once the agent is streaming (its first message has arrived), however
-        // long the agent took to start, and stays away while the video plays on.
-        try await waitUntil("the agent's first message") { !collector.messages.isEmpty }
-        broker.stop()
+        // long the agent took to start, and stays away for two seconds of the video.
+        try await waitUntil("the agent's first message") { !earlyMessages.messages.isEmpty }
+        relay.hold()
+        try await onOwnThread { broker.stop() }
+        early.disconnect()
         try await Task.sleep(for: .seconds(2))
-        try broker.start()
+        try await onOwnThread { try broker.start() }
+        let (late, lateStream) = try await Self.subscriber(broker)
+        defer { late.disconnect() }
+        let lateMessages = Collector(lateStream)
+        relay.release()
+
         let result = try await agent.value
-        try await waitUntilCount(reaches: 6) { collector.messages.count }
-        let messages = collector.messages
-        client.disconnect()
         #expect(result.status == 0, "\(result.error)")
-        #expect(result.error.contains("reconnected; sent "))
+        let reconnection = try #require(result.error.firstMatch(of: /reconnected; sent (\d+) buffered messages/))
+        let drained = try #require(Int(reconnection.output.1))
+        #expect(drained > 0, "the agent published nothing while the broker was away")
         let summary = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         let published = summary?["published"] as? Int ?? -1
         #expect(published > 20)
         #expect(summary?["dropped_offline"] as? Int == 0)
-        // The subscriber was away during the restart too, so it may miss what arrived before it was back;
-        // it hears the frames the agent published after the restart.
-        #expect(messages.count > 5)
-        #expect(messages.count <= published)
+        #expect(summary?["undelivered"] as? Int == 0)
+        // The late subscriber was listening before the agent could reconnect, so it hears the whole
+        // buffer and whatever the agent published after it.
+        try await waitUntilCount(reaches: drained) { lateMessages.messages.count }
+        let heard = earlyMessages.messages.count + lateMessages.messages.count
+        #expect(heard <= published)
+        let validator = MessageValidator(
+            modelID: "efficientnet-lite0/1", dimension: 1280, topicFilter: "devices/+/features")
+        for message in lateMessages.messages {
+            #expect(try validator.validate(message.payload, topic: message.topic).device == "cam-3")
+        }
+    }
+
+    /// A broker that never comes back: when the video ends, the agent waits `--drain-timeout`
+    /// seconds for it, then exits and counts what it could not send, in the summary and on stderr.
+    @Test func whatNeverReachesTheBrokerIsCounted() async throws {
+        try Repository.requireModelAndPhotos()
+        let scratch = try TemporaryDirectory("edge")
+        let video = scratch.path + "/short.mp4"
+        try TestVideo.make(
+            photos: Self.photos.map { Repository.photos + "/" + $0 }, secondsEach: 1, fps: 10, path: video)
+        let broker = try MosquittoBroker()
+        try await onOwnThread { try broker.start() }
+        let relay = try TCPRelay(to: broker.port)
+        let (subscriber, stream) = try await Self.subscriber(broker)
+        defer { subscriber.disconnect() }
+        let heard = Collector(stream)
+        let agent = Task {
+            try await runVSearch(
+                [
+                    "edge", "--mqtt", "mqtt://127.0.0.1:\(relay.port)", "--topic", "devices/cam-4/features",
+                    "--realtime", "--fps", "10", "--dedup-threshold", "1.1", "--drain-timeout", "1",
+                    "--json-summary", video,
+                ])
+        }
+        try await waitUntil("the agent's first message") { !heard.messages.isEmpty }
+        // The link goes down for good: open connections end and new ones are refused.
+        relay.close()
+        let result = try await agent.value
+        #expect(result.status == 0, "\(result.error)")
+        let summary = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        let undelivered = try #require(summary?["undelivered"] as? Int)
+        #expect(undelivered > 0)
+        #expect(summary?["dropped_offline"] as? Int == 0)
+        #expect(result.error.contains("; \(undelivered) messages never reached the broker"))
     }
 }
