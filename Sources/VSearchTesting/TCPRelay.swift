@@ -26,25 +26,12 @@ public final class TCPRelay: Sendable {
         var forwarding: Set<Int32> = []
     }
 
+    private enum Arrival { case refused, parked, forwarded }
+
     /// Listens on a free loopback port and forwards each connection to `serverPort`.
     public init(to serverPort: Int) throws {
         self.serverPort = serverPort
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw TestFailure("relay: socket() failed: \(String(cString: strerror(errno)))") }
-        var address = FreePort.loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && Glibc.listen(listener, 16) == 0
-                    && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard bound else {
-            Glibc.close(listener)
-            throw TestFailure("relay: cannot listen on loopback: \(String(cString: strerror(errno)))")
-        }
-        self.listener = listener
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try FreePort.boundSocket(listening: true)
         Thread { [self] in acceptConnections() }.start()
     }
 
@@ -86,18 +73,18 @@ public final class TCPRelay: Sendable {
                 Glibc.close(listener)
                 return
             }
-            let action = state.withLock { state -> Int in
-                if state.closed { return 0 }
+            let arrival = state.withLock { state -> Arrival in
+                if state.closed { return .refused }
                 if state.held {
                     state.parked.append(client)
-                    return 1
+                    return .parked
                 }
-                return 2
+                return .forwarded
             }
-            switch action {
-            case 0: Glibc.close(client)
-            case 2: forward(client)
-            default: break
+            switch arrival {
+            case .refused: Glibc.close(client)
+            case .forwarded: forward(client)
+            case .parked: break
             }
         }
     }
@@ -105,24 +92,17 @@ public final class TCPRelay: Sendable {
     /// Connects `client` to the server and copies bytes both ways on a thread of its own, until
     /// either side closes; then it closes the other, as the server's going away would.
     private func forward(_ client: Int32) {
-        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = FreePort.loopback(port: serverPort)
-        let connected =
-            server >= 0
-            && withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
-            }
-        let registered =
-            connected
-            && state.withLock { state in
-                guard !state.closed else { return false }
-                state.forwarding.formUnion([client, server])
-                return true
-            }
+        guard let server = FreePort.connectedSocket(to: serverPort) else {
+            Glibc.close(client)
+            return
+        }
+        let registered = state.withLock { state in
+            guard !state.closed else { return false }
+            state.forwarding.formUnion([client, server])
+            return true
+        }
         guard registered else {
-            if server >= 0 { Glibc.close(server) }
+            Glibc.close(server)
             Glibc.close(client)
             return
         }

@@ -17,6 +17,18 @@ import VSearchTesting
         return (client, try await client.subscribe(to: "devices/+/features", qos: .atLeastOnce))
     }
 
+    /// A camera-paced video of `photos` (a second each), a running broker, and a relay in front of it
+    /// for the agent, so that the test decides when the agent can reach the broker.
+    static func agentBehindRelay(photos: [String], in scratch: TemporaryDirectory) async throws -> (
+        video: String, broker: MosquittoBroker, relay: TCPRelay
+    ) {
+        let video = scratch.path + "/scenes.mp4"
+        try TestVideo.make(photos: photos.map { Repository.photos + "/" + $0 }, secondsEach: 1, fps: 10, path: video)
+        let broker = try MosquittoBroker()
+        try await onOwnThread { try broker.start() }
+        return (video, broker, try TCPRelay(to: broker.port))
+    }
+
     /// Keeps every message of a subscription, from a task of its own.
     final class Collector: Sendable {
         private let received: Locked<[MQTTMessage]>
@@ -132,12 +144,8 @@ import VSearchTesting
     @Test func agentSurvivesABrokerRestart() async throws {
         try Repository.requireModelAndPhotos()
         let scratch = try TemporaryDirectory("edge")
-        let video = scratch.path + "/long.mp4"
-        let photos = (Self.photos + Self.photos.reversed()).map { Repository.photos + "/" + $0 }
-        try TestVideo.make(photos: photos, secondsEach: 1, fps: 10, path: video)
-        let broker = try MosquittoBroker()
-        try await onOwnThread { try broker.start() }
-        let relay = try TCPRelay(to: broker.port)
+        let (video, broker, relay) = try await Self.agentBehindRelay(
+            photos: Self.photos + Self.photos.reversed(), in: scratch)
         defer { relay.close() }
         let (early, earlyStream) = try await Self.subscriber(broker)
         let earlyMessages = Collector(earlyStream)
@@ -189,12 +197,7 @@ import VSearchTesting
     @Test func whatNeverReachesTheBrokerIsCounted() async throws {
         try Repository.requireModelAndPhotos()
         let scratch = try TemporaryDirectory("edge")
-        let video = scratch.path + "/short.mp4"
-        try TestVideo.make(
-            photos: Self.photos.map { Repository.photos + "/" + $0 }, secondsEach: 1, fps: 10, path: video)
-        let broker = try MosquittoBroker()
-        try await onOwnThread { try broker.start() }
-        let relay = try TCPRelay(to: broker.port)
+        let (video, broker, relay) = try await Self.agentBehindRelay(photos: Self.photos, in: scratch)
         let (subscriber, stream) = try await Self.subscriber(broker)
         defer { subscriber.disconnect() }
         let heard = Collector(stream)
