@@ -126,7 +126,7 @@ extension PostgresCatalogue {
         let rows = try await rows(
             "cannot remove \(ids.count == 1 ? "item '\(ids[0])'" : "\(ids.count) items")",
             "DELETE FROM vsearch_items WHERE id = ANY(\(ids)) RETURNING id")
-        let removed = Set(rows.compactMap { try? $0.decode(String.self) })
+        let removed = Set(try decoded("cannot list the items removed") { try rows.map { try $0.decode(String.self) } })
         if !removed.isEmpty { await noteChange() }
         var seen = Set<String>()
         return ids.filter { removed.contains($0) && seen.insert($0).inserted }

@@ -186,7 +186,10 @@ extension PostgresCatalogue {
             "SELECT id, (vector <#> \(half))::float8 FROM vsearch_items WHERE id = ANY(\(ids))")
         var scores: [String: Float] = [:]
         for row in rows {
-            if let (id, distance) = try? row.decode((String, Double).self) { scores[id] = Float(-distance) }
+            let (id, distance) = try decoded("cannot score the candidates' plain halves") {
+                try row.decode((String, Double).self)
+            }
+            scores[id] = Float(-distance)
         }
         return ids.map { scores[$0] ?? 0 }
     }
@@ -213,12 +216,14 @@ extension PostgresCatalogue {
             "SELECT id, local_features FROM vsearch_items WHERE id = ANY(\(missing)) AND local_features IS NOT NULL")
         var read: [Int64: LocalFeatures] = [:]
         for row in rows {
-            // A row that does not decode leaves its item unchecked; it keeps its score, and the log says so.
-            guard let (id, bytes) = try? row.decode((String, ByteBuffer).self) else { continue }
+            let (id, bytes) = try decoded("cannot read the candidates' local features") {
+                try row.decode((String, ByteBuffer).self)
+            }
+            // Features that do not decode leave their item unchecked; it keeps its score, and the log says so.
             switch Self.decodeLocalFeatures(bytes) {
-            case .success(let decoded):
-                stored[id] = decoded
-                if let key = keys[id] { read[key] = decoded }
+            case .success(let features):
+                stored[id] = features
+                if let key = keys[id] { read[key] = features }
             case .failure(let error): damagedFeatures.report(item: id, reason: error.description, to: logger)
             }
         }
@@ -230,7 +235,8 @@ extension PostgresCatalogue {
         let rows = try await rows(
             "cannot read the local features of item '\(id)'",
             "SELECT local_features FROM vsearch_items WHERE id = \(id) AND local_features IS NOT NULL")
-        guard let bytes = try? rows.first?.decode(ByteBuffer.self) else { return nil }
+        guard let row = rows.first else { return nil }
+        let bytes = try decoded("cannot read the local features of item '\(id)'") { try row.decode(ByteBuffer.self) }
         switch Self.decodeLocalFeatures(bytes) {
         case .success(let features): return features
         case .failure(let error):

@@ -162,6 +162,19 @@ public final class PostgresCatalogue: CatalogueBackend {
         }
     }
 
+    /// What `decode` makes of a row read while `doing`. A row that does not decode means the table is
+    /// not what vsearch made (a column changed by hand, say), so it is an error naming the column; skipping
+    /// the row would leave items out of every result without a word.
+    func decoded<Value>(_ doing: @autoclosure () -> String, _ decode: () throws -> Value) throws(CatalogueError)
+        -> Value
+    {
+        do {
+            return try decode()
+        } catch {
+            throw PostgresFailure.error(error, at: location, doing())
+        }
+    }
+
     /// Marks a committed write, so that ``changeToken()`` changes. After the commit, never inside
     /// the transaction: a reader that sees the new token must also see the write.
     func noteChange() async {

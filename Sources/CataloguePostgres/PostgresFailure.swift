@@ -17,6 +17,8 @@ enum PostgresFailure {
                 return reason(inner)
             }
             return oneLine("\(error)")
+        case let error as PostgresDecodingError where error.code == .missingData:
+            return "column '\(error.columnName)' is NULL where vsearch never writes one"
         case let error as PostgresDecodingError:
             return "cannot read column '\(error.columnName)' (\(error.postgresType)) as \(error.targetType)"
         case let error as CatalogueError: return error.description

@@ -82,8 +82,9 @@ final class VectorMirror: Sendable {
         var current: [Int64: Row] = [:]
         current.reserveCapacity(listed.count)
         for row in listed {
-            guard let (key, id, title, url, version) = try? row.decode((Int64, String, String, String, Int64).self)
-            else { continue }
+            let (key, id, title, url, version) = try catalogue.decoded("cannot list the catalogue's vectors") {
+                try row.decode((Int64, String, String, String, Int64).self)
+            }
             current[key] = Row(id: id, title: title, url: url, version: version)
         }
         let changed = current.filter { rows[$0.key]?.version != $0.value.version }.map(\.key)
@@ -99,7 +100,10 @@ final class VectorMirror: Sendable {
                 "SELECT key, vector FROM vsearch_items WHERE key = ANY(\(keys)) AND state = 'ready'")
             var found: Set<Int64> = []
             for row in read {
-                guard let (key, vector) = try? row.decode((Int64, PostgresVector).self) else { continue }
+                let key = try catalogue.decoded("cannot read the catalogue's vectors") { try row.decode(Int64.self) }
+                let vector = try catalogue.decoded(
+                    "cannot read the vector of item '\(current[key]?.id ?? String(key))'"
+                ) { try row.decode((Int64, PostgresVector).self).1 }
                 found.insert(key)
                 do {
                     try index.add(ids: [UInt64(bitPattern: key)], vectors: Array(vector.values))

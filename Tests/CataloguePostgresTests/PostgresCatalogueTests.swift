@@ -246,6 +246,41 @@ import VSearchTesting
         await writer.close()
     }
 
+    /// A table changed by hand (here one item's title set to NULL, which vsearch never writes) is not what
+    /// vsearch made. Every search, the mirror's and the SQL scan's alike, must then fail with one line naming
+    /// the column; the mirror used to skip each row it could not decode, and left the item out without a word.
+    @Test func aRowChangedByHandIsAnErrorNotAMissingItem() async throws {
+        let url = try await Fixture.newDatabase()
+        let catalogue = try await PostgresCatalogue.open(url: url)
+        // Over pgvector's HNSW limit, where the mirror answers every search.
+        let items = try await Samples.fill(catalogue, count: 12, dimension: 2048, seed: 13, model: "big/1")
+        let queries = Samples.vectors(2, dimension: 2048, seed: 130)
+        let before = try await catalogue.search(queries, modelID: "big/1", query: CatalogueQuery(k: 3))
+        #expect(before[0].map(\.id) == Samples.bruteForce(queries[0], items: items, k: 3).map(\.0))
+
+        // The change token moves as after any write, so the mirror lists the table again.
+        _ = try await SharedServer.require().psql(
+            """
+            ALTER TABLE vsearch_items ALTER COLUMN title DROP NOT NULL;
+            UPDATE vsearch_items SET title = NULL WHERE id = '\(items[0].id)';
+            SELECT nextval('vsearch_changes');
+            """,
+            database: Fixture.databaseName(url))
+        let mirrored = await Self.failure {
+            _ = try await catalogue.search(queries, modelID: "big/1", query: CatalogueQuery(k: 3))
+        }
+        #expect(mirrored.contains("cannot list the catalogue's vectors"), "\(mirrored)")
+        #expect(mirrored.contains("'title' is NULL"), "\(mirrored)")
+        let scanned = await Self.failure {
+            _ = try await PostgresCatalogue.$searchesMirror.withValue(false) {
+                // Every item is a hit, the damaged one too.
+                try await catalogue.search(queries, modelID: "big/1", query: CatalogueQuery(k: items.count))
+            }
+        }
+        #expect(scanned.contains("'title' is NULL"), "\(scanned)")
+        await catalogue.close()
+    }
+
     /// A match event is recorded, the history trimmed to the newest `limit`, and the event announced, in one
     /// statement; an event id already recorded is neither recorded again nor announced.
     @Test func announcingRecordsTrimsAndNotifiesOnce() async throws {
