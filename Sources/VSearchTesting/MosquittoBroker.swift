@@ -74,7 +74,7 @@ public final class MosquittoBroker: Sendable {
     }
 
     deinit {
-        stop()
+        if let running = takeProcess() { Self.kill(running) }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -83,8 +83,9 @@ public final class MosquittoBroker: Sendable {
     /// `mqtt://127.0.0.1:PORT`.
     public var url: String { "mqtt://127.0.0.1:\(port)" }
 
-    /// Starts the broker and waits until it accepts connections.
-    public func start() throws {
+    /// Starts the broker and waits until it accepts connections, without holding a thread of the
+    /// cooperative pool: on two cores a test that blocked one would stall every other.
+    public func start() async throws {
         let process = Process()
         process.executableURL = try Tool.find("mosquitto")
         process.arguments = ["-c", configURL.path]
@@ -92,27 +93,36 @@ public final class MosquittoBroker: Sendable {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         self.process.withLock { $0 = process }
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
             if FreePort.accepts(port) { return }
             guard process.isRunning else {
                 throw TestFailure("mosquitto exited at once (config \(configURL.path))")
             }
-            Thread.sleep(forTimeInterval: 0.02)
+            try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("mosquitto did not listen on port \(port) within 10 s")
     }
 
-    /// Stops the broker abruptly (SIGKILL, as a crash or a power cut would) and waits for it to exit.
-    ///
-    /// SIGTERM is not enough: a child started from a dispatch thread inherits its blocked signals.
-    public func stop() {
-        let running = process.withLock { process -> Process? in
+    /// Stops the broker abruptly (SIGKILL, as a crash or a power cut would) and waits for it to exit,
+    /// off the cooperative pool.
+    public func stop() async {
+        guard let running = takeProcess() else { return }
+        let process = SendableProcess(running)
+        _ = try? await onOwnThread { Self.kill(process.value) }
+    }
+
+    private func takeProcess() -> Process? {
+        process.withLock { process -> Process? in
             defer { process = nil }
             return process
         }
-        guard let running, running.isRunning else { return }
-        kill(running.processIdentifier, SIGKILL)
+    }
+
+    /// SIGTERM is not enough: a child started from a dispatch thread inherits its blocked signals.
+    private static func kill(_ running: Process) {
+        guard running.isRunning else { return }
+        Foundation.kill(running.processIdentifier, SIGKILL)
         running.waitUntilExit()
     }
 }

@@ -48,7 +48,7 @@ import VSearchTesting
     @Test(arguments: [QoS.atMostOnce, QoS.atLeastOnce])
     func publishAndSubscribe(qos: QoS) async throws {
         let broker = try MosquittoBroker()
-        try broker.start()
+        try await broker.start()
         let subscriber = try Self.client(broker)
         let publisher = try Self.client(broker)
         try await subscriber.connect()
@@ -72,7 +72,7 @@ import VSearchTesting
 
     @Test func passwordBrokerAcceptsTheRightCredentialsAndRefusesWrongOnesClearly() async throws {
         let broker = try MosquittoBroker(users: ["cam": "s3cret"])
-        try broker.start()
+        try await broker.start()
         let good = try Self.client(broker) {
             $0.username = "cam"
             $0.password = "s3cret"
@@ -98,7 +98,7 @@ import VSearchTesting
 
     @Test func tlsBrokerWithItsCAWorksAndWithoutItFails() async throws {
         let broker = try MosquittoBroker(tls: true)
-        try broker.start()
+        try await broker.start()
         let url = try BrokerURL(parsing: "mqtts://127.0.0.1:\(broker.port)")
         let trusted = try MQTTClient(
             options: MQTTOptions(broker: url, tls: TLSOptions(caFile: broker.caFile), connectTimeout: 5))
@@ -137,7 +137,7 @@ import VSearchTesting
     /// its capacity), reconnects by itself when the broker is back, and sends the buffer in order.
     @Test func brokerRestartReconnectsAndDrainsTheOfflineBuffer() async throws {
         let broker = try MosquittoBroker()
-        try broker.start()
+        try await broker.start()
         let client = try Self.client(broker) {
             $0.offlineBufferCapacity = 5
             $0.reconnectDelay = 1...2
@@ -149,7 +149,7 @@ import VSearchTesting
         try client.publish(Array("before".utf8), to: "devices/cam-1/features", qos: .atLeastOnce)
         #expect(await Self.collect(stream, count: 1).count == 1)
 
-        broker.stop()
+        await broker.stop()
         #expect(await Self.waitUntil { !client.statistics.isConnected })
         var outcomes: [PublishOutcome] = []
         for i in 0..<8 {
@@ -161,7 +161,7 @@ import VSearchTesting
         #expect(client.statistics.buffered == 5)
         #expect(client.statistics.dropped == 3)
 
-        try broker.start()
+        try await broker.start()
         let received = await Self.collect(stream, count: 5, seconds: 20)
         #expect(received.map { String(decoding: $0.payload, as: UTF8.self) } == (3..<8).map { "offline \($0)" })
         #expect(client.statistics.buffered == 0)
@@ -175,7 +175,7 @@ import VSearchTesting
     /// not lost messages.
     @Test func aSharedSubscriptionHandsEachMessageToOneMemberOfTheGroup() async throws {
         let broker = try MosquittoBroker()
-        try broker.start()
+        try await broker.start()
         let replicas = [try Self.client(broker), try Self.client(broker)]
         let observer = try Self.client(broker)
         let device = try Self.client(broker)
@@ -217,7 +217,7 @@ import VSearchTesting
     /// still come through, and the feed keeps running.
     @Test func floodOfBadMessagesIsCountedAndTheFeedCarriesOn() async throws {
         let broker = try MosquittoBroker()
-        try broker.start()
+        try await broker.start()
         let server = try Self.client(broker)
         let device = try Self.client(broker)
         try await server.connect()

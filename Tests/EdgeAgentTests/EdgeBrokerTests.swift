@@ -25,7 +25,7 @@ import VSearchTesting
         let video = scratch.path + "/scenes.mp4"
         try TestVideo.make(photos: photos.map { Repository.photos + "/" + $0 }, secondsEach: 1, fps: 10, path: video)
         let broker = try MosquittoBroker()
-        try await onOwnThread { try broker.start() }
+        try await broker.start()
         return (video, broker, try TCPRelay(to: broker.port))
     }
 
@@ -53,7 +53,7 @@ import VSearchTesting
         try TestVideo.make(
             photos: Self.photos.map { Repository.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
         let broker = try MosquittoBroker()
-        try broker.start()
+        try await broker.start()
         let (client, stream) = try await Self.subscriber(broker)
         defer { client.disconnect() }
         let collector = Collector(stream)
@@ -119,7 +119,7 @@ import VSearchTesting
         try Repository.requireModelAndPhotos()
         let scratch = try TemporaryDirectory("edge")
         let broker = try MosquittoBroker(users: ["cam": "right"])
-        try broker.start()
+        try await broker.start()
         let passwordFile = scratch.path + "/password"
         try "wrong\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
         let result = try await runVSearch(
@@ -161,10 +161,10 @@ import VSearchTesting
         // long the agent took to start, and stays away for two seconds of the video.
         try await waitUntil("the agent's first message") { !earlyMessages.messages.isEmpty }
         relay.hold()
-        try await onOwnThread { broker.stop() }
+        await broker.stop()
         early.disconnect()
         try await Task.sleep(for: .seconds(2))
-        try await onOwnThread { try broker.start() }
+        try await broker.start()
         let (late, lateStream) = try await Self.subscriber(broker)
         defer { late.disconnect() }
         let lateMessages = Collector(lateStream)

@@ -36,7 +36,7 @@ import VSearchTesting
             let ingest = try await runVSearch(["ingest", "--store", store, photos], model: model)
             guard ingest.status == 0 else { throw TestFailure("ingest failed: \(ingest.error)") }
             broker = try MosquittoBroker()
-            try broker.start()
+            try await broker.start()
             port = try FreePort.find()
             process.executableURL = URL(fileURLWithPath: try Repository.binary())
             process.arguments = [

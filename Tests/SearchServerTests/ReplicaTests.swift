@@ -274,8 +274,9 @@ extension HTTPClient {
     @Test func replicasInAShareGroupSearchEachDeviceMessageOnce() async throws {
         try Repository.requireModelAndPhotos()
         let broker = try MosquittoBroker()
-        try broker.start()
-        defer { broker.stop() }
+        try await broker.start()
+        // Running to the end of the test; its deinit stops it then.
+        defer { withExtendedLifetime(broker) {} }
         let mqtt = ["--mqtt", broker.url, "--mqtt-share-group", "replicas", "--mqtt-qos", "1"]
         let pair = try await ReplicaPair.start("shared-devices", arguments: mqtt)
         let (a, b) = (pair.a, pair.b)
