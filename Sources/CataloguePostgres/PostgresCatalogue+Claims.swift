@@ -115,9 +115,8 @@ final class PostgresIngestClaims: IngestClaims {
         var claimed: [(id: String, ordinal: Int64)] = []
         for row in rows {
             // A row skipped here would stay claimed by this worker, unprocessed, until its lease ran out.
-            guard let (id, ordinal) = try? row.decode((String, Int64).self) else {
-                throw .store(
-                    path: catalogue.location, reason: "cannot claim items to ingest: a claim row is unreadable")
+            let (id, ordinal) = try catalogue.decoded("cannot claim items to ingest") {
+                try row.decode((String, Int64).self)
             }
             claimed.append((id, ordinal))
         }

@@ -193,7 +193,9 @@ public final class PostgresCatalogue: CatalogueBackend {
     func binding(from rows: [PostgresRow]) throws(CatalogueError) -> (model: String, dimension: Int)? {
         var values: [String: String] = [:]
         for row in rows {
-            guard let (name, value) = try? row.decode((String, String).self) else { continue }
+            let (name, value) = try decoded("cannot read the catalogue's settings") {
+                try row.decode((String, String).self)
+            }
             values[name] = value
         }
         guard let model = values["model"], let text = values["dimension"] else { return nil }
