@@ -17,7 +17,8 @@ public final class MosquittoBroker: Sendable {
 
     /// Writes the configuration; `users` (name → password) turns anonymous access off, and `tls`
     /// makes a throwaway CA and a certificate for 127.0.0.1 with openssl and listens with TLS only.
-    public init(users: [String: String] = [:], tls: Bool = false) throws {
+    /// The tools run on their own thread: an RSA key takes openssl long enough to stall the cooperative pool.
+    public init(users: [String: String] = [:], tls: Bool = false) async throws {
         port = try FreePort.find()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsearch-broker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -25,15 +26,18 @@ public final class MosquittoBroker: Sendable {
         if users.isEmpty {
             config += "allow_anonymous true\n"
         } else {
-            let passwords = directory.appendingPathComponent("passwd")
-            _ = FileManager.default.createFile(atPath: passwords.path, contents: Data())
-            for (user, password) in users.sorted(by: { $0.key < $1.key }) {
-                try Tool.run("mosquitto_passwd", ["-b", passwords.path, user, password])
+            let passwords = directory.appendingPathComponent("passwd").path
+            _ = FileManager.default.createFile(atPath: passwords, contents: Data())
+            try await onOwnThread {
+                for (user, password) in users.sorted(by: { $0.key < $1.key }) {
+                    try Tool.run("mosquitto_passwd", ["-b", passwords, user, password])
+                }
             }
-            config += "allow_anonymous false\npassword_file \(passwords.path)\n"
+            config += "allow_anonymous false\npassword_file \(passwords)\n"
         }
         if tls {
-            let files = try Self.makeCertificates(in: directory.path)
+            let directory = directory.path
+            let files = try await onOwnThread { try Self.makeCertificates(in: directory) }
             config += "cafile \(files.ca)\ncertfile \(files.certificate)\nkeyfile \(files.key)\n"
             caFile = files.ca
         } else {

@@ -47,7 +47,7 @@ import VSearchTesting
 
     @Test(arguments: [QoS.atMostOnce, QoS.atLeastOnce])
     func publishAndSubscribe(qos: QoS) async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         try await broker.start()
         let subscriber = try Self.client(broker)
         let publisher = try Self.client(broker)
@@ -71,7 +71,7 @@ import VSearchTesting
     }
 
     @Test func passwordBrokerAcceptsTheRightCredentialsAndRefusesWrongOnesClearly() async throws {
-        let broker = try MosquittoBroker(users: ["cam": "s3cret"])
+        let broker = try await MosquittoBroker(users: ["cam": "s3cret"])
         try await broker.start()
         let good = try Self.client(broker) {
             $0.username = "cam"
@@ -97,7 +97,7 @@ import VSearchTesting
     }
 
     @Test func tlsBrokerWithItsCAWorksAndWithoutItFails() async throws {
-        let broker = try MosquittoBroker(tls: true)
+        let broker = try await MosquittoBroker(tls: true)
         try await broker.start()
         let url = try BrokerURL(parsing: "mqtts://127.0.0.1:\(broker.port)")
         let trusted = try MQTTClient(
@@ -136,7 +136,7 @@ import VSearchTesting
     /// The broker goes away while a device publishes: the client buffers (dropping the oldest beyond
     /// its capacity), reconnects by itself when the broker is back, and sends the buffer in order.
     @Test func brokerRestartReconnectsAndDrainsTheOfflineBuffer() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         try await broker.start()
         let client = try Self.client(broker) {
             $0.offlineBufferCapacity = 5
@@ -174,7 +174,7 @@ import VSearchTesting
     /// A third, plain subscriber still sees every message, so the split is the broker's sharing and
     /// not lost messages.
     @Test func aSharedSubscriptionHandsEachMessageToOneMemberOfTheGroup() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         try await broker.start()
         let replicas = [try Self.client(broker), try Self.client(broker)]
         let observer = try Self.client(broker)
@@ -216,7 +216,7 @@ import VSearchTesting
     /// A flood of bad messages on the device topic is rejected and counted by kind, the good ones
     /// still come through, and the feed keeps running.
     @Test func floodOfBadMessagesIsCountedAndTheFeedCarriesOn() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         try await broker.start()
         let server = try Self.client(broker)
         let device = try Self.client(broker)

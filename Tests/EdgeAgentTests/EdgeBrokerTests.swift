@@ -24,7 +24,7 @@ import VSearchTesting
     ) {
         let video = scratch.path + "/scenes.mp4"
         try TestVideo.make(photos: photos.map { Repository.photos + "/" + $0 }, secondsEach: 1, fps: 10, path: video)
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         try await broker.start()
         return (video, broker, try TCPRelay(to: broker.port))
     }
@@ -52,7 +52,7 @@ import VSearchTesting
         let video = scratch.path + "/scenes.mp4"
         try TestVideo.make(
             photos: Self.photos.map { Repository.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         try await broker.start()
         let (client, stream) = try await Self.subscriber(broker)
         defer { client.disconnect() }
@@ -118,7 +118,7 @@ import VSearchTesting
     @Test func wrongCredentialsStopTheAgentWithOneClearLine() async throws {
         try Repository.requireModelAndPhotos()
         let scratch = try TemporaryDirectory("edge")
-        let broker = try MosquittoBroker(users: ["cam": "right"])
+        let broker = try await MosquittoBroker(users: ["cam": "right"])
         try await broker.start()
         let passwordFile = scratch.path + "/password"
         try "wrong\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)

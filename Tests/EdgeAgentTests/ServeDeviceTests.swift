@@ -35,7 +35,7 @@ import VSearchTesting
                 backend == .postgres ? try await SharedServer.require().newDatabase() : scratch.path + "/store"
             let ingest = try await runVSearch(["ingest", "--store", store, photos], model: model)
             guard ingest.status == 0 else { throw TestFailure("ingest failed: \(ingest.error)") }
-            broker = try MosquittoBroker()
+            broker = try await MosquittoBroker()
             try await broker.start()
             port = try FreePort.find()
             process.executableURL = URL(fileURLWithPath: try Repository.binary())

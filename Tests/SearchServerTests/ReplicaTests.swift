@@ -273,7 +273,7 @@ extension HTTPClient {
     /// match event reaches both replicas through the database, once each.
     @Test func replicasInAShareGroupSearchEachDeviceMessageOnce() async throws {
         try Repository.requireModelAndPhotos()
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         try await broker.start()
         // Running to the end of the test; its deinit stops it then.
         defer { withExtendedLifetime(broker) {} }
