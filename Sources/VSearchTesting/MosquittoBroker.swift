@@ -87,25 +87,35 @@ public final class MosquittoBroker: Sendable {
     /// `mqtt://127.0.0.1:PORT`.
     public var url: String { "mqtt://127.0.0.1:\(port)" }
 
-    /// Starts the broker and waits until it accepts connections, without holding a thread of the
-    /// cooperative pool: on two cores a test that blocked one would stall every other.
+    /// Starts the broker and waits until it accepts connections.
+    ///
+    /// The wait runs on its own thread, for two reasons. It must not hold a thread of the cooperative pool:
+    /// on two cores that would stall every other test. And it must not be a `Task.sleep` loop on that pool:
+    /// under AddressSanitizer, with the whole suite in one process, CPU-bound tests keep both of the pool's
+    /// threads busy for longer than the 10 s deadline, so such a loop woke up after the deadline and
+    /// reported a broker that had been listening all along as one that never did.
     public func start() async throws {
         let process = Process()
         process.executableURL = try Tool.find("mosquitto")
         process.arguments = ["-c", configURL.path]
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         self.process.withLock { $0 = process }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if FreePort.accepts(port) { return }
-            guard process.isRunning else {
-                throw TestFailure("mosquitto exited at once (config \(configURL.path))")
+        let (port, config, running) = (port, configURL.path, SendableProcess(process))
+        try await onOwnThread {
+            let deadline = Date().addingTimeInterval(10)
+            while true {
+                if FreePort.accepts(port) { return }
+                guard running.value.isRunning else {
+                    throw TestFailure("mosquitto exited at once (config \(config))")
+                }
+                guard Date() < deadline else {
+                    throw TestFailure("mosquitto did not listen on port \(port) within 10 s")
+                }
+                Thread.sleep(forTimeInterval: 0.02)
             }
-            try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestFailure("mosquitto did not listen on port \(port) within 10 s")
     }
 
     /// Stops the broker abruptly (SIGKILL, as a crash or a power cut would) and waits for it to exit,
