@@ -34,11 +34,14 @@ struct BrowserPage: Sendable {
     }
 
     /// Waits until a JavaScript condition is true, up to `seconds`; the failure names what was awaited.
+    /// The condition is checked once more after the deadline: on a busy cooperative pool the sleep can
+    /// end seconds late, and a page that got there meanwhile has not failed.
     func waitUntil(_ what: String, _ condition: String, seconds: Double = 30) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int(seconds * 1000))
-        while clock.now < deadline {
+        while true {
             if try await evaluate("Boolean(\(condition))") as? Bool == true { return }
+            guard clock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw BrowserTestFailure("timed out after \(seconds) s waiting until \(what)")
