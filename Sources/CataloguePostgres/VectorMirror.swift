@@ -100,10 +100,9 @@ final class VectorMirror: Sendable {
                 "SELECT key, vector FROM vsearch_items WHERE key = ANY(\(keys)) AND state = 'ready'")
             var found: Set<Int64> = []
             for row in read {
-                let key = try catalogue.decoded("cannot read the catalogue's vectors") { try row.decode(Int64.self) }
-                let vector = try catalogue.decoded(
-                    "cannot read the vector of item '\(current[key]?.id ?? String(key))'"
-                ) { try row.decode((Int64, PostgresVector).self).1 }
+                let (key, vector) = try catalogue.decoded("cannot read the catalogue's vectors") {
+                    try row.decode((Int64, PostgresVector).self)
+                }
                 found.insert(key)
                 do {
                     try index.add(ids: [UInt64(bitPattern: key)], vectors: Array(vector.values))

@@ -98,7 +98,7 @@ public final class MosquittoBroker: Sendable {
         let process = Process()
         process.executableURL = try Tool.find("mosquitto")
         process.arguments = ["-c", configURL.path]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         self.process.withLock { $0 = process }

@@ -275,8 +275,6 @@ extension HTTPClient {
         try Repository.requireModelAndPhotos()
         let broker = try await MosquittoBroker()
         try await broker.start()
-        // Running to the end of the test; its deinit stops it then.
-        defer { withExtendedLifetime(broker) {} }
         let mqtt = ["--mqtt", broker.url, "--mqtt-share-group", "replicas", "--mqtt-qos", "1"]
         let pair = try await ReplicaPair.start("shared-devices", arguments: mqtt)
         let (a, b) = (pair.a, pair.b)
@@ -325,6 +323,7 @@ extension HTTPClient {
         }
         #expect(accepted.reduce(0, +) == devices.count, "searched once in all: \(accepted)")
         #expect(accepted.allSatisfy { $0 > 0 }, "the broker shared the messages: \(accepted)")
+        await broker.stop()
     }
 }
 
