@@ -9,8 +9,9 @@ extension PostgresCatalogue {
         """
 
     func item(from row: PostgresRow) throws -> CatalogueItem {
-        let (key, id, title, url, attributes, hash, model, state, created, updated) = try row.decode(
-            (Int64, String, String, String, String, String?, String?, String, Date, Date).self)
+        let (key, id, title, url, attributes, hash, model, state, created, updated) = try row.decodingItem {
+            try $0.decode((Int64, String, String, String, String, String?, String?, String, Date, Date).self)
+        }
         return CatalogueItem(
             key: key, id: id, title: title, url: url, attributes: attributes, contentHash: hash, modelID: model,
             state: ItemState(rawValue: state) ?? .pending, createdAt: created, updatedAt: updated)
@@ -28,7 +29,7 @@ extension PostgresCatalogue {
         let doing = "cannot read item '\(id)'"
         let rows = try await rows(
             doing, "SELECT \(unescaped: Self.itemColumns) FROM vsearch_items WHERE id = \(id)")
-        return try items(from: rows, doing).first
+        return try items(from: rows, "cannot read its row").first
     }
 
     public func items() async throws(CatalogueError) -> [CatalogueItem] {

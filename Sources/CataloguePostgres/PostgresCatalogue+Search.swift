@@ -122,7 +122,10 @@ extension PostgresCatalogue {
             """
         var matches: [CatalogueMatch] = []
         let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        for try await (id, title, url, distance) in rows.decode((String, String, String, Double).self) {
+        for try await row in rows {
+            let (id, title, url, distance) = try row.decodingItem {
+                try $0.decode((String, String, String, Double).self)
+            }
             matches.append(CatalogueMatch(id: id, title: title, url: url, score: Float(-distance)))
         }
         return matches
@@ -187,7 +190,7 @@ extension PostgresCatalogue {
         var scores: [String: Float] = [:]
         for row in rows {
             let (id, distance) = try decoded("cannot score the candidates' plain halves") {
-                try row.decode((String, Double).self)
+                try row.decodingItem { try $0.decode((String, Double).self) }
             }
             scores[id] = Float(-distance)
         }
@@ -217,7 +220,7 @@ extension PostgresCatalogue {
         var read: [Int64: LocalFeatures] = [:]
         for row in rows {
             let (id, bytes) = try decoded("cannot read the candidates' local features") {
-                try row.decode((String, ByteBuffer).self)
+                try row.decodingItem { try $0.decode((String, ByteBuffer).self) }
             }
             // Features that do not decode leave their item unchecked; it keeps its score, and the log says so.
             switch Self.decodeLocalFeatures(bytes) {
@@ -284,7 +287,7 @@ struct NearestItems: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> CatalogueMatch {
-        let (id, title, url, distance) = try row.decode((String, String, String, Double).self)
+        let (id, title, url, distance) = try row.decodingItem { try $0.decode((String, String, String, Double).self) }
         return CatalogueMatch(id: id, title: title, url: url, score: Float(-distance))
     }
 }

@@ -22,6 +22,7 @@ enum PostgresFailure {
         case let error as PostgresDecodingError:
             return "cannot read column '\(error.columnName)' (\(error.postgresType)) as \(error.targetType)"
         case let error as CatalogueError: return error.description
+        case let error as ItemRowError: return (error.id.map { "item '\($0)': " } ?? "") + reason(error.underlying)
         default:
             // The pool's own error type is in an underscored module; its circuit breaker trips after
             // a minute of failed connection attempts.
@@ -76,5 +77,25 @@ enum PostgresFailure {
 
     static func oneLine(_ text: String) -> String {
         text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    }
+}
+
+/// A row of one item that did not decode, with the item's id when the row has one, so that the
+/// error names the row an operator must mend (``PostgresRow/decodingItem(_:)``).
+struct ItemRowError: Error {
+    var id: String?
+    var underlying: any Error
+}
+
+extension PostgresRow {
+    /// `decode(self)`; a failure is an ``ItemRowError`` that names the item by the row's `id` column.
+    func decodingItem<Value>(_ decode: (PostgresRow) throws -> Value) throws -> Value {
+        do {
+            return try decode(self)
+        } catch {
+            let cells = makeRandomAccess()
+            let id = cells.contains("id") ? try? cells["id"].decode(String.self) : nil
+            throw ItemRowError(id: id, underlying: error)
+        }
     }
 }

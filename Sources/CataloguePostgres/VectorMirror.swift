@@ -83,7 +83,7 @@ final class VectorMirror: Sendable {
         current.reserveCapacity(listed.count)
         for row in listed {
             let (key, id, title, url, version) = try catalogue.decoded("cannot list the catalogue's vectors") {
-                try row.decode((Int64, String, String, String, Int64).self)
+                try row.decodingItem { try $0.decode((Int64, String, String, String, Int64).self) }
             }
             current[key] = Row(id: id, title: title, url: url, version: version)
         }
@@ -97,11 +97,11 @@ final class VectorMirror: Sendable {
             let keys = Array(changed[start..<min(changed.count, start + Self.chunk)])
             let read = try await catalogue.rows(
                 "cannot read the catalogue's vectors",
-                "SELECT key, vector FROM vsearch_items WHERE key = ANY(\(keys)) AND state = 'ready'")
+                "SELECT key, id, vector FROM vsearch_items WHERE key = ANY(\(keys)) AND state = 'ready'")
             var found: Set<Int64> = []
             for row in read {
-                let (key, vector) = try catalogue.decoded("cannot read the catalogue's vectors") {
-                    try row.decode((Int64, PostgresVector).self)
+                let (key, _, vector) = try catalogue.decoded("cannot read the catalogue's vectors") {
+                    try row.decodingItem { try $0.decode((Int64, String, PostgresVector).self) }
                 }
                 found.insert(key)
                 do {

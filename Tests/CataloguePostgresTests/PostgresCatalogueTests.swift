@@ -247,8 +247,9 @@ import VSearchTesting
     }
 
     /// A table changed by hand (here one item's title set to NULL, which vsearch never writes) is not what
-    /// vsearch made. Every search, the mirror's and the SQL scan's alike, must then fail with one line naming
-    /// the column; the mirror used to skip each row it could not decode, and left the item out without a word.
+    /// vsearch made. Every search, the mirror's and the SQL scan's alike, and every read of the item must then
+    /// fail with one line naming the item and the column; the mirror used to skip each row it could not decode,
+    /// and left the item out without a word.
     @Test func aRowChangedByHandIsAnErrorNotAMissingItem() async throws {
         let url = try await Fixture.newDatabase()
         let catalogue = try await PostgresCatalogue.open(url: url)
@@ -270,14 +271,19 @@ import VSearchTesting
             _ = try await catalogue.search(queries, modelID: "big/1", query: CatalogueQuery(k: 3))
         }
         #expect(mirrored.contains("cannot list the catalogue's vectors"), "\(mirrored)")
-        #expect(mirrored.contains("'title' is NULL"), "\(mirrored)")
+        #expect(mirrored.contains("item '\(items[0].id)': column 'title' is NULL"), "\(mirrored)")
         let scanned = await Self.failure {
             _ = try await PostgresCatalogue.$searchesMirror.withValue(false) {
                 // Every item is a hit, the damaged one too.
                 try await catalogue.search(queries, modelID: "big/1", query: CatalogueQuery(k: items.count))
             }
         }
-        #expect(scanned.contains("'title' is NULL"), "\(scanned)")
+        #expect(scanned.contains("item '\(items[0].id)': column 'title' is NULL"), "\(scanned)")
+        // The item list and the item itself name it too.
+        let listed = await Self.failure { _ = try await catalogue.items() }
+        #expect(listed.contains("cannot list the items: item '\(items[0].id)': column 'title' is NULL"), "\(listed)")
+        let read = await Self.failure { _ = try await catalogue.item(id: items[0].id) }
+        #expect(read.contains("item '\(items[0].id)': column 'title' is NULL"), "\(read)")
         await catalogue.close()
     }
 
