@@ -184,6 +184,8 @@ extension SearchServer {
     /// a query or as a catalogue item's photo.
     func embed(_ bytes: [UInt8], name: String, for role: VectorRole) async throws(APIError) -> EmbeddedQuery {
         let decodeStarted = ContinuousClock.now
+        // Announced before decoding, so that a batch forming meanwhile waits for this image; a lone one goes at once.
+        let expected = batcher.expectImage()
         let image: Image
         // An item's photo keeps its alpha channel, so that its local features stay inside its outline.
         var alpha: [UInt8]?
@@ -203,7 +205,7 @@ extension SearchServer {
         async let localFeatures = featurizer.localFeatures(of: image, alpha: alpha)
         let vectors: [[Float]]
         do {
-            vectors = try await batcher.vectors(of: image, for: role)
+            vectors = try await expected.vectors(of: image, for: role)
         } catch {
             throw APIError.from(error)
         }

@@ -18,7 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 20 << 20
     /// Serve the web UI from this folder instead of the built-in files (for UI development).
     public var webRoot: String?
-    /// How long the first image of a featurizer batch waits for others.
+    /// How long the first image of a featurizer batch waits for others that requests are still decoding (a lone
+    /// image does not wait).
     public var batchWindow: Duration = .milliseconds(2)
     /// The most images in one featurizer call; 1 turns batching off.
     public var maxBatch = 8

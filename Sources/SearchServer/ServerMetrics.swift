@@ -35,7 +35,7 @@ final class ServerMetrics: Sendable {
         ).recordNanoseconds(Int64(seconds * 1e9))
     }
 
-    /// One featurizer batch: its size and its network time.
+    /// One network call of the featurizer: its batch size and its time.
     func batch(size: Int, seconds: Double) {
         Recorder(label: "vsearch_featurizer_batch_size", factory: factory).record(size)
         Metrics.Timer(label: "vsearch_featurizer_batch_duration_seconds", factory: factory)

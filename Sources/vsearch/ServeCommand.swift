@@ -61,11 +61,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Serve the web UI from this folder instead of the built-in files.")
     var webRoot: String?
 
-    @Option(name: .long, help: "How long the first image of a featurizer batch waits for others, in ms.")
+    @Option(
+        name: .long, help: "How long the first image of a featurizer batch waits for others still being decoded, in ms."
+    )
     var batchWindowMs = 2.0
 
     // Batches of 8 gave 1.4× the uploads per second of single images on 2 cores (scripts/bench/serve.py);
-    // a lone request still goes alone, after at most the batch window.
+    // a lone request goes alone, at once.
     @Option(name: .long, help: "Most images in one featurizer call (concurrent searches are batched up to this).")
     var maxBatch = 8
 
