@@ -8,6 +8,17 @@ import VSearchTesting
 @testable import SearchServer
 
 @Suite struct BatcherTests {
+    /// A batcher whose window is an hour, and the sizes of its network calls. A batch that waited out the window
+    /// would fail its test by the time limit, so each test shows that the batcher waits only for images announced
+    /// and still being decoded.
+    static func batcher(_ featurizer: Featurizer, maxBatch: Int = 8) -> (FeatureBatcher, BatchLog) {
+        let sizes = BatchLog()
+        let batcher = FeatureBatcher(
+            featurizer: featurizer, window: .seconds(3600), maxBatch: maxBatch,
+            onBatch: { size, _ in sizes.append(size) })
+        return (batcher, sizes)
+    }
+
     /// Concurrent requests share network calls, each gets its own image's vector, and no call exceeds the cap.
     @Test(.timeLimit(.minutes(5))) func concurrentImagesAreBatchedAndEachGetsItsOwnVector() async throws {
         let featurizer = try await Fixture.shared.loadFeaturizer()
@@ -16,10 +27,7 @@ import VSearchTesting
         ]
         let images = try photos.map { try featurizer.decode(file: try Repository.photo($0)) }
         let alone = try images.map { try featurizer.features([$0])[0] }
-        let sizes = BatchLog()
-        let batcher = FeatureBatcher(
-            featurizer: featurizer, window: .seconds(3600), maxBatch: 3,
-            onBatch: { size, _ in sizes.append(size) })
+        let (batcher, sizes) = Self.batcher(featurizer, maxBatch: 3)
         // Five requests decoding at once, as `expectImage()` announces them (the tasks cannot hold its tokens).
         for _ in images { batcher.announce() }
         let vectors = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
@@ -39,16 +47,11 @@ import VSearchTesting
         #expect(sizes.sizes == [3, 2] || sizes.sizes == [3, 1, 1], "\(sizes.sizes)")
     }
 
-    // The windows here are an hour: a batch that waited for one would fail its test by the time limit, so each
-    // test shows that the batcher waits only for images announced and still being decoded.
-
     /// A request alone goes at once, however long the window.
     @Test(.timeLimit(.minutes(5))) func aLoneImageDoesNotWaitForTheWindow() async throws {
         let featurizer = try await Fixture.shared.loadFeaturizer()
         let image = try featurizer.decode(file: try Repository.photo("skimage/coffee.png"))
-        let sizes = BatchLog()
-        let batcher = FeatureBatcher(
-            featurizer: featurizer, window: .seconds(3600), maxBatch: 8, onBatch: { size, _ in sizes.append(size) })
+        let (batcher, sizes) = Self.batcher(featurizer)
         let expected = batcher.expectImage()
         let vectors = try await expected.vectors(of: image, for: .item)
         #expect(vectors.count == 1 && vectors[0].count == featurizer.dimension)
@@ -62,9 +65,7 @@ import VSearchTesting
         let images = try ["skimage/coffee.png", "skimage/rocket.jpg"].map {
             try featurizer.decode(file: try Repository.photo($0))
         }
-        let sizes = BatchLog()
-        let batcher = FeatureBatcher(
-            featurizer: featurizer, window: .seconds(3600), maxBatch: 8, onBatch: { size, _ in sizes.append(size) })
+        let (batcher, sizes) = Self.batcher(featurizer)
         batcher.announce()
         batcher.announce()
         async let a = batcher.vectors(of: images[0], for: .item, announced: true)
@@ -78,9 +79,7 @@ import VSearchTesting
     @Test(.timeLimit(.minutes(5))) func aFailedDecodeDoesNotHoldTheBatch() async throws {
         let featurizer = try await Fixture.shared.loadFeaturizer()
         let image = try featurizer.decode(file: try Repository.photo("skimage/coffee.png"))
-        let sizes = BatchLog()
-        let batcher = FeatureBatcher(
-            featurizer: featurizer, window: .seconds(3600), maxBatch: 8, onBatch: { size, _ in sizes.append(size) })
+        let (batcher, sizes) = Self.batcher(featurizer)
         batcher.announce()
         let failing = batcher.expectImage()
         async let vectors = batcher.vectors(of: image, for: .item, announced: true)
