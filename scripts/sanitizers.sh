@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The Swift tests under sanitizers, each in its own build directory (.build-asan, .build-tsan):
 #
-# - AddressSanitizer: the whole suite, every target in one process, twice in a row. The
-#   suite once aborted with glibc heap corruption only when all targets shared a process; a
-#   clean ASan run of all of them together is what shows that is gone.
+# - AddressSanitizer: the whole suite, every target in one process. The suite once aborted
+#   with glibc heap corruption only when all targets shared a process; a clean ASan run of all
+#   of them together is what shows that is gone. VSEARCH_ASAN_RUNS runs it more times in a row.
 # - ThreadSanitizer: the suites that share one store, one server or one MQTT client between
 #   threads and tasks, and the HNSW suite, whose builds link nodes on several threads at once.
 #
@@ -23,8 +23,9 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:sup
 if [[ " $which " == *" asan "* ]]; then
     echo "==> swift build --build-tests --sanitize=address"
     swift build --build-tests --sanitize=address --scratch-path .build-asan
-    for run in 1 2; do
-        echo "==> swift test --sanitize=address (every target, one process), run $run of 2"
+    runs="${VSEARCH_ASAN_RUNS:-1}"
+    for ((run = 1; run <= runs; run++)); do
+        echo "==> swift test --sanitize=address (every target, one process), run $run of $runs"
         swift test --skip-build --sanitize=address --scratch-path .build-asan
     done
 fi
