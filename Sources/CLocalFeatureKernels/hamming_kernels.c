@@ -52,6 +52,107 @@ __attribute__((target("popcnt"))) static void two_nearest_popcnt(const uint64_t 
     SCALAR_BODY
 }
 
+enum { HALF_WORDS = WORDS * 4, LANES_AVX2 = 16, MOST_ITEMS16 = 65534 };
+
+// The 16-bit kernels' layout: the items' descriptors as sixteen 16-bit words each, word-major in blocks of `lanes`
+// items (word w of items lanes·k … lanes·k + lanes − 1 side by side), the last block padded with zeros. NULL when
+// there are no items or no memory; free() it.
+static uint16_t *pack_words16(const uint64_t *items, long item_count, int lanes, size_t alignment) {
+    long blocks = (item_count + lanes - 1) / lanes;
+    if (blocks == 0) return NULL;
+    uint16_t *packed = aligned_alloc(alignment, (size_t)blocks * HALF_WORDS * lanes * sizeof(uint16_t));
+    if (packed == NULL) return NULL;
+    const uint16_t *item_words = (const uint16_t *)items;
+    for (long k = 0; k < blocks; k++) {
+        uint16_t *block = packed + k * HALF_WORDS * lanes;
+        for (int lane = 0; lane < lanes; lane++) {
+            long i = k * lanes + lane;
+            for (int w = 0; w < HALF_WORDS; w++) {
+                block[w * lanes + lane] = i < item_count ? item_words[i * HALF_WORDS + w] : 0;
+            }
+        }
+    }
+    return packed;
+}
+
+// The 16-bit kernels' last step for one query: each lane holds the two smallest distances it saw and the index of
+// the smallest. The nearest is the smallest over the lanes, ties to the lowest index; the second smallest is the
+// best lane's own second or another lane's first.
+static void merge_lanes16(int lanes, const uint16_t *lane_first, const uint16_t *lane_second,
+                          const uint16_t *lane_index, int32_t *nearest, int32_t *first, int32_t *second) {
+    int best_lane = 0;
+    for (int l = 1; l < lanes; l++) {
+        if (lane_first[l] < lane_first[best_lane] ||
+            (lane_first[l] == lane_first[best_lane] && lane_index[l] < lane_index[best_lane])) {
+            best_lane = l;
+        }
+    }
+    int32_t d2 = lane_second[best_lane];
+    for (int l = 0; l < lanes; l++) {
+        if (l != best_lane && lane_first[l] < d2) d2 = lane_first[l];
+    }
+    // A lane that saw no item keeps the index 0xFFFF: only with no items at all is that the best lane.
+    int32_t best = lane_index[best_lane] == 0xFFFF ? -1 : (int32_t)lane_index[best_lane];
+    finish(best, (int32_t)lane_first[best_lane], d2, nearest, first, second);
+}
+
+// MARK: AVX2: sixteen item descriptors per step, in the 16-bit layout of the BITALG variant below (blocks of 16
+// items here). AVX2 has no population count, so each byte's bits are counted by looking its two nibbles up in a
+// 16-entry table (VPSHUFB). The byte counts of all sixteen words are summed before they are widened: a byte of
+// a 16-bit lane sees at most 16 × 8 = 128 bits, so the 8-bit sums cannot overflow. Distances (at most 257) and
+// the sentinel fit signed 16-bit lanes, which is what AVX2 compares.
+
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static void two_nearest_avx2(const uint64_t *queries, long query_count, const uint64_t *items,
+                                  long item_count, int32_t *nearest, int32_t *first, int32_t *second) {
+    long blocks = (item_count + LANES_AVX2 - 1) / LANES_AVX2;
+    uint16_t *packed = pack_words16(items, item_count, LANES_AVX2, 32);
+    if (blocks > 0 && packed == NULL) {  // out of memory: the scalar loop needs no scratch
+        two_nearest_popcnt(queries, query_count, items, item_count, nearest, first, second);
+        return;
+    }
+    const __m256i bits_in_nibble = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2,
+                                                    2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+    const __m256i low_bytes = _mm256_set1_epi16(0x00FF);
+    const __m256i none = _mm256_set1_epi16(NONE);
+    const __m256i step = _mm256_set1_epi16(LANES_AVX2);
+    const __m256i lane_numbers = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m256i tail = _mm256_cmpgt_epi16(
+        _mm256_set1_epi16((short)(item_count % LANES_AVX2 == 0 ? LANES_AVX2 : item_count % LANES_AVX2)),
+        lane_numbers);
+    for (long q = 0; q < query_count; q++) {
+        const uint16_t *a = (const uint16_t *)(queries + q * WORDS);
+        __m256i query[HALF_WORDS];
+        for (int w = 0; w < HALF_WORDS; w++) query[w] = _mm256_set1_epi16((short)a[w]);
+        __m256i b1 = none, b2 = none, i1 = _mm256_set1_epi16(-1), index = lane_numbers;
+        for (long k = 0; k < blocks; k++) {
+            const uint16_t *block = packed + k * HALF_WORDS * LANES_AVX2;
+            __m256i byte_counts = _mm256_setzero_si256();
+            for (int w = 0; w < HALF_WORDS; w++) {
+                __m256i x = _mm256_xor_si256(query[w], _mm256_load_si256((const __m256i *)(block + w * LANES_AVX2)));
+                __m256i low = _mm256_shuffle_epi8(bits_in_nibble, _mm256_and_si256(x, low_nibbles));
+                __m256i high = _mm256_shuffle_epi8(bits_in_nibble, _mm256_and_si256(_mm256_srli_epi16(x, 4), low_nibbles));
+                byte_counts = _mm256_add_epi8(byte_counts, _mm256_add_epi8(low, high));
+            }
+            __m256i d = _mm256_add_epi16(_mm256_and_si256(byte_counts, low_bytes), _mm256_srli_epi16(byte_counts, 8));
+            if (k == blocks - 1) d = _mm256_blendv_epi8(none, d, tail);
+            __m256i closer = _mm256_cmpgt_epi16(b1, d);
+            b2 = _mm256_min_epi16(b2, _mm256_max_epi16(b1, d));
+            b1 = _mm256_min_epi16(b1, d);
+            i1 = _mm256_blendv_epi8(i1, index, closer);
+            index = _mm256_add_epi16(index, step);
+        }
+        uint16_t lane_first[LANES_AVX2], lane_second[LANES_AVX2], lane_index[LANES_AVX2];
+        _mm256_storeu_si256((__m256i *)lane_first, b1);
+        _mm256_storeu_si256((__m256i *)lane_second, b2);
+        _mm256_storeu_si256((__m256i *)lane_index, i1);
+        merge_lanes16(LANES_AVX2, lane_first, lane_second, lane_index, nearest + q, first + q, second + q);
+    }
+    free(packed);
+}
+
 // MARK: AVX-512: eight item descriptors per step. The items are first laid out word-major in blocks of eight
 // (word w of items 8k … 8k+7 side by side), so one XOR and one VPOPCNTQ per word give eight distances at once.
 // Each lane keeps the two smallest distances it has seen and the index of the smallest; the lanes are merged
@@ -124,27 +225,16 @@ AVX512 static void two_nearest_avx512(const uint64_t *queries, long query_count,
 
 #define AVX512_WORDS __attribute__((target("avx512f,avx512bw,avx512bitalg")))
 
-enum { HALF_WORDS = WORDS * 4, LANES16 = 32, MOST_ITEMS16 = 65534 };
+enum { LANES16 = 32 };
 
 AVX512_WORDS static void two_nearest_avx512_words(const uint64_t *queries, long query_count, const uint64_t *items,
                                                   long item_count, int32_t *nearest, int32_t *first,
                                                   int32_t *second) {
     long blocks = (item_count + LANES16 - 1) / LANES16;
-    size_t bytes = (size_t)blocks * HALF_WORDS * LANES16 * sizeof(uint16_t);
-    uint16_t *packed = blocks > 0 ? aligned_alloc(64, bytes) : NULL;
+    uint16_t *packed = pack_words16(items, item_count, LANES16, 64);
     if (blocks > 0 && packed == NULL) {  // out of memory: the scalar loop needs no scratch
         two_nearest_popcnt(queries, query_count, items, item_count, nearest, first, second);
         return;
-    }
-    const uint16_t *item_words = (const uint16_t *)items;
-    for (long k = 0; k < blocks; k++) {
-        uint16_t *block = packed + k * HALF_WORDS * LANES16;
-        for (int lane = 0; lane < LANES16; lane++) {
-            long i = k * LANES16 + lane;
-            for (int w = 0; w < HALF_WORDS; w++) {
-                block[w * LANES16 + lane] = i < item_count ? item_words[i * HALF_WORDS + w] : 0;
-            }
-        }
     }
     const __m512i none = _mm512_set1_epi16(NONE);
     const __m512i step = _mm512_set1_epi16(LANES16);
@@ -175,20 +265,7 @@ AVX512_WORDS static void two_nearest_avx512_words(const uint64_t *queries, long 
         _mm512_storeu_si512(lane_first, b1);
         _mm512_storeu_si512(lane_second, b2);
         _mm512_storeu_si512(lane_index, i1);
-        int best_lane = 0;
-        for (int l = 1; l < LANES16; l++) {
-            if (lane_first[l] < lane_first[best_lane] ||
-                (lane_first[l] == lane_first[best_lane] && lane_index[l] < lane_index[best_lane])) {
-                best_lane = l;
-            }
-        }
-        int32_t d2 = lane_second[best_lane];
-        for (int l = 0; l < LANES16; l++) {
-            if (l != best_lane && lane_first[l] < d2) d2 = lane_first[l];
-        }
-        // A lane that saw no item keeps the index 0xFFFF: only with no items at all is that the best lane.
-        int32_t best = lane_index[best_lane] == 0xFFFF ? -1 : (int32_t)lane_index[best_lane];
-        finish(best, (int32_t)lane_first[best_lane], d2, nearest + q, first + q, second + q);
+        merge_lanes16(LANES16, lane_first, lane_second, lane_index, nearest + q, first + q, second + q);
     }
     free(packed);
 }
@@ -204,6 +281,7 @@ static int supported(lfk_level level) {
     switch (level) {
     case LFK_LEVEL_PORTABLE: return 1;
     case LFK_LEVEL_POPCNT: return __builtin_cpu_supports("popcnt");
+    case LFK_LEVEL_AVX2: return __builtin_cpu_supports("avx2");
     case LFK_LEVEL_AVX512:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
     case LFK_LEVEL_AVX512_WORDS:
@@ -220,6 +298,7 @@ static two_nearest_fn variant(lfk_level level, long item_count) {
 #if defined(__x86_64__)
     if (level == LFK_LEVEL_AVX512_WORDS && item_count <= MOST_ITEMS16) return two_nearest_avx512_words;
     if (level >= LFK_LEVEL_AVX512 && supported(LFK_LEVEL_AVX512)) return two_nearest_avx512;
+    if (level >= LFK_LEVEL_AVX2 && item_count <= MOST_ITEMS16 && supported(LFK_LEVEL_AVX2)) return two_nearest_avx2;
     if (level >= LFK_LEVEL_POPCNT) return two_nearest_popcnt;
 #endif
     return two_nearest_portable;
@@ -236,6 +315,7 @@ lfk_level lfk_active_level(void) {
     if (cap != NULL && strcmp(cap, "avx512") == 0) highest = LFK_LEVEL_AVX512;
     if (cap != NULL && strcmp(cap, "portable") == 0) highest = LFK_LEVEL_PORTABLE;
     if (cap != NULL && strcmp(cap, "popcnt") == 0) highest = LFK_LEVEL_POPCNT;
+    if (cap != NULL && strcmp(cap, "avx2") == 0) highest = LFK_LEVEL_AVX2;
     lfk_level level = LFK_LEVEL_PORTABLE;
     for (int l = (int)highest; l > LFK_LEVEL_PORTABLE; l--) {
         if (supported((lfk_level)l)) {

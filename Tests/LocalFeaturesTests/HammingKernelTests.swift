@@ -20,7 +20,7 @@ import Testing
         return (best, first, second)
     }
 
-    @Test(arguments: [0, 1, 2, 7, 8, 9, 31, 32, 33, 63, 200, 517])
+    @Test(arguments: [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 200, 517])
     func everyVariantMatchesTheReference(itemCount: Int) {
         var generator = PatternGenerator(state: UInt64(itemCount) + 11)
         var items = (0..<(4 * itemCount)).map { _ in generator.next() }
@@ -31,7 +31,9 @@ import Testing
         }
         var queries = (0..<(4 * 40)).map { _ in generator.next() }
         if itemCount >= 9 { for w in 0..<4 { queries[w] = items[4 * 3 + w] } }  // an exact hit, duplicated
-        let levels: [lfk_level] = [LFK_LEVEL_PORTABLE, LFK_LEVEL_POPCNT, LFK_LEVEL_AVX512, LFK_LEVEL_AVX512_WORDS]
+        let levels: [lfk_level] = [
+            LFK_LEVEL_PORTABLE, LFK_LEVEL_POPCNT, LFK_LEVEL_AVX2, LFK_LEVEL_AVX512, LFK_LEVEL_AVX512_WORDS,
+        ]
         var ran = 0
         for level in levels {
             var nearest = [Int32](repeating: 0, count: 40)

@@ -68,6 +68,20 @@ def scenes(work, photos, count, seed=1):
     return out
 
 
+def link_catalogue(work, photos):
+    """One flat folder of links to the photos (a folder source is not searched recursively), each name unique."""
+    catalogue = work / "catalogue"
+    catalogue.mkdir()
+    for i, photo in enumerate(photos):
+        (catalogue / f"{i:04d}-{photo.name}").symlink_to(photo)
+    return catalogue
+
+
+def cpu_name():
+    return next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                "?")
+
+
 def timed(command, env):
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -133,14 +147,9 @@ def main():
     env = dict(os.environ, VSEARCH_CACHE=str(work / "cache"))
     try:
         queries = scenes(work, photos, args.queries)
-        # One flat folder of links (a folder source is not searched recursively), each name unique.
-        catalogue = work / "catalogue"
-        catalogue.mkdir()
-        for i, photo in enumerate(photos):
-            (catalogue / f"{i:04d}-{photo.name}").symlink_to(photo)
+        catalogue = link_catalogue(work, photos)
         load = open("/proc/loadavg").read().split()[:3]
-        cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                   "?")
+        cpu = cpu_name()
         print(f"machine: {os.cpu_count()} cores, {cpu}, load {' '.join(load)}; {len(photos)} photos, "
               f"{len(queries)} upload queries", flush=True)
         best = {m: {} for m in args.models}

@@ -2,9 +2,10 @@
 // matching of 256-bit binary descriptors, chosen once at run time for the CPU.
 //
 // Matching a query's local features against a candidate's is a brute-force nearest-neighbour search in
-// Hamming space, and it is most of what verifying a candidate costs. The kernels are in C so that a variant
-// using the CPU's population-count instructions (POPCNT, or AVX-512 VPOPCNTDQ or BITALG) can sit beside a portable one
-// in the same binary, chosen by what the CPU supports, without building the module for a CPU level.
+// Hamming space, and it is most of what verifying a candidate costs. The kernels are in C so that variants
+// that count bits with the CPU's vector instructions (POPCNT, AVX2 nibble lookups, AVX-512 VPOPCNTDQ or BITALG)
+// can sit beside a portable one in the same binary, chosen by what the CPU supports, without building the
+// module for a CPU level.
 #ifndef VSEARCH_CLOCALFEATUREKERNELS_H
 #define VSEARCH_CLOCALFEATUREKERNELS_H
 
@@ -21,11 +22,14 @@ typedef enum {
     LFK_LEVEL_PORTABLE = 0,
     /// The POPCNT instruction, one 64-bit word at a time.
     LFK_LEVEL_POPCNT = 1,
+    /// AVX2: sixteen descriptors per step, bits counted by nibble lookups (VPSHUFB), the nearest kept in 16-bit
+    /// lanes (over 65,534 item descriptors, the POPCNT variant).
+    LFK_LEVEL_AVX2 = 2,
     /// AVX-512 VPOPCNTDQ: eight 64-bit counts per instruction.
-    LFK_LEVEL_AVX512 = 2,
+    LFK_LEVEL_AVX512 = 3,
     /// AVX-512 BITALG: thirty-two 16-bit counts per instruction, the nearest kept in 16-bit lanes (over 65,534
     /// item descriptors, the VPOPCNTDQ variant).
-    LFK_LEVEL_AVX512_WORDS = 3,
+    LFK_LEVEL_AVX512_WORDS = 4,
 } lfk_level;
 
 /// For each of the `query_count` query descriptors, the nearest of the `item_count` item descriptors and the
@@ -36,8 +40,8 @@ typedef enum {
 void lfk_two_nearest(const uint64_t *queries, long query_count, const uint64_t *items, long item_count,
                     int32_t *nearest, int32_t *first, int32_t *second);
 
-/// The variant in use. The environment variable VSEARCH_HAMMING_KERNELS set to "portable", "popcnt" or "avx512"
-/// caps it (to measure or test the others).
+/// The variant in use. The environment variable VSEARCH_HAMMING_KERNELS set to "portable", "popcnt", "avx2" or
+/// "avx512" caps it (to measure or test the others).
 lfk_level lfk_active_level(void);
 
 /// `lfk_two_nearest` of exactly one variant; returns 0, having written nothing, when this CPU lacks it.
