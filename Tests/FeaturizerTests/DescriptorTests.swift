@@ -96,6 +96,52 @@ import VSearchTesting
         #expect((corner?[0] ?? 0) > vectors[0][0])
     }
 
+    /// Average pooling, GeM at the cube (the default, with its own cube roots) and GeM at another power.
+    @Test(arguments: [1, 3, 2] as [Float])
+    func windowsOfAManyChannelMapMatchPoolingEachWindowDirectly(power: Float) {
+        var spec = Self.spec
+        spec.regions = [2, 3]
+        if power == 1 { spec.pooling = .average } else { spec.power = power }
+        let (channels, height, width) = (37, 5, 7)
+        var state: UInt64 = 7
+        let data = (0..<(channels * height * width)).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24) * 4
+        }
+        let pooling = FeatureMapPooling(spec: spec)
+        let vectors = data.withUnsafeBufferPointer {
+            pooling.windows($0, channels: channels, height: height, width: width)
+        }
+        let boxes = FeatureMapPooling.boxes(height: height, width: width, sizes: [2, 3], overlap: 0.5)
+        #expect(vectors.count == 1 + boxes.count)
+        let all = FeatureMapPooling.Box(top: 0, left: 0, height: height, width: width)
+        for (box, vector) in zip([all] + boxes, vectors) {
+            var window: [Float] = []
+            for c in 0..<channels {
+                for y in box.top..<(box.top + box.height) {
+                    for x in box.left..<(box.left + box.width) { window.append(data[(c * height + y) * width + x]) }
+                }
+            }
+            let direct = window.withUnsafeBufferPointer {
+                pooling.whole($0, channels: channels, height: box.height, width: box.width)
+            }
+            #expect(zip(vector, direct).allSatisfy { abs($0 - $1) < 1e-6 }, "power \(power), window \(box)")
+        }
+    }
+
+    @Test func cubeRootsAreTheLibrarysToFloatPrecision() {
+        // Means of cubed activations: from the clamp's 1e-18 to far beyond any real activation, then the edges.
+        var values = (0..<200_000).map { pow(10, -18 + 26 * Double($0) / 200_000) }
+        values += [0, 0x1p-1000, 0x1p-1001, 1e-310, 0x1p1000, 0x1p1001, .infinity, 1, 8, 27, 0.125]
+        let roots = FeatureMapPooling.cubeRoots(values)
+        // Rounded to a Float, a root a few double ulps from the library's is the same Float unless it lies that
+        // close to a midpoint between two Floats: none of these does.
+        for (value, root) in zip(values, roots) {
+            #expect(root == Float(cbrt(value)), "∛\(value)")
+        }
+        #expect(roots.suffix(4) == [1, 2, 3, 0.5])
+    }
+
     @Test func keepingTheStrongestWindowsKeepsTheHotCorner() {
         var spec = Self.spec
         spec.regions = [2]
