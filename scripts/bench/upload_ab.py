@@ -17,7 +17,6 @@ Usage: scripts/bench/upload_ab.py --variant popcnt,VSEARCH_HAMMING_KERNELS=popcn
 """
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -26,7 +25,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recipe import cpu_name, eval_photos, link_catalogue, scenes, serve_uploads  # noqa: E402
 from serve import bin_dir  # noqa: E402
