@@ -185,7 +185,7 @@ let package = Package(
             name: "vsearch-bench",
             dependencies: [
                 "VSearchCore", "ImageDecoding", "ImageTensor", "CNNRuntime", "Featurizer", "VectorIndex",
-                "LocalFeatures",
+                "LocalFeatures", "Catalogue",
                 "COpenMPEnvironment",  // passive OpenMP waiting for this program
                 "COpenBLAS",  // only for the measurement that chose oneDNN over OpenBLAS
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

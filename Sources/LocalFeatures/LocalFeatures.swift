@@ -23,6 +23,16 @@ public struct LocalFeatures: Sendable, Equatable {
         self.angles = angles
         self.descriptors = descriptors
     }
+
+    /// Keypoints 0, `n`, 2`n`, …: a sample spread over every pyramid level, since the extractor lists the
+    /// keypoints level by level.
+    public func sample(every n: Int) -> LocalFeatures {
+        let kept = Array(stride(from: 0, to: count, by: max(1, n)))
+        var sampled: [UInt64] = []
+        sampled.reserveCapacity(4 * kept.count)
+        for i in kept { sampled += descriptors[(4 * i)..<(4 * i + 4)] }
+        return LocalFeatures(points: kept.map { points[$0] }, angles: kept.map { angles[$0] }, descriptors: sampled)
+    }
 }
 
 /// Finds and describes the local features of pictures: FAST corners ranked by Harris's measure on an image

@@ -35,11 +35,35 @@ public struct VerificationSpec: Codable, Sendable, Equatable {
     /// clutter of catalogue photos (see ``fused(plain:window:)``). Whitened cosines
     /// (``DescriptorSpec/whitening``) run lower, so the default model's whitened recipe uses 0.4.
     public var gate: Float
+    /// A cheaper first look at each candidate, or nil to check every candidate in full.
+    public var screen: Screen?
+
+    /// A first look at each candidate with a sample of the query's keypoints: a candidate is checked in
+    /// full only when the sample already finds `minimum` consistent matches, and otherwise gains nothing.
+    ///
+    /// Most candidates are not the object and share only chance matches with the picture, so most stop at
+    /// the sample, and the check costs about `1 / every` of checking them all in full (Round 7 and Round
+    /// 16 of `docs/retrieval.md`). A small object whose sample misses its matches loses its bonus.
+    ///
+    /// ```json
+    /// "screen": { "every": 4, "minimum": 4 }
+    /// ```
+    public struct Screen: Codable, Sendable, Equatable {
+        /// The sample is every `every`-th keypoint of the query picture.
+        public var every: Int
+        /// The consistent matches the sample must find for the candidate to be checked in full.
+        public var minimum: Int
+
+        public init(every: Int = 4, minimum: Int = 4) {
+            self.every = every
+            self.minimum = minimum
+        }
+    }
 
     /// Round 4's affordable setting (`docs/retrieval.md`).
     public init(
         keypoints: Int = 500, longestSide: Int = 480, candidates: Int = 20, weightPerMatch: Float = 0.005,
-        matchCap: Int = 100, gate: Float = 0.6
+        matchCap: Int = 100, gate: Float = 0.6, screen: Screen? = nil
     ) {
         self.keypoints = keypoints
         self.longestSide = longestSide
@@ -47,6 +71,7 @@ public struct VerificationSpec: Codable, Sendable, Equatable {
         self.weightPerMatch = weightPerMatch
         self.matchCap = matchCap
         self.gate = gate
+        self.screen = screen
     }
 
     /// What a candidate with `matches` consistent matches gains.
@@ -85,6 +110,7 @@ public struct VerificationSpec: Codable, Sendable, Equatable {
         weightPerMatch = try values.decodeIfPresent(Float.self, forKey: .weightPerMatch) ?? defaults.weightPerMatch
         matchCap = try values.decodeIfPresent(Int.self, forKey: .matchCap) ?? defaults.matchCap
         gate = try values.decodeIfPresent(Float.self, forKey: .gate) ?? defaults.gate
+        screen = try values.decodeIfPresent(Screen.self, forKey: .screen)
     }
 
     /// The first problem with this spec, if any.
@@ -99,6 +125,12 @@ public struct VerificationSpec: Codable, Sendable, Equatable {
         }
         guard matchCap >= 1 else { return "descriptor.verify.matchCap must be at least 1" }
         guard gate.isFinite, (-1...1).contains(gate) else { return "descriptor.verify.gate must be from -1 to 1" }
+        if let screen {
+            guard (2...64).contains(screen.every) else { return "descriptor.verify.screen.every must be from 2 to 64" }
+            guard (1...keypoints).contains(screen.minimum) else {
+                return "descriptor.verify.screen.minimum must be from 1 to the keypoints"
+            }
+        }
         return nil
     }
 }

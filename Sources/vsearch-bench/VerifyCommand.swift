@@ -113,7 +113,7 @@ struct VerifyCommand: ParsableCommand {
         for photo in photos {
             let decoded = try decoder.decodeWithAlpha(
                 file: URL(fileURLWithPath: root).appendingPathComponent(photo).path)
-            let hasOutline = decoded.alpha.map { $0.contains { $0 < 128 } } ?? false
+            let hasOutline = decoded.alpha?.contains(where: { $0 < 128 }) ?? false
             outlined.append(hasOutline)
             items.append(extractor.features(of: decoded.image, alpha: hasOutline ? decoded.alpha : nil))
         }
@@ -139,7 +139,7 @@ struct VerifyCommand: ParsableCommand {
             let features = queryExtractor.features(of: try decoder.decode(file: path))
             let extracted = ContinuousClock.now
             var inliers = [Int](repeating: 0, count: itemCount)
-            let subset = screen > 1 ? features.everyNth(screen) : features
+            let subset = screen > 1 ? features.sample(every: screen) : features
             for candidate in candidates {
                 if screen > 1 {
                     screened += 1
@@ -272,14 +272,4 @@ private struct TSV {
     }
 
     func column(_ name: String) -> [String] { rows.map { $0[name] ?? "" } }
-}
-
-extension LocalFeatures {
-    /// Keypoints 0, n, 2n, …: a sample spread over every pyramid level.
-    fileprivate func everyNth(_ n: Int) -> LocalFeatures {
-        let kept = Array(stride(from: 0, to: count, by: n))
-        return LocalFeatures(
-            points: kept.map { points[$0] }, angles: kept.map { angles[$0] },
-            descriptors: kept.flatMap { i in (0..<4).map { descriptors[i * 4 + $0] } })
-    }
 }

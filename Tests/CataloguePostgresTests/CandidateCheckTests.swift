@@ -51,16 +51,28 @@ extension BackendTests {
         return LocalFeatureExtractor(configuration: configuration).features(of: image)
     }
 
+    /// A hit as a backend ranks it.
+    struct CheckedHit: Equatable {
+        var id: String
+        var score: Float
+    }
+
+    /// Chelsea first by the vectors, then astronaut, then the coffee cup that the query picture shows.
+    static let fusedHits = [
+        CheckedHit(id: "chelsea", score: 0.9), CheckedHit(id: "astronaut", score: 0.8),
+        CheckedHit(id: "coffee", score: 0.7),
+    ]
+
+    /// The local features of the three photos of ``fusedHits``, by id.
+    static func threePhotos() throws -> [String: LocalFeatures] {
+        Dictionary(uniqueKeysWithValues: try ["astronaut", "chelsea", "coffee"].map { ($0, try features($0)) })
+    }
+
     /// The work a backend runs beside the check (its item reads) runs once, while the candidates are
     /// matched, and the ranking is the one without it.
     @Test func theWorkBesideACheckRunsOnceAndChangesNoRanking() throws {
-        struct Hit: Equatable {
-            var id: String
-            var score: Float
-        }
-        let ids = ["astronaut", "chelsea", "coffee"]
-        let stored = Dictionary(uniqueKeysWithValues: try ids.map { ($0, try Self.features($0)) })
-        let fused = [Hit(id: "chelsea", score: 0.9), Hit(id: "astronaut", score: 0.8), Hit(id: "coffee", score: 0.7)]
+        let stored = try Self.threePhotos()
+        let fused = Self.fusedHits
         let check = CandidateCheck(
             spec: VerificationSpec(candidates: 2), plainWeight: nil,
             pictures: [try Self.features("coffee", crop: true)])
@@ -79,6 +91,35 @@ extension BackendTests {
             // Only a checked coffee is raised above chelsea.
             #expect(alone.first?.id == (candidates == 3 ? "coffee" : "chelsea"), "\(candidates): \(alone)")
         }
+    }
+
+    /// A screened check gives a candidate whose sample finds enough matches exactly the full check's bonus,
+    /// and one whose sample finds too few nothing.
+    @Test func aScreenedCandidateGainsItsFullBonusOrNothing() throws {
+        let stored = try Self.threePhotos()
+        let picture = try Self.features("coffee", crop: true)
+        let fused = Self.fusedHits
+        func raised(_ screen: VerificationSpec.Screen?) -> [String: Float] {
+            let check = CandidateCheck(spec: VerificationSpec(candidates: 3, screen: screen), plainWeight: nil)
+            let hits = check.raised(
+                fused, score: \.score, picture: picture, stored: { stored[$0.id] }, ordered: { $0.id < $1.id })
+            return Dictionary(uniqueKeysWithValues: hits.map { ($0.id, $0.score) })
+        }
+        let verifier = GeometricVerifier()
+        let sampled = try ["astronaut", "chelsea", "coffee"].map {
+            verifier.consistentMatches(query: picture.sample(every: 4), candidate: try #require(stored[$0]))
+        }
+        let full = raised(nil)
+        // The cup seen closer keeps tens of matches in a quarter of its keypoints; the other photos a handful.
+        #expect(sampled[2] >= 10 && sampled[0] < 10 && sampled[1] < 10, "\(sampled)")
+        let minimum = max(sampled[0], sampled[1]) + 1
+        let screened = raised(VerificationSpec.Screen(every: 4, minimum: minimum))
+        #expect(screened["coffee"] == full["coffee"])
+        #expect(screened["chelsea"] == 0.9 && screened["astronaut"] == 0.8)
+        #expect(full["coffee"]! > 0.9)
+        // A screen nothing passes leaves every fused score as it was.
+        let strict = raised(VerificationSpec.Screen(every: 4, minimum: sampled.max()! + 1))
+        #expect(strict == ["chelsea": 0.9, "astronaut": 0.8, "coffee": 0.7])
     }
 
     /// Each half two values long, and on PostgreSQL also 1,100 (a model of 2,200 dimensions, which pgvector

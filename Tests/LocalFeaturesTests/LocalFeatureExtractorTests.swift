@@ -64,6 +64,21 @@ import VSearchTesting
         }
     }
 
+    /// A screen's sample: every nth keypoint with its own position, angle and descriptor, from every level.
+    @Test func aSampleKeepsEveryNthKeypointWhole() throws {
+        let features = LocalFeatureExtractor().features(of: try Self.photo("skimage/astronaut.png"))
+        for n in [1, 3, 4] {
+            let sample = features.sample(every: n)
+            #expect(sample.count == (features.count + n - 1) / n)
+            for (j, i) in stride(from: 0, to: features.count, by: n).enumerated() {
+                #expect(sample.points[j] == features.points[i] && sample.angles[j] == features.angles[i])
+                #expect(sample.descriptors[(4 * j)..<(4 * j + 4)] == features.descriptors[(4 * i)..<(4 * i + 4)])
+            }
+        }
+        #expect(features.sample(every: 0) == features)
+        #expect(LocalFeatures(points: [], angles: [], descriptors: []).sample(every: 4).count == 0)
+    }
+
     @Test func sameImageSameFeatures() throws {
         let image = try Self.photo("skimage/coffee.png")
         let extractor = LocalFeatureExtractor()

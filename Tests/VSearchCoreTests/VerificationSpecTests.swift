@@ -35,6 +35,27 @@ import Testing
         }
     }
 
+    /// A screen is optional: absent, nothing is screened and nothing of it is written back.
+    @Test func aScreenRoundTripsAndIsChecked() throws {
+        let screened = try JSONDecoder().decode(
+            VerificationSpec.self, from: Data(#"{"candidates": 10, "screen": {"every": 4, "minimum": 3}}"#.utf8))
+        #expect(screened.screen == VerificationSpec.Screen(every: 4, minimum: 3))
+        #expect(try JSONDecoder().decode(VerificationSpec.self, from: JSONEncoder().encode(screened)) == screened)
+        #expect(screened.problem == nil)
+        let plain = try JSONEncoder().encode(VerificationSpec())
+        #expect(!String(decoding: plain, as: UTF8.self).contains("screen"))
+        #expect(try JSONDecoder().decode(VerificationSpec.self, from: plain).screen == nil)
+        for broken in [
+            VerificationSpec.Screen(every: 1, minimum: 4), VerificationSpec.Screen(every: 65, minimum: 4),
+            VerificationSpec.Screen(every: 4, minimum: 0), VerificationSpec.Screen(every: 4, minimum: 501),
+        ] {
+            #expect(VerificationSpec(screen: broken).problem?.contains("screen") == true, "\(broken)")
+        }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(VerificationSpec.self, from: Data(#"{"screen": {"every": 4}}"#.utf8))
+        }
+    }
+
     @Test func theBonusCountsMatchesUpToTheCap() {
         let spec = VerificationSpec(weightPerMatch: 0.005, matchCap: 100)
         #expect(spec.bonus(matches: 0) == 0)
