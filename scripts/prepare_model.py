@@ -280,6 +280,8 @@ DESCRIPTOR = {
 # (docs/retrieval.md, Round 9): prepare-model.sh writes `whitening.npy` after this file, and the
 # gate on the mapped cosines is 0.4. /4 keeps a query's 16 strongest windows and checks the best 10
 # candidates (Round 11): a third of the windows' products and half the check, for the same recall.
+# /5 screens each candidate first with every 8th query keypoint and checks it in full only from
+# 3 consistent matches (Round 16): most candidates are not the object and stop there.
 BLEND = {
     **DESCRIPTOR,
     "item": {"longSide": 160, "shortSide": 160},
@@ -293,12 +295,13 @@ BLEND = {
         "weightPerMatch": 0.005,
         "matchCap": 100,
         "gate": 0.4,
+        "screen": {"every": 8, "minimum": 3},
     },
     "whitening": "whitening.npy",
 }
 
 # Each recipe's id suffix, descriptor and version (the number after the slash in the id).
-RECIPES = {"none": ("", None, 1), "regions": ("-regions", DESCRIPTOR, 1), "blend": ("-blend", BLEND, 4)}
+RECIPES = {"none": ("", None, 1), "regions": ("-regions", DESCRIPTOR, 1), "blend": ("-blend", BLEND, 5)}
 
 
 def descriptor(variant, feature_dim, recipe="none"):

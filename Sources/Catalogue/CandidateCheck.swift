@@ -73,8 +73,8 @@ public struct CandidateCheck: Sendable {
         let count = checkedCount(of: hits.count)
         let candidates = (0..<count).map { stored(hits[$0]) }
         let sample = spec.screen.map { picture.sample(every: $0.every) }
-        // The candidates are independent: the cores share them (about 0.2 ms each at 500 keypoints, a quarter
-        // of that for a screened one that stops at the sample). The work beside them is the first iteration,
+        // The candidates are independent: the cores share them (about 0.2 ms each at 500 keypoints, a small
+        // part of that for a screened one that stops at its sample). The work beside them is the first iteration,
         // so it starts at once and the candidates fill the other cores.
         let first = alongside == nil ? 0 : 1
         let matches = Locked([Int](repeating: 0, count: count))

@@ -42,11 +42,12 @@ public struct VerificationSpec: Codable, Sendable, Equatable {
     /// full only when the sample already finds `minimum` consistent matches, and otherwise gains nothing.
     ///
     /// Most candidates are not the object and share only chance matches with the picture, so most stop at
-    /// the sample, and the check costs about `1 / every` of checking them all in full (Round 7 and Round
-    /// 16 of `docs/retrieval.md`). A small object whose sample misses its matches loses its bonus.
+    /// the sample: the default model's screen checks about one candidate in six in full, and its check costs
+    /// about a third of checking them all (Round 16 of `docs/retrieval.md`). A small object whose sample
+    /// misses its matches loses its bonus.
     ///
     /// ```json
-    /// "screen": { "every": 4, "minimum": 4 }
+    /// "screen": { "every": 8, "minimum": 3 }
     /// ```
     public struct Screen: Codable, Sendable, Equatable {
         /// The sample is every `every`-th keypoint of the query picture.

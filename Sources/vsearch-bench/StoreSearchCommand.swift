@@ -16,7 +16,8 @@ struct StoreSearchCommand: AsyncParsableCommand {
             times with the model's check at each --candidates count (0: no check; a model that verifies nothing \
             is timed at 0 only), the counts taking turns so that a slow minute falls on all of them. Prints one JSON line per count: the median milliseconds \
             of one search ("searchMs"), and of checking the same query's best candidates one after another on \
-            one thread ("serialCheckMs": matching and placement only, features already in memory).
+            one thread ("serialCheckMs": matching and placement only, features already in memory), and the share \
+            of those checked in full ("checkedInFull": all of them, unless a screen stops some at its sample).
             """
     )
 
@@ -55,6 +56,8 @@ struct StoreSearchCommand: AsyncParsableCommand {
         let verifier = GeometricVerifier()
         var searching: [Int: [Double]] = [:]
         var serial: [Int: [Double]] = [:]
+        var checked: [Int: Int] = [:]
+        var inFull: [Int: Int] = [:]
         for _ in 0..<max(1, self.repeat) {
             for picture in pictures {
                 for count in counts {
@@ -84,8 +87,10 @@ struct StoreSearchCommand: AsyncParsableCommand {
                         {
                             continue
                         }
+                        inFull[count, default: 0] += 1
                         _ = verifier.consistentMatches(query: features, candidate: item)
                     }
+                    checked[count, default: 0] += stored.count
                     serial[count, default: []].append(VerifyCommand.milliseconds(ContinuousClock.now - serialStart))
                 }
             }
@@ -94,6 +99,7 @@ struct StoreSearchCommand: AsyncParsableCommand {
             printJSONLine([
                 "candidates": count, "searchMs": VerifyCommand.median(searching[count] ?? []),
                 "serialCheckMs": VerifyCommand.median(serial[count] ?? []),
+                "checkedInFull": Double(inFull[count] ?? 0) / Double(max(1, checked[count] ?? 0)),
             ])
         }
     }

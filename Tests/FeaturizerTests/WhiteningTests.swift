@@ -134,7 +134,8 @@ import VSearchTesting
         let recipe = try #require(model.descriptor.descriptor)
         #expect(recipe.whitening == "whitening.npy")
         #expect(recipe.verify?.gate == 0.4)
-        #expect(model.descriptor.id == "efficientnet-lite0-blend/4")
+        #expect(recipe.verify?.screen == VerificationSpec.Screen(every: 8, minimum: 3))
+        #expect(model.descriptor.id == "efficientnet-lite0-blend/5")
         let channels = model.descriptor.feature.dimension
         let pair = try WhiteningMap.pair(
             path: model.url.appendingPathComponent("whitening.npy").path, channels: channels)
