@@ -72,7 +72,7 @@ public struct CandidateCheck: Sendable {
         var hits = fused
         let count = checkedCount(of: hits.count)
         let candidates = (0..<count).map { stored(hits[$0]) }
-        let sample = spec.screen.map { picture.sample(every: $0.every) }
+        let query = self.query(picture)
         // The candidates are independent: the cores share them (about 0.2 ms each at 500 keypoints, a small
         // part of that for a screened one that stops at its sample). The work beside them is the first iteration,
         // so it starts at once and the candidates fill the other cores.
@@ -85,12 +85,7 @@ public struct CandidateCheck: Sendable {
             }
             let i = iteration - first
             guard let candidate = candidates[i] else { return }
-            if let screen = spec.screen, let sample,
-                verifier.consistentMatches(query: sample, candidate: candidate) < screen.minimum
-            {
-                return
-            }
-            let found = verifier.consistentMatches(query: picture, candidate: candidate)
+            let found = self.matches(query, candidate: candidate).matches
             matches.withLock { $0[i] = found }
         }
         for (i, found) in matches.withLock({ $0 }).enumerated() {
@@ -99,6 +94,27 @@ public struct CandidateCheck: Sendable {
         // A raised score only grows, so the candidates stay ahead of every hit after them.
         hits[0..<count].sort { Self.before($0, $1, score, ordered) }
         return hits
+    }
+
+    /// A query picture as the check matches it: split into its sample and the rest when the model screens.
+    public struct Query: Sendable {
+        let picture: LocalFeatures
+        let screened: ScreenedQuery?
+    }
+
+    /// `picture` prepared once for all the candidates it is checked against.
+    public func query(_ picture: LocalFeatures) -> Query {
+        Query(picture: picture, screened: spec.screen.map { ScreenedQuery(picture, every: $0.every) })
+    }
+
+    /// One candidate's consistent matches with the query, and whether it was checked in full: with a screen,
+    /// a candidate whose sample finds fewer than the screen's minimum has none.
+    public func matches(_ query: Query, candidate: LocalFeatures) -> (matches: Int, inFull: Bool) {
+        guard let screened = query.screened, let screen = spec.screen else {
+            return (verifier.consistentMatches(query: query.picture, candidate: candidate), true)
+        }
+        let found = verifier.consistentMatches(query: screened, candidate: candidate, minimum: screen.minimum)
+        return (found ?? 0, found != nil)
     }
 
     private static func before<Hit>(

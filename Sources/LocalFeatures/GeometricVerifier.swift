@@ -29,28 +29,71 @@ public struct GeometricVerifier: Sendable {
 
     /// The matches of `query`'s keypoints to `candidate`'s that one similarity transform explains.
     public func consistentMatches(query: LocalFeatures, candidate: LocalFeatures) -> Int {
-        let matches = self.matches(query: query, candidate: candidate)
-        guard matches.count >= 4 else { return 0 }
-        let source = matches.map { query.points[$0.query] }
-        let target = matches.map { candidate.points[$0.candidate] }
-        return largestConsensus(source: source, target: target)
+        consensus(self.matches(query: query, candidate: candidate), query: query, candidate: candidate)
+    }
+
+    /// The same count for `query.picture`, or nil when its sample's consistent matches are fewer than
+    /// `minimum` (the candidate is then not checked in full). A full check matches only the keypoints the
+    /// sample left out and takes the sample's nearest neighbours as they were: each keypoint's are its own.
+    public func consistentMatches(query: ScreenedQuery, candidate: LocalFeatures, minimum: Int) -> Int? {
+        let sample = query.sample
+        let sampled = guarded(sample, candidate) { nearestTwo(sample.descriptors, sample.count, candidate) }
+        guard consensus(passing(sampled), query: sample, candidate: candidate) >= minimum else { return nil }
+        let restCount = query.picture.count - sample.count
+        let rest = guarded(query.picture, candidate) { nearestTwo(query.rest, restCount, candidate) }
+        // Too few keypoints on either side to split (or a minimum of 0 that let an empty sample through).
+        guard sampled.count == sample.count, rest.count == restCount else {
+            return consistentMatches(query: query.picture, candidate: candidate)
+        }
+        let all = (0..<query.picture.count).map { i in
+            let (inSample, index) = query.position(of: i)
+            return inSample ? sampled[index] : rest[index]
+        }
+        return consensus(passing(all), query: query.picture, candidate: candidate)
     }
 
     /// Query keypoint → candidate keypoint pairs that pass the ratio test.
     func matches(query: LocalFeatures, candidate: LocalFeatures) -> [(query: Int, candidate: Int)] {
-        guard query.count >= 2, candidate.count >= 2 else { return [] }
-        var nearest = [Int32](repeating: 0, count: query.count)
-        var first = [Int32](repeating: 0, count: query.count)
-        var second = [Int32](repeating: 0, count: query.count)
-        query.descriptors.withUnsafeBufferPointer { q in
+        passing(guarded(query, candidate) { nearestTwo(query.descriptors, query.count, candidate) })
+    }
+
+    /// Each query descriptor's nearest candidate keypoint and the distances of its two nearest.
+    typealias Neighbours = (nearest: Int32, first: Int32, second: Int32)
+
+    /// `body`'s neighbours, or none when either picture has too few keypoints to match at all.
+    private func guarded(_ query: LocalFeatures, _ candidate: LocalFeatures, _ body: () -> [Neighbours])
+        -> [Neighbours]
+    {
+        query.count >= 2 && candidate.count >= 2 ? body() : []
+    }
+
+    private func nearestTwo(_ descriptors: [UInt64], _ count: Int, _ candidate: LocalFeatures) -> [Neighbours] {
+        guard count > 0 else { return [] }
+        var nearest = [Int32](repeating: 0, count: count)
+        var first = [Int32](repeating: 0, count: count)
+        var second = [Int32](repeating: 0, count: count)
+        descriptors.withUnsafeBufferPointer { q in
             candidate.descriptors.withUnsafeBufferPointer { c in
-                lfk_two_nearest(
-                    q.baseAddress!, query.count, c.baseAddress!, candidate.count, &nearest, &first, &second)
+                lfk_two_nearest(q.baseAddress!, count, c.baseAddress!, candidate.count, &nearest, &first, &second)
             }
         }
-        return (0..<query.count).compactMap { i in
-            Float(first[i]) < configuration.ratio * Float(second[i]) ? (i, Int(nearest[i])) : nil
+        return (0..<count).map { (nearest[$0], first[$0], second[$0]) }
+    }
+
+    private func passing(_ neighbours: [Neighbours]) -> [(query: Int, candidate: Int)] {
+        neighbours.indices.compactMap { i in
+            let n = neighbours[i]
+            return Float(n.first) < configuration.ratio * Float(n.second) ? (i, Int(n.nearest)) : nil
         }
+    }
+
+    private func consensus(_ matches: [(query: Int, candidate: Int)], query: LocalFeatures, candidate: LocalFeatures)
+        -> Int
+    {
+        guard matches.count >= 4 else { return 0 }
+        let source = matches.map { query.points[$0.query] }
+        let target = matches.map { candidate.points[$0.candidate] }
+        return largestConsensus(source: source, target: target)
     }
 
     /// The most pairs that one similarity transform carries from `source` to within `tolerance` of `target`.

@@ -55,7 +55,7 @@ public struct VerificationSpec: Codable, Sendable, Equatable {
         /// The consistent matches the sample must find for the candidate to be checked in full.
         public var minimum: Int
 
-        public init(every: Int = 4, minimum: Int = 4) {
+        public init(every: Int = 8, minimum: Int = 3) {
             self.every = every
             self.minimum = minimum
         }

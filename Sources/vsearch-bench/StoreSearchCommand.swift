@@ -2,7 +2,6 @@ import ArgumentParser
 import Catalogue
 import Featurizer
 import Foundation
-import LocalFeatures
 import VSearchCore
 
 /// Times a catalogue search in-process, with the local-feature check at several candidate counts, beside
@@ -34,7 +33,7 @@ struct StoreSearchCommand: AsyncParsableCommand {
     var screen = 0
 
     @Option(help: "With --screen: the consistent matches a sample must find for a full check.")
-    var screenMinimum = 4
+    var screenMinimum = 3
 
     @Option(help: "Timed searches per query and count.")
     var `repeat` = 5
@@ -53,7 +52,6 @@ struct StoreSearchCommand: AsyncParsableCommand {
         for result in await featurizer.describe(files: queries, for: .query) { pictures.append(try result.get()) }
         let base = CatalogueQuery(
             k: 5, windowPenalty: featurizer.windowPenalty, sharedPrefix: featurizer.sharedPrefix)
-        let verifier = GeometricVerifier()
         var searching: [Int: [Double]] = [:]
         var serial: [Int: [Double]] = [:]
         var checked: [Int: Int] = [:]
@@ -80,15 +78,9 @@ struct StoreSearchCommand: AsyncParsableCommand {
                         regions: [picture.vectors], modelID: featurizer.descriptor.id, query: nearest)
                     let stored = try items[0].compactMap { try catalogue.localFeatures(ofItem: $0.id) }
                     let serialStart = ContinuousClock.now
-                    let sample = check.spec.screen.map { features.sample(every: $0.every) }
-                    for item in stored {
-                        if let sample, let screen = check.spec.screen,
-                            verifier.consistentMatches(query: sample, candidate: item) < screen.minimum
-                        {
-                            continue
-                        }
+                    let prepared = check.query(features)
+                    for item in stored where check.matches(prepared, candidate: item).inFull {
                         inFull[count, default: 0] += 1
-                        _ = verifier.consistentMatches(query: features, candidate: item)
                     }
                     checked[count, default: 0] += stored.count
                     serial[count, default: []].append(VerifyCommand.milliseconds(ContinuousClock.now - serialStart))

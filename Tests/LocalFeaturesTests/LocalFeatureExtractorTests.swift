@@ -79,6 +79,31 @@ import VSearchTesting
         #expect(LocalFeatures(points: [], angles: [], descriptors: []).sample(every: 4).count == 0)
     }
 
+    /// A screened check: the same count as the full check whenever the sample passes, and none when it
+    /// does not; the full check reuses the sample's neighbours, so this is where they would go wrong.
+    @Test func aScreenedCheckCountsAsTheFullCheckOrStops() throws {
+        let extractor = LocalFeatureExtractor()
+        let verifier = GeometricVerifier()
+        let item = extractor.features(of: try Self.photo("skimage/astronaut.png"))
+        let scene = Self.pasted(
+            ImageResize.fit(try Self.photo("skimage/astronaut.png"), longestSide: 200),
+            into: try Self.photo("skimage/coffee.png"), left: 330, top: 150)
+        let queries = [extractor.features(of: scene), extractor.features(of: try Self.photo("skimage/chelsea.png"))]
+        for query in queries {
+            let full = verifier.consistentMatches(query: query, candidate: item)
+            for every in [2, 3, 8] {
+                let screened = ScreenedQuery(query, every: every)
+                let sampled = verifier.consistentMatches(query: screened.sample, candidate: item)
+                #expect(verifier.consistentMatches(query: screened, candidate: item, minimum: sampled) == full)
+                #expect(verifier.consistentMatches(query: screened, candidate: item, minimum: sampled + 1) == nil)
+                #expect(verifier.consistentMatches(query: screened, candidate: item, minimum: 0) == full)
+            }
+        }
+        let one = LocalFeatures(points: [SIMD2(5, 5)], angles: [0], descriptors: [1, 2, 3, 4])
+        #expect(verifier.consistentMatches(query: ScreenedQuery(one, every: 8), candidate: item, minimum: 0) == 0)
+        #expect(verifier.consistentMatches(query: ScreenedQuery(queries[0], every: 8), candidate: one, minimum: 0) == 0)
+    }
+
     @Test func sameImageSameFeatures() throws {
         let image = try Self.photo("skimage/coffee.png")
         let extractor = LocalFeatureExtractor()
