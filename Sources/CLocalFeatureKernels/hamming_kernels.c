@@ -104,10 +104,61 @@ static void merge_lanes16(int lanes, const uint16_t *lane_first, const uint16_t 
 
 #define AVX2 __attribute__((target("avx2")))
 
+// pack_words16 for sixteen lanes, a block of 16 items at a time: one item's sixteen words are one register, so a
+// block is a 16 × 16 transpose of 16-bit words. Each 128-bit half transposes 8 × 8 (words 0–7 in the low halves,
+// 8–15 in the high ones) in three rounds of unpacking, and the halves of items 0–7 and 8–15 are then joined. A
+// quarter of the scalar loop's time, which was a twelfth of a screened check's. The last, partial block is left to
+// the scalar loop.
+AVX2 static uint16_t *pack_words16_avx2(const uint64_t *items, long item_count) {
+    long full = item_count / LANES_AVX2, tail = item_count % LANES_AVX2, blocks = full + (tail > 0);
+    uint16_t *packed = tail > 0 ? pack_words16(items + full * LANES_AVX2 * WORDS, tail, LANES_AVX2, 32) : NULL;
+    if (tail > 0 && packed == NULL) return NULL;
+    if (full == 0) return packed;
+    uint16_t *all = aligned_alloc(32, (size_t)blocks * HALF_WORDS * LANES_AVX2 * sizeof(uint16_t));
+    if (all == NULL) {
+        free(packed);
+        return NULL;
+    }
+    if (packed != NULL) {
+        memcpy(all + full * HALF_WORDS * LANES_AVX2, packed, HALF_WORDS * LANES_AVX2 * sizeof(uint16_t));
+        free(packed);
+    }
+    for (long k = 0; k < full; k++) {
+        const uint64_t *rows = items + k * LANES_AVX2 * WORDS;
+        __m256i half[2][8];
+        for (int h = 0; h < 2; h++) {
+            __m256i a[8], b[8], c[8];
+            for (int r = 0; r < 8; r++) a[r] = _mm256_loadu_si256((const __m256i *)(rows + (h * 8 + r) * WORDS));
+            for (int r = 0; r < 8; r += 2) {
+                b[r] = _mm256_unpacklo_epi16(a[r], a[r + 1]);
+                b[r + 1] = _mm256_unpackhi_epi16(a[r], a[r + 1]);
+            }
+            for (int g = 0; g < 8; g += 4) {
+                c[g] = _mm256_unpacklo_epi32(b[g], b[g + 2]);
+                c[g + 1] = _mm256_unpackhi_epi32(b[g], b[g + 2]);
+                c[g + 2] = _mm256_unpacklo_epi32(b[g + 1], b[g + 3]);
+                c[g + 3] = _mm256_unpackhi_epi32(b[g + 1], b[g + 3]);
+            }
+            for (int w = 0; w < 8; w += 2) {
+                half[h][w] = _mm256_unpacklo_epi64(c[w / 2], c[w / 2 + 4]);
+                half[h][w + 1] = _mm256_unpackhi_epi64(c[w / 2], c[w / 2 + 4]);
+            }
+        }
+        uint16_t *block = all + k * HALF_WORDS * LANES_AVX2;
+        for (int w = 0; w < 8; w++) {
+            _mm256_store_si256((__m256i *)(block + w * LANES_AVX2),
+                               _mm256_permute2x128_si256(half[0][w], half[1][w], 0x20));
+            _mm256_store_si256((__m256i *)(block + (w + 8) * LANES_AVX2),
+                               _mm256_permute2x128_si256(half[0][w], half[1][w], 0x31));
+        }
+    }
+    return all;
+}
+
 AVX2 static void two_nearest_avx2(const uint64_t *queries, long query_count, const uint64_t *items,
                                   long item_count, int32_t *nearest, int32_t *first, int32_t *second) {
     long blocks = (item_count + LANES_AVX2 - 1) / LANES_AVX2;
-    uint16_t *packed = pack_words16(items, item_count, LANES_AVX2, 32);
+    uint16_t *packed = pack_words16_avx2(items, item_count);
     if (blocks > 0 && packed == NULL) {  // out of memory: the scalar loop needs no scratch
         two_nearest_popcnt(queries, query_count, items, item_count, nearest, first, second);
         return;

@@ -53,8 +53,7 @@ public struct CandidateCheck: Sendable {
             let window = zip(hits, plainScores).map { ($0[keyPath: score] - $1) * scale / (1 - p) }
             for (i, value) in spec.fused(plain: plain, window: window).enumerated() { fused[i][keyPath: score] = value }
         }
-        fused.sort { Self.before($0, $1, score, ordered) }
-        return fused
+        return Self.sorted(fused, score, ordered)
     }
 
     /// How many of the fused hits step 2 checks: the backend reads their stored local features.
@@ -92,7 +91,7 @@ public struct CandidateCheck: Sendable {
             hits[i][keyPath: score] += spec.bonus(matches: found)
         }
         // A raised score only grows, so the candidates stay ahead of every hit after them.
-        hits[0..<count].sort { Self.before($0, $1, score, ordered) }
+        hits.replaceSubrange(0..<count, with: Self.sorted(Array(hits[0..<count]), score, ordered))
         return hits
     }
 
@@ -117,10 +116,16 @@ public struct CandidateCheck: Sendable {
         return (found ?? 0, found != nil)
     }
 
-    private static func before<Hit>(
-        _ a: Hit, _ b: Hit, _ score: WritableKeyPath<Hit, Float>, _ ordered: (Hit, Hit) -> Bool
-    ) -> Bool {
-        a[keyPath: score] != b[keyPath: score] ? a[keyPath: score] > b[keyPath: score] : ordered(a, b)
+    /// `hits` best first, ties broken by `ordered`. The scores are read once: a key path read in every
+    /// comparison cost more than the rest of the fusion.
+    private static func sorted<Hit>(_ hits: [Hit], _ score: WritableKeyPath<Hit, Float>, _ ordered: (Hit, Hit) -> Bool)
+        -> [Hit]
+    {
+        let scores = hits.map { $0[keyPath: score] }
+        let order = hits.indices.sorted { a, b in
+            scores[a] != scores[b] ? scores[a] > scores[b] : ordered(hits[a], hits[b])
+        }
+        return order.map { hits[$0] }
     }
 
     /// The query's plain half alone: its first vector with everything after the blend's `prefix` zeroed,

@@ -28,15 +28,13 @@ public struct StagedItem: Sendable {
 }
 
 extension CatalogueStore {
-    private static let columns = "key, id, title, url, attributes, contentHash, modelId, state, createdAt, updatedAt"
-
     /// Every item: numeric ids (the seed's line numbers) in numeric order first, then the rest by id,
     /// so that an export reads in the order of the catalogue rather than of ingestion.
     public func items() throws(CatalogueError) -> [CatalogueItem] {
         try read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT \(Self.columns) FROM item ORDER BY \(StoreSchema.itemOrder)"
+                sql: "SELECT \(CatalogueItem.columns) FROM item ORDER BY \(StoreSchema.itemOrder)"
             ).map(CatalogueItem.init(row:))
         }
     }
@@ -46,7 +44,7 @@ extension CatalogueStore {
     public func items(offset: Int, limit: Int) throws(CatalogueError) -> [CatalogueItem] {
         try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.columns) FROM item ORDER BY \(StoreSchema.itemOrder) LIMIT ? OFFSET ?",
+                db, sql: "SELECT \(CatalogueItem.columns) FROM item ORDER BY \(StoreSchema.itemOrder) LIMIT ? OFFSET ?",
                 arguments: [max(0, limit), max(0, offset)]
             ).map(CatalogueItem.init(row:))
         }
@@ -55,7 +53,7 @@ extension CatalogueStore {
     /// The item with this id, if any.
     public func item(id: String) throws(CatalogueError) -> CatalogueItem? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM item WHERE id = ?", arguments: [id])
+            try Row.fetchOne(db, sql: "SELECT \(CatalogueItem.columns) FROM item WHERE id = ?", arguments: [id])
                 .map(CatalogueItem.init(row:))
         }
     }
@@ -68,10 +66,11 @@ extension CatalogueStore {
         let marks = Array(repeating: "?", count: keys.count).joined(separator: ",")
         let rows = try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.columns) FROM item WHERE key IN (\(marks))", arguments: StatementArguments(keys)
+                db, sql: "SELECT \(CatalogueItem.columns) FROM item WHERE key IN (\(marks))",
+                arguments: StatementArguments(keys)
             )
         }
-        return Dictionary(rows.map { ($0["key"] as Int64, CatalogueItem(row: $0)) }, uniquingKeysWith: { a, _ in a })
+        return Dictionary(rows.map { ($0[0] as Int64, CatalogueItem(row: $0)) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// How many items wait for a vector.

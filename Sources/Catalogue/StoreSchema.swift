@@ -37,17 +37,22 @@ public struct CatalogueItem: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 
+    /// The columns ``init(row:)`` reads, in its order: by position, since looking each up by name cost a
+    /// search more than reading them.
+    static let columns = "key, id, title, url, attributes, contentHash, modelId, state, createdAt, updatedAt"
+
+    /// An item from a row that selects ``columns``.
     init(row: Row) {
-        key = row["key"]
-        id = row["id"]
-        title = row["title"]
-        url = row["url"]
-        attributes = row["attributes"]
-        contentHash = row["contentHash"]
-        modelID = row["modelId"]
-        state = ItemState(rawValue: row["state"] ?? "") ?? .pending
-        createdAt = Date(timeIntervalSince1970: row["createdAt"])
-        updatedAt = Date(timeIntervalSince1970: row["updatedAt"])
+        key = row[0]
+        id = row[1]
+        title = row[2]
+        url = row[3]
+        attributes = row[4]
+        contentHash = row[5]
+        modelID = row[6]
+        state = ItemState(rawValue: row[7] ?? "") ?? .pending
+        createdAt = Date(timeIntervalSince1970: row[8])
+        updatedAt = Date(timeIntervalSince1970: row[9])
     }
 }
 

@@ -347,15 +347,20 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
                     let products = scratch + q * rn
                     let heap = q0 - queryRange.lowerBound + q
                     let scale = prefix?.scales[q0 + q] ?? 0
-                    var threshold = heaps[heap].threshold
+                    // The heap is taken out of the array while it fills: pushed in place, each push paid for
+                    // the array's uniqueness check.
+                    var top = TopK(k: 0)
+                    swap(&top, &heaps[heap])
+                    var threshold = top.threshold
                     for j in 0..<rn {
                         var s = skip > 0 ? products[j] + scale * prefixProducts[j] : products[j]
                         if metric == .l2 { s = 2 * s - squaredNorms[r0 + j] }
                         guard s > threshold else { continue }
                         if let filter, !filter.isAllowed(ids[r0 + j]) { continue }
-                        heaps[heap].push(s, r0 + j)
-                        threshold = heaps[heap].threshold
+                        top.push(s, r0 + j)
+                        threshold = top.threshold
                     }
+                    swap(&top, &heaps[heap])
                 }
             }
         }
