@@ -70,7 +70,7 @@ extension CatalogueStore {
                 arguments: StatementArguments(keys)
             )
         }
-        return Dictionary(rows.map { ($0[0] as Int64, CatalogueItem(row: $0)) }, uniquingKeysWith: { a, _ in a })
+        return Dictionary(rows.map(CatalogueItem.init(row:)).map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// How many items wait for a vector.

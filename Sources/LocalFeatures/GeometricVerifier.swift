@@ -37,12 +37,11 @@ public struct GeometricVerifier: Sendable {
     /// sample left out and takes the sample's nearest neighbours as they were: each keypoint's are its own.
     public func consistentMatches(query: ScreenedQuery, candidate: LocalFeatures, minimum: Int) -> Int? {
         let sample = query.sample
-        let sampled = guarded(sample, candidate) { nearestTwo(sample.descriptors, sample.count, candidate) }
+        let sampled = guarded(sample, candidate) { nearestTwo(sample.descriptors, candidate) }
         guard consensus(passing(sampled), query: sample, candidate: candidate) >= minimum else { return nil }
-        let restCount = query.picture.count - sample.count
-        let rest = guarded(query.picture, candidate) { nearestTwo(query.rest, restCount, candidate) }
+        let rest = guarded(query.picture, candidate) { nearestTwo(query.rest, candidate) }
         // Too few keypoints on either side to split (or a minimum of 0 that let an empty sample through).
-        guard sampled.count == sample.count, rest.count == restCount else {
+        guard sampled.count == sample.count, rest.count == query.restCount else {
             return consistentMatches(query: query.picture, candidate: candidate)
         }
         let all = (0..<query.picture.count).map { i in
@@ -54,7 +53,7 @@ public struct GeometricVerifier: Sendable {
 
     /// Query keypoint → candidate keypoint pairs that pass the ratio test.
     func matches(query: LocalFeatures, candidate: LocalFeatures) -> [(query: Int, candidate: Int)] {
-        passing(guarded(query, candidate) { nearestTwo(query.descriptors, query.count, candidate) })
+        passing(guarded(query, candidate) { nearestTwo(query.descriptors, candidate) })
     }
 
     /// Each query descriptor's nearest candidate keypoint and the distances of its two nearest.
@@ -67,7 +66,8 @@ public struct GeometricVerifier: Sendable {
         query.count >= 2 && candidate.count >= 2 ? body() : []
     }
 
-    private func nearestTwo(_ descriptors: [UInt64], _ count: Int, _ candidate: LocalFeatures) -> [Neighbours] {
+    private func nearestTwo(_ descriptors: [UInt64], _ candidate: LocalFeatures) -> [Neighbours] {
+        let count = descriptors.count / 4
         guard count > 0 else { return [] }
         var nearest = [Int32](repeating: 0, count: count)
         var first = [Int32](repeating: 0, count: count)

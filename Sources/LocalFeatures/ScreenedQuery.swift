@@ -18,10 +18,13 @@ public struct ScreenedQuery: Sendable {
         self.every = every
         sample = picture.sample(every: every)
         var rest: [UInt64] = []
-        rest.reserveCapacity(picture.descriptors.count - sample.descriptors.count)
+        rest.reserveCapacity(4 * (picture.count - sample.count))
         for i in 0..<picture.count where i % every != 0 { rest += picture.descriptors[(4 * i)..<(4 * i + 4)] }
         self.rest = rest
     }
+
+    /// How many keypoints the sample leaves out (the length of ``rest`` in keypoints).
+    var restCount: Int { picture.count - sample.count }
 
     /// Where keypoint `i` of the picture is: in the sample, or in ``rest``, at that index.
     func position(of i: Int) -> (inSample: Bool, index: Int) {
