@@ -41,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Already in the graph through AsyncHTTPClient; image downloads gather their bodies on its event loops.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Already in the graph through AsyncHTTPClient's TLS stack; the catalogue uses its SHA-256.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -88,6 +90,8 @@ let package = Package(
             dependencies: [
                 "VSearchCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -202,7 +206,8 @@ let package = Package(
         ),
         // The test targets that run the network link COpenMPEnvironment as the executables do, so the test
         // binary does not spin either.
-        .testTarget(name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer", "COpenMPEnvironment"]),
+        .testTarget(
+            name: "CNNRuntimeTests", dependencies: ["CNNRuntime", "Featurizer", "COpenMPEnvironment", "VSearchTesting"]),
         .testTarget(
             name: "FeaturizerTests",
             dependencies: ["Featurizer", "VSearchCore", "VSearchTesting", "COpenMPEnvironment"]

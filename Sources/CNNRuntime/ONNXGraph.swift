@@ -235,12 +235,14 @@ struct ONNXGraph: Sendable {
         case 1:  // FLOAT
             if !raw.isEmpty {
                 guard raw.count == count * 4 else { throw mismatch(raw.count / 4) }
-                let values = raw.withUnsafeBytes { bytes in
-                    (0..<count).map {
-                        Float(
-                            bitPattern: UInt32(
-                                littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
-                    }
+                // The weights are nearly all of a model's bytes: one copy, not a call per value, which
+                // an unoptimised (sanitizer) build made take seconds per model.
+                let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    raw.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+                    #if _endian(big)
+                        for i in 0..<count { buffer[i] = Float(bitPattern: UInt32(littleEndian: buffer[i].bitPattern)) }
+                    #endif
+                    initialized = count
                 }
                 return ConstantTensor(shape: shape, floats: values, ints: nil)
             }

@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 
 /// How images are fetched.
 public struct FetchOptions: Sendable {
@@ -165,27 +167,21 @@ public final class ImageFetcher: Sendable {
     }
 
     /// One GET through `client`, the body read up to `limit` bytes.
+    ///
+    /// The body is gathered on the connection's event loop as it arrives, not by a task of the
+    /// caller's: AsyncHTTPClient stops reading while a body stream's consumer waits for a thread,
+    /// and its read timeout does not stop with it, so a download whose task waited behind
+    /// computing work (an ingest's decoding and featurizing) timed out on a server that had
+    /// answered. Gathered here, the read timeout measures the server alone.
     static func get(_ url: String, client: HTTPClient, limit: Int, options: FetchOptions) async throws
         -> FetchResponse
     {
         // A whole-request deadline on top of the read timeout, so a server dribbling bytes
         // cannot hold a download slot for ever.
-        let deadline = nanoseconds(options.readTimeout * 4 + options.connectTimeout)
-        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .nanoseconds(deadline))
-        let status = Int(response.status.code)
-        let location = response.headers.first(name: "location")
-        guard status == 200 else { return FetchResponse(status: status, location: location, body: []) }
-        if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > limit {
-            throw FetchError.tooLarge(url: url, reason: "\(length) bytes, more than the limit of \(limit)")
-        }
-        var bytes: [UInt8] = []
-        for try await chunk in response.body {
-            bytes += chunk.readableBytesView
-            if bytes.count > limit {
-                throw FetchError.tooLarge(url: url, reason: "more than the limit of \(limit) bytes")
-            }
-        }
-        return FetchResponse(status: status, location: location, body: bytes)
+        let deadline = NIODeadline.now() + .nanoseconds(nanoseconds(options.readTimeout * 4 + options.connectTimeout))
+        let request = try HTTPClient.Request(url: url)
+        let collector = BodyCollector(url: url, limit: limit)
+        return try await client.execute(request: request, delegate: collector, deadline: deadline).futureResult.get()
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

@@ -216,7 +216,7 @@ public struct RetrievalEvaluation: Sendable {
         }
         let sceneImages = plans.map(\.images)
         let results = Locked([Result<Image, EvalError>?](repeating: nil, count: queries.count))
-        DispatchQueue.concurrentPerform(iterations: queries.count) { index in
+        WorkerThreads.forEach(queries.count) { index in
             let result = Result { () throws(EvalError) -> Image in
                 try queries[index].distortion.apply(
                     to: image, name: name, backgrounds: sceneImages[index], alpha: plans[index].alpha)

@@ -48,7 +48,7 @@ struct VerifiedCatalogue: Sendable {
     init(settings: CandidateVerification, photos: PhotosInMemory) {
         self.settings = settings
         let described = Locked([LocalFeatures?](repeating: nil, count: photos.count))
-        DispatchQueue.concurrentPerform(iterations: photos.count) { i in
+        WorkerThreads.forEach(photos.count) { i in
             let features = settings.extractor.features(of: photos.images[i], alpha: photos.alpha(i))
             described.withLock { $0[i] = features }
         }

@@ -4,6 +4,8 @@ import Foundation
 /// `vsearch` binary. They are found from this file's own path, so a test runs from any directory.
 public enum Repository {
     public static let root: String = {
+        // Nearly every test comes here first, so this starts the watchdog when a run asks for it.
+        PoolWatchdog.start()
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }  // Sources/VSearchTesting/Repository.swift
         return url.path

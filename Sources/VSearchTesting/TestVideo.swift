@@ -4,10 +4,11 @@ import Foundation
 /// camera filmed them: a slight rotation and zoom, a colour shift, sensor
 /// noise that changes every frame, and lossy compression.
 public enum TestVideo {
-    /// Writes an MP4 at `path` showing each photo for `secondsEach` seconds at `fps`, in order.
+    /// Writes an MP4 at `path` showing each photo for `secondsEach` seconds at `fps`, in order. The
+    /// wait for ffmpeg runs on a thread of its own, off the cooperative pool.
     public static func make(
         photos: [String], secondsEach: Double, fps: Int, path: String, width: Int = 640, height: Int = 480
-    ) throws {
+    ) async throws {
         var arguments = ["-hide_banner", "-loglevel", "error", "-y"]
         for photo in photos {
             arguments += ["-loop", "1", "-framerate", String(fps), "-t", String(secondsEach), "-i", photo]
@@ -24,6 +25,6 @@ public enum TestVideo {
         graph += "eq=brightness=-0.04:contrast=1.08:saturation=0.9:gamma_r=1.05,noise=alls=5:allf=t[out]"
         arguments += ["-filter_complex", graph, "-map", "[out]", "-r", String(fps), "-c:v", "libx264", "-crf", "26"]
         arguments += ["-pix_fmt", "yuv420p", path]
-        try Tool.run("ffmpeg", arguments)
+        try await onOwnThread { [arguments] in try Tool.run("ffmpeg", arguments) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VSearchCore
 
 /// HNSW's knobs, with hnswlib's names and defaults.
 public struct HNSWParameters: Sendable, Equatable {
@@ -92,7 +93,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
             let total = n
             let done = AtomicCounter()
             let report = progress
-            Parallel.forEach(total, threads: total < 64 ? 1 : threads) { i in
+            // A build computes for as long as it has items: on threads of its own, off Swift's pool.
+            WorkerThreads.forEach(total, threads: total < 64 ? 1 : threads) { i in
                 graph.insert(node: Int32(first + i), locking: true)
                 let finished = done.increment() + 1
                 if let report, finished % 1000 == 0 || finished == total { report(finished, total) }
@@ -124,7 +126,9 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
             liveRows.append(contentsOf: UnsafeBufferPointer(start: graph.vectors.row(node), count: dimension))
         }
         let first = liveRows.withUnsafeBufferPointer { fresh.appendNodes(ids: liveIDs, rows: $0.baseAddress!) }
-        Parallel.forEach(liveIDs.count, threads: threads) { i in fresh.insert(node: Int32(first + i), locking: true) }
+        WorkerThreads.forEach(liveIDs.count, threads: threads) { i in
+            fresh.insert(node: Int32(first + i), locking: true)
+        }
         graph = fresh
     }
 

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import VSearchTesting
 
 @testable import CNNRuntime
 
-@Suite struct ParserRobustnessTests {
+@Suite(.offThePool) struct ParserRobustnessTests {
     func load(_ data: Data, outputs: [String] = []) throws(CNNRuntimeError) -> CNNModel {
         try CNNModel(data: data, path: "test.onnx", options: .init(threads: 1, outputs: outputs))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import CNNRuntime
 
@@ -17,7 +18,7 @@ extension VSearchTensor {
     }
 }
 
-@Suite struct RuntimeTests {
+@Suite(.offThePool) struct RuntimeTests {
     /// The small conv computes out[0] = relu(2·x[1] − 1), out[1] = relu(x[0] + 0.5).
     func expected(_ input: VSearchTensor) -> [Float] {
         let n = input.shape[0]
@@ -70,7 +71,10 @@ extension VSearchTensor {
         let inputs = (1...8).map { n in VSearchTensor.ramp([n % 3 + 1, 2, 6, 5]) }
         let results = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
             for (index, input) in inputs.enumerated() {
-                group.addTask { (index, try model.run(inputName: "input", input: input)["out"]!.data) }
+                // Each run on a thread of its own: the suite's executor would take them one at a time.
+                group.addTask(executorPreference: QueueExecutor(label: "run \(index)")) {
+                    (index, try model.run(inputName: "input", input: input)["out"]!.data)
+                }
             }
             var collected: [Int: [Float]] = [:]
             for try await (index, data) in group { collected[index] = data }
@@ -130,7 +134,7 @@ extension VSearchTensor {
     }
 }
 
-@Suite struct MemoryPlanTests {
+@Suite(.offThePool) struct MemoryPlanTests {
     @Test func aChainOfLayersReusesTwoBuffers() throws {
         let nodes = (0..<6).map { i in
             TestModels.node("Sigmoid", [i == 0 ? "input" : "t\(i - 1)"], ["t\(i)"], name: "s\(i)")

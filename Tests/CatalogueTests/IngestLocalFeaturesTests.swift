@@ -10,7 +10,7 @@ import VSearchTesting
 
 /// Ingest with the default model, whose descriptor verifies candidates: every item keeps the local
 /// features of its photo, described inside a product shot's outline.
-@Suite struct IngestLocalFeaturesTests {
+@Suite(.offThePool) struct IngestLocalFeaturesTests {
     static let blendModel = Repository.root + "/models/efficientnet-lite0-blend"
 
     @Test func itemsKeepTheLocalFeaturesOfTheirPhotoAndAPlainModelKeepsNone() async throws {

@@ -53,7 +53,7 @@ import VSearchTesting
         routes["/commas/x.jpg"] = photos[2]
         // A URL that never answers has a test of its own (below): with it here, one read timeout
         // would have to be short enough for it and long enough for every photo under any load.
-        let server = try TestServer(routes: routes, slowSeconds: 0, directory: dir.path)
+        let server = try await TestServer(routes: routes, slowSeconds: 0, directory: dir.path)
         lines += [
             "Mug, large, red, with a handle, HOST/commas/x.jpg",
             "Gone, HOST/missing/a.jpg",
@@ -143,7 +143,7 @@ import VSearchTesting
         let dir = try TemporaryDirectory()
         // `/slow` answers only after the test has ended (the server is killed first), so the
         // timeout must fire whatever the machine's load: this test does not race the clock.
-        let server = try TestServer(routes: ["/slow": photos[0]], slowSeconds: 3600, directory: dir.path)
+        let server = try await TestServer(routes: ["/slow": photos[0]], slowSeconds: 3600, directory: dir.path)
         let seed = dir.path + "/sample-data.txt"
         try "Slow, \(server.base)/slow/a.jpg\n".write(toFile: seed, atomically: true, encoding: .utf8)
         var options = IngestOptions()
@@ -210,7 +210,7 @@ import VSearchTesting
         let big = dir.path + "/big.jsonl"
         try String(repeating: #"{"id": "x", "url": "x.jpg"}"# + "\n", count: 200)
             .write(toFile: big, atomically: true, encoding: .utf8)
-        let server = try TestServer(
+        let server = try await TestServer(
             routes: [
                 "/cat/metadata.json": metadata, "/cat/img/a.jpg": photos[0], "/shop/b.jpg": photos[1],
                 "/cat/items.csv": csv, "/cat/big.jsonl": big, "/cat/c.jpg": photos[2],

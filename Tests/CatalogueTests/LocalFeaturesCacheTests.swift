@@ -1,11 +1,12 @@
 import LocalFeatures
 import Testing
+import VSearchTesting
 
 @testable import Catalogue
 
 /// The store's cache of decoded candidate features: bounded by bytes, least recently used first out, and
 /// never refilled with features read before a write.
-@Suite struct LocalFeaturesCacheTests {
+@Suite(.offThePool) struct LocalFeaturesCacheTests {
     /// Features of `count` keypoints whose first descriptor word is `mark`, to tell them apart.
     static func features(_ count: Int, mark: UInt64) -> LocalFeatures {
         LocalFeatures(

@@ -7,7 +7,7 @@ import VectorIndex
 @testable import Catalogue
 
 /// One store shared by many tasks of one process; ThreadSanitizer runs this suite in CI.
-@Suite struct StoreConcurrencyTests {
+@Suite(.offThePool) struct StoreConcurrencyTests {
     static func vector(_ n: Int, dimension: Int = 8) -> [Float] {
         var values = (0..<dimension).map { Float(($0 * 7 + n * 13) % 17) + 1 }
         let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -21,7 +21,8 @@ import VectorIndex
         let dir = try TemporaryDirectory()
         let lock = try FileLock(path: dir.path + "/test.lock")
         let inside = Locked((now: 0, most: 0))
-        DispatchQueue.concurrentPerform(iterations: 64) { _ in
+        // Threads of their own, not libdispatch's, which are also the cooperative pool every test shares.
+        WorkerThreads.forEach(64, threads: 8) { _ in
             lock.withExclusive {
                 inside.withLock {
                     $0.now += 1
@@ -42,7 +43,7 @@ import VectorIndex
         // A tiny auto threshold, so the index switches between flat and HNSW while items come and go.
         try store.setIndexChoice(IndexChoice(kind: .auto, autoThreshold: 40))
         let failures = Locked<[String]>([])
-        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+        WorkerThreads.forEach(8, threads: 8) { worker in
             do {
                 // Every worker binds: only the first may create the index; later binds see it.
                 try store.bind(modelID: "test/1", dimension: 8)

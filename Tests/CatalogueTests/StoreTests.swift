@@ -6,7 +6,7 @@ import VectorIndex
 
 @testable import Catalogue
 
-@Suite struct StoreTests {
+@Suite(.offThePool) struct StoreTests {
     static func staged(_ id: String, title: String = "item") -> StagedItem {
         StagedItem(
             id: id, title: title, url: "/img/\(id).png", attributes: #"{"colour":"\#(id == "a" ? "red" : "blue")"}"#,

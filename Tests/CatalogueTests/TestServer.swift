@@ -80,7 +80,7 @@ final class TestServer: @unchecked Sendable {
         """#
 
     /// Starts the server; `routes` maps URL paths (and the special keys above) to photo files.
-    init(routes: [String: String], slowSeconds: Double, directory: String) throws {
+    init(routes: [String: String], slowSeconds: Double, directory: String) async throws {
         let venv = ProcessInfo.processInfo.environment["VSEARCH_VENV"] ?? Repository.root + "/.venv"
         let python = venv + "/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
@@ -97,11 +97,16 @@ final class TestServer: @unchecked Sendable {
         let out = Pipe()
         process.standardOutput = out
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
+        // Python takes a moment to start: the wait for its port runs on a thread of its own.
+        let reader = out.fileHandleForReading
+        let line = try await onOwnThread {
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                line.append(chunk)
+            }
+            return line
         }
         guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         else {

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import VSearchTesting
 
 @testable import DeviceLink
 
 /// The payload formats, their validation, and the pieces of the client that need no broker.
-@Suite struct PayloadTests {
+@Suite(.offThePool) struct PayloadTests {
     static let model = "efficientnet-lite0/1"
     static let validator = MessageValidator(modelID: model, dimension: 8, topicFilter: "devices/+/features")
 

@@ -33,7 +33,7 @@ final class RecordingPublisher: FeaturePublisher, Sendable {
 }
 
 /// The agent's loop: featurize, skip near-duplicates, encode, publish.
-@Suite(.serialized) struct EdgeAgentTests {
+@Suite(.serialized, .offThePool) struct EdgeAgentTests {
     static let featurizer: Featurizer? = {
         guard (try? Repository.requireModelAndPhotos()) != nil else { return nil }
         return try? Featurizer(model: ModelDirectory(path: Repository.model))

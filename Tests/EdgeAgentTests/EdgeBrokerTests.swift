@@ -23,7 +23,8 @@ import VSearchTesting
         video: String, broker: MosquittoBroker, relay: TCPRelay
     ) {
         let video = scratch.path + "/scenes.mp4"
-        try TestVideo.make(photos: photos.map { Repository.photos + "/" + $0 }, secondsEach: 1, fps: 10, path: video)
+        try await TestVideo.make(
+            photos: photos.map { Repository.photos + "/" + $0 }, secondsEach: 1, fps: 10, path: video)
         let broker = try await MosquittoBroker()
         try await broker.start()
         return (video, broker, try TCPRelay(to: broker.port))
@@ -50,7 +51,7 @@ import VSearchTesting
         try Repository.requireModelAndPhotos()
         let scratch = try TemporaryDirectory("edge")
         let video = scratch.path + "/scenes.mp4"
-        try TestVideo.make(
+        try await TestVideo.make(
             photos: Self.photos.map { Repository.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
         let broker = try await MosquittoBroker()
         try await broker.start()

@@ -5,7 +5,7 @@ import VSearchTesting
 @testable import EdgeAgent
 
 /// Frame sources: the JPEG stream splitter, standard input, a watched directory and ffmpeg.
-@Suite struct FrameSourceTests {
+@Suite(.offThePool) struct FrameSourceTests {
     static func jpegs() throws -> [[UInt8]] {
         try Repository.requireModelAndPhotos()
         return try ["Aqua.jpg", "FreshFlower.jpg", "LadyBird.jpg"].map {
@@ -106,7 +106,7 @@ import VSearchTesting
         let directory = scratch.path
         let video = directory + "/clip.mp4"
         let photos = ["skimage/coffee.png", "mate/Aqua.jpg"].map { Repository.photos + "/" + $0 }
-        try TestVideo.make(photos: photos, secondsEach: 2, fps: 10, path: video)
+        try await TestVideo.make(photos: photos, secondsEach: 2, fps: 10, path: video)
         let frames = try await Self.collect(FFmpegSource(input: video, fps: 5, shortSide: 256), limit: 1000)
         #expect(frames.count == 20)
         // Every frame is a whole JPEG whose short side is 256.

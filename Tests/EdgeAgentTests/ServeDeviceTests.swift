@@ -68,7 +68,7 @@ import VSearchTesting
     /// Runs `vsearch edge` on a video of the scenes, 2 s each, and returns the SSE events it caused.
     static func runEdge(_ server: Server, payload: String, extra: [String] = []) async throws -> [[String: Any]] {
         let video = server.scratch.path + "/scenes-\(payload).mp4"
-        try TestVideo.make(
+        try await TestVideo.make(
             photos: scenes.map { Repository.photos + "/" + $0 }, secondsEach: 2, fps: 10, path: video)
         let stream = try await SSEClient(port: server.port, path: "/api/v1/matches/stream")
         let result = try await runVSearch(
@@ -145,13 +145,15 @@ extension ServeDeviceTests {
         let server = try await Server(model: regions)
         // A camera's view: the espresso cup small, off centre, in a meadow that is not in the catalogue.
         let query = server.scratch.path + "/query.jpg"
-        try Tool.run(
-            "convert",
-            [
-                Repository.photos + "/mate/GreenMeadow.jpg", "-resize", "640x480^", "-gravity", "center",
-                "-extent", "640x480", "(", Repository.photos + "/skimage/coffee.png", "-resize", "220x220", ")",
-                "-gravity", "northwest", "-geometry", "+360+200", "-composite", "-quality", "85", query,
-            ])
+        try await onOwnThread {
+            try Tool.run(
+                "convert",
+                [
+                    Repository.photos + "/mate/GreenMeadow.jpg", "-resize", "640x480^", "-gravity", "center",
+                    "-extent", "640x480", "(", Repository.photos + "/skimage/coffee.png", "-resize", "220x220", ")",
+                    "-gravity", "northwest", "-geometry", "+360+200", "-composite", "-quality", "85", query,
+                ])
+        }
         let cli = try await runVSearch(
             ["search", "--store", server.scratch.path + "/store", "--json", "-k", "3", query], model: regions)
         #expect(cli.status == 0, "\(cli.error)")

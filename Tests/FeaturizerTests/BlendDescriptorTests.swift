@@ -7,7 +7,7 @@ import VSearchTesting
 
 /// The blend recipe (`scripts/prepare-model.sh lite0 --blend`): every vector is the plain
 /// centre-crop vector beside a GeM-pooled one, so one dot product scores both.
-@Suite struct BlendDescriptorTests {
+@Suite(.offThePool) struct BlendDescriptorTests {
     static let blendModel = Repository.root + "/models/efficientnet-lite0-blend"
 
     static func blend() throws -> Featurizer {

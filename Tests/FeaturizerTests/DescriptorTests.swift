@@ -6,7 +6,7 @@ import VSearchTesting
 @testable import Featurizer
 
 /// The descriptor recipe of `model.json`: pooling, regions, and its round trip.
-@Suite struct DescriptorTests {
+@Suite(.offThePool) struct DescriptorTests {
     static let spec = DescriptorSpec(
         map: "head", pooling: .gem, power: 3, item: .init(longSide: 224, shortSide: 224),
         query: .init(longSide: 384, shortSide: 288), regions: [3, 5], overlap: 0.5)

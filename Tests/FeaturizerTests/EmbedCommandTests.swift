@@ -4,7 +4,7 @@ import VSearchCore
 import VSearchTesting
 
 /// `vsearch embed` and `vsearch classify` as a person runs them: the built binary.
-@Suite struct EmbedCommandTests {
+@Suite(.offThePool) struct EmbedCommandTests {
     @Test func printsOneJSONLinePerImage() async throws {
         let photos = FeaturizerTests.photos
         let result = try await runVSearch(["embed", photos + "/chelsea.png", photos + "/coffee.png"])

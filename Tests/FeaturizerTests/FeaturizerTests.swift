@@ -7,7 +7,7 @@ import VSearchTesting
 
 /// The featurizer on the prepared default model and real photos
 /// (scripts/prepare-model.sh and scripts/fetch-photos.sh).
-@Suite struct FeaturizerTests {
+@Suite(.offThePool) struct FeaturizerTests {
     static let photos = Repository.photos + "/skimage"
 
     static func load(threads: Int? = nil, maxBatch: Int = 8) throws -> Featurizer {
@@ -67,8 +67,11 @@ import VSearchTesting
         let files = ["chelsea.png", "coffee.png"].map { Self.photos + "/" + $0 }
         let reference = try await featurizer.embed(files: files).map { try $0.get() }
         let runs = try await withThrowingTaskGroup(of: [[Float]].self) { group in
-            for _ in 0..<6 {
-                group.addTask { try await featurizer.embed(files: files).map { try $0.get() } }
+            for run in 0..<6 {
+                // Each task on a thread of its own: the suite's executor would take them one at a time.
+                group.addTask(executorPreference: QueueExecutor(label: "embed \(run)")) {
+                    try await featurizer.embed(files: files).map { try $0.get() }
+                }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }

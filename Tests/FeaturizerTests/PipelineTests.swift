@@ -5,7 +5,7 @@ import VSearchTesting
 @testable import Featurizer
 
 /// The file pipeline's order of work, observed through injected stages: no model, no clock.
-@Suite struct PipelineTests {
+@Suite(.offThePool) struct PipelineTests {
     /// What the stages did, in the order they did it, written from several tasks.
     private final class Log: Sendable {
         private let events = Locked<[String]>([])

@@ -7,7 +7,7 @@ import VSearchTesting
 
 /// `descriptor.whitening`: each half of a blended vector goes through a map learned without labels
 /// before the halves are put together (Round 9 of docs/retrieval.md).
-@Suite struct WhiteningTests {
+@Suite(.offThePool) struct WhiteningTests {
     static func unit(_ vector: [Float]) -> [Float] {
         let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return vector.map { $0 / norm }

@@ -3,7 +3,7 @@ import ImageDecoding
 import Testing
 import VSearchTesting
 
-@Suite struct RealPhotoTests {
+@Suite(.offThePool) struct RealPhotoTests {
     @Test(arguments: [
         ("skimage/chelsea.png", 451, 300), ("skimage/astronaut.png", 512, 512), ("skimage/coffee.png", 600, 400),
         ("skimage/rocket.jpg", 640, 427), ("skimage/camera.png", 512, 512), ("mate/Aqua.jpg", 2560, 1600),
@@ -50,7 +50,7 @@ import VSearchTesting
     }
 }
 
-@Suite struct BrokenInputTests {
+@Suite(.offThePool) struct BrokenInputTests {
     @Test(arguments: ["skimage/rocket.jpg", "skimage/chelsea.png"])
     func aTruncatedFileIsAnErrorNamingIt(photo: String) throws {
         let scratch = try TemporaryDirectory("image")

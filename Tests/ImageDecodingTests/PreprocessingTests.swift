@@ -1,10 +1,11 @@
 import ImageDecoding
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import ImageTensor
 
-@Suite struct PreprocessingTests {
+@Suite(.offThePool) struct PreprocessingTests {
     static func spec(
         width: Int = 224, height: Int = 224, shortSide: Int? = 256, resample: ModelDescriptor.Resample = .bilinear,
         crop: ModelDescriptor.Crop = .center, order: ModelDescriptor.ColorOrder = .rgb,

@@ -6,7 +6,7 @@ import VSearchTesting
 
 /// Damaged files of every supported format must give a decoded picture or an
 /// error naming the input, never a crash or a hang.
-@Suite struct RobustnessTests {
+@Suite(.offThePool) struct RobustnessTests {
     /// Decodes `bytes` and checks the outcome is well-formed either way.
     func check(_ bytes: [UInt8], name: String) {
         do {

@@ -3,7 +3,7 @@ import ImageDecoding
 import Testing
 import VSearchTesting
 
-@Suite struct ExifOrientationTests {
+@Suite(.offThePool) struct ExifOrientationTests {
     /// For orientation `o` and a stored picture of w × h, the stored pixel
     /// shown at output (x, y), as Pillow's exif_transpose defines it.
     static func source(_ o: Int, x: Int, y: Int, w: Int, h: Int) -> (Int, Int) {
@@ -76,7 +76,7 @@ import VSearchTesting
     }
 }
 
-@Suite struct ColorModelTests {
+@Suite(.offThePool) struct ColorModelTests {
     @Test func cmykJPEGLooksLikeTheRGBOriginal() throws {
         let scratch = try TemporaryDirectory("image")
         let dir = scratch.path
@@ -174,7 +174,7 @@ import VSearchTesting
     }
 }
 
-@Suite struct AlphaTests {
+@Suite(.offThePool) struct AlphaTests {
     /// Decodes a 6 × 4 picture ImageMagick draws from `color`.
     func decode(_ color: String, as format: String) throws -> Image {
         let scratch = try TemporaryDirectory("image")
@@ -221,7 +221,7 @@ import VSearchTesting
 }
 
 /// `decodeWithAlpha`: the picture over white as `decode` gives it, and its opacity, for cut-outs.
-@Suite struct KeptAlphaTests {
+@Suite(.offThePool) struct KeptAlphaTests {
     /// A 6 × 4 transparent picture with an opaque red 2 × 2 square at (1, 1), as `format`, in `scratch`
     /// (which the caller keeps while it reads the file).
     func redSquare(as format: String, in scratch: TemporaryDirectory) throws -> String {

@@ -1,10 +1,11 @@
 import CLocalFeatureKernels
 import Testing
+import VSearchTesting
 
 @testable import LocalFeatures
 
 /// The C segment test (sixteen pixels at a time where the CPU allows) gives exactly the definition's answer.
-@Suite struct FastKernelTests {
+@Suite(.offThePool) struct FastKernelTests {
     /// FAST by its definition, one pixel at a time.
     static func reference(_ p: [UInt8], at i: Int, offsets: [Int], threshold: Int) -> Int32 {
         let centre = Int(p[i])

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import VSearchTesting
 
 @testable import LocalFeatures
 
-@Suite struct GeometricVerifierTests {
+@Suite(.offThePool) struct GeometricVerifierTests {
     /// A turn of 30°, a scale of 1.7 and a shift, as [a −b; b a] x + t.
     static let truth = (a: Float(1.7 * 0.866_025), b: Float(1.7 * 0.5), t: SIMD2<Float>(40, -25))
 

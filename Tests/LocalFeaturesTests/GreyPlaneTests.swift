@@ -1,10 +1,11 @@
 import ImageDecoding
 import Testing
+import VSearchTesting
 
 @testable import LocalFeatures
 
 /// The plane operations the pyramid is built from.
-@Suite struct GreyPlaneTests {
+@Suite(.offThePool) struct GreyPlaneTests {
     @Test func lumaFollowsTheBT601Weights() {
         let image = Image(width: 3, height: 1, pixels: [255, 0, 0, 0, 255, 0, 0, 0, 255])
         #expect(GreyPlane(image).pixels == [77, 149, 29])

@@ -1,10 +1,11 @@
 import CLocalFeatureKernels
 import Testing
+import VSearchTesting
 
 @testable import LocalFeatures
 
 /// Every Hamming kernel this CPU has gives exactly what a plain Swift loop gives, ties included.
-@Suite struct HammingKernelTests {
+@Suite(.offThePool) struct HammingKernelTests {
     /// The nearest descriptor, its distance and the second smallest distance, the slow way.
     static func reference(_ query: ArraySlice<UInt64>, _ items: [UInt64]) -> (Int32, Int32, Int32) {
         var (best, first, second): (Int32, Int32, Int32) = (-1, 257, 257)

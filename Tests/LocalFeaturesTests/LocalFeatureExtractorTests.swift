@@ -6,7 +6,7 @@ import VSearchTesting
 @testable import LocalFeatures
 
 /// On real photos: the same object found again after the changes a camera makes, and not in another photo.
-@Suite struct LocalFeatureExtractorTests {
+@Suite(.offThePool) struct LocalFeatureExtractorTests {
     static func photo(_ name: String) throws -> Image {
         try ImageDecoder().decode(file: try Repository.photo(name))
     }

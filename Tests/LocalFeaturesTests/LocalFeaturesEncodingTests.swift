@@ -6,7 +6,7 @@ import VSearchTesting
 @testable import LocalFeatures
 
 /// The bytes a catalogue keeps for an item's local features, and a device sends for a frame's.
-@Suite struct LocalFeaturesEncodingTests {
+@Suite(.offThePool) struct LocalFeaturesEncodingTests {
     @Test func aRealPhotosFeaturesRoundTripBitForBit() throws {
         let image = try ImageDecoder().decode(file: try Repository.photo("skimage/coffee.png"))
         var configuration = LocalFeatureExtractor.Configuration()

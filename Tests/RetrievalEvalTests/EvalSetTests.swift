@@ -3,11 +3,12 @@ import Foundation
 import ImageDecoding
 import Testing
 import VSearchCore
+import VSearchTesting
 
 @testable import RetrievalEval
 
 /// Cut-outs with alpha pasted into real scenes, seeds, halves and the pairs task of `vsearch eval`.
-struct ObjectSceneTests {
+@Suite(.offThePool) struct ObjectSceneTests {
     /// A red disc of radius 20 centred in a 60 × 50 picture, transparent around it: the photo over
     /// white, as decoded, and its alpha (soft at the rim).
     static func redDisc() -> (image: Image, alpha: [UInt8]) {
@@ -168,7 +169,7 @@ struct ObjectSceneTests {
     }
 }
 
-struct SeedsHalvesPairsTests {
+@Suite(.offThePool) struct SeedsHalvesPairsTests {
     static func report(ranks: [Int]) -> RetrievalEvaluation.Report {
         let queries = ranks.enumerated().map {
             (EvalQuery(item: $0.offset, label: "all", distortion: .identity), $0.element)

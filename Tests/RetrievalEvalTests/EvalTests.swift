@@ -48,7 +48,7 @@ func syntheticPhotos() -> [Image] {
 }
 
 /// `vsearch eval`: query generation, the evaluation loop and the metrics.
-struct EvalTests {
+@Suite(.offThePool) struct EvalTests {
     @Test func sameSeedMakesTheSameQueries() throws {
         var options = RetrievalEvaluation.Options()
         options.seed = 7
@@ -148,7 +148,7 @@ struct EvalTests {
 }
 
 /// Product cut-outs on a cluttered background, and evaluating an existing store.
-struct CutoutEvalTests {
+@Suite(.offThePool) struct CutoutEvalTests {
     /// A red square product on a white studio backdrop.
     static func productShot() -> Image {
         let (width, height) = (60, 40)
@@ -260,7 +260,7 @@ struct SharedPrefixEmbedder: ImageEmbedder {
 }
 
 /// `vsearch eval --save-scores`: what it writes adds up to the ranking the eval reported.
-struct EvalScoreRecorderTests {
+@Suite(.offThePool) struct EvalScoreRecorderTests {
     /// Evaluates four synthetic photos, two queries each, and writes what the recorder kept into `folder`.
     static func recordedRun(keepsVectors: Bool, into folder: String) async throws -> RetrievalEvaluation.Report {
         var options = RetrievalEvaluation.Options()

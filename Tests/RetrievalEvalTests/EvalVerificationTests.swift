@@ -12,7 +12,7 @@ struct BlindEmbedder: ImageEmbedder {
 }
 
 /// `vsearch eval --verify`: candidates re-ranked by local features, on real photos.
-struct EvalVerificationTests {
+@Suite(.offThePool) struct EvalVerificationTests {
     @Test func localFeaturesFindWhatTheVectorsCannot() async throws {
         let names = [
             "skimage/astronaut.png", "skimage/coffee.png", "skimage/chelsea.png", "skimage/rocket.jpg",

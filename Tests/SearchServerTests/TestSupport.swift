@@ -27,14 +27,18 @@ actor Fixture {
         ("aqua", "mate/Aqua.jpg", "abstract"),
     ]
 
-    private var featurizer: Featurizer?
+    private var featurizerLoad: Task<Featurizer, any Error>?
     private var template: TemporaryDirectory?
 
-    func loadFeaturizer() throws -> Featurizer {
-        if let featurizer { return featurizer }
-        let loaded = try Featurizer(model: ModelDirectory(path: Repository.requireModel()))
-        featurizer = loaded
-        return loaded
+    /// The model, loaded once, on a thread of its own: loading takes seconds in a sanitizer build,
+    /// which would hold a thread of the cooperative pool that every test shares.
+    func loadFeaturizer() async throws -> Featurizer {
+        if featurizerLoad == nil {
+            featurizerLoad = Task {
+                try await onOwnThread { try Featurizer(model: ModelDirectory(path: Repository.requireModel())) }
+            }
+        }
+        return try await featurizerLoad!.value
     }
 
     /// A new copy of the ingested catalogue; the directory lives as long as the returned value.
@@ -48,7 +52,7 @@ actor Fixture {
 
     private func templateStore() async throws -> TemporaryDirectory {
         if let template { return template }
-        let featurizer = try loadFeaturizer()
+        let featurizer = try await loadFeaturizer()
         let dir = try TemporaryDirectory()
         var lines: [String] = []
         for item in Self.catalogue {

@@ -1,8 +1,9 @@
 import Testing
+import VSearchTesting
 
 @testable import VectorIndex
 
-@Suite struct FlatIndexTests {
+@Suite(.offThePool) struct FlatIndexTests {
     let d = 40
     let n = 3000
 

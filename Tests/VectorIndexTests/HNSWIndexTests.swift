@@ -1,8 +1,9 @@
 import Testing
+import VSearchTesting
 
 @testable import VectorIndex
 
-@Suite struct HNSWIndexTests {
+@Suite(.offThePool) struct HNSWIndexTests {
     let d = 24
     let n = 2000
     let parameters = HNSWParameters(m: 12, efConstruction: 80, efSearch: 64)

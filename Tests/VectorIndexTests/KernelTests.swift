@@ -1,11 +1,12 @@
 import CVectorKernels
 import Testing
+import VSearchTesting
 
 @testable import VectorIndex
 
 /// The run-time kernel choice: every level this CPU has must agree with a plain double-precision sum, and so
 /// with each other, on every length (so each vector width's remainder loop is exercised).
-@Suite struct KernelTests {
+@Suite(.offThePool) struct KernelTests {
     /// Lengths around the 4-, 8-, 16- and 64-float steps of the two kernel sets, and real feature sizes.
     static let lengths = Array(1...70) + [127, 128, 129, 1280, 2048]
 

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import VSearchTesting
 
 @testable import VectorIndex
 
-@Suite struct PersistenceTests {
+@Suite(.offThePool) struct PersistenceTests {
     let d = 16
 
     private func makeIndex(_ kind: IndexKind, storage: VectorStorage = .f32, n: Int = 600) throws -> any VectorIndex {

@@ -1,9 +1,10 @@
 import Testing
+import VSearchTesting
 
 @testable import VectorIndex
 
 /// The check of a blend's candidates reads each one's plain-half score where the index keeps its vector.
-@Suite struct PrefixScoreTests {
+@Suite(.offThePool) struct PrefixScoreTests {
     @Test(arguments: [false, true])
     func prefixScoresAreTheStoredVectorsPrefixProductsAndNilForAnUnknownID(hnsw: Bool) throws {
         let d = 24

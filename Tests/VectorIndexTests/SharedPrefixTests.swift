@@ -1,10 +1,11 @@
 import Testing
+import VSearchTesting
 
 @testable import VectorIndex
 
 /// A picture's window queries repeat one prefix at different scales; the flat index scores that
 /// prefix once per row. The hits must be those of scoring every query in full.
-@Suite struct SharedPrefixTests {
+@Suite(.offThePool) struct SharedPrefixTests {
     let d = 48
     let shared = 20
 
