@@ -25,14 +25,14 @@ public struct OffThePool: SuiteTrait, TestTrait, TestScoping {
     public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        await Self.turns.take()
-        defer { Task { await Self.turns.give() } }
+        await Self.turns.acquire()
+        defer { Self.turns.release() }
         try await withTaskExecutorPreference(QueueExecutor(label: "vsearch.test." + test.name)) {
             try await function()
         }
     }
 
-    private static let turns = Turns(WorkerThreads.coreCount)
+    private static let turns = AsyncSemaphore(permits: WorkerThreads.coreCount)
 }
 
 extension Trait where Self == OffThePool {
@@ -50,29 +50,5 @@ public final class QueueExecutor: TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-    }
-}
-
-/// A fixed number of turns; a task that finds none waits, suspended, for the next one given back.
-private actor Turns {
-    private var free: Int
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    init(_ count: Int) { free = count }
-
-    func take() async {
-        if free > 0 {
-            free -= 1
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    func give() {
-        if waiting.isEmpty {
-            free += 1
-        } else {
-            waiting.removeFirst().resume()
-        }
     }
 }

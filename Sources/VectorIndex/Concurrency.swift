@@ -5,9 +5,6 @@ import Synchronization
 
 /// Runs work on a chosen number of threads.
 enum Parallel {
-    /// The cores this process may use.
-    static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
-
     /// Calls `body(part, range)` for `parts` contiguous slices of `0..<total`, concurrently.
     static func split(_ total: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
         let parts = max(1, min(parts, total))

@@ -17,7 +17,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     public let metric: Metric
     public let storage: VectorStorage
     /// How many threads one search uses; all cores by default.
-    public var threads: Int = Parallel.coreCount
+    public var threads: Int = WorkerThreads.coreCount
     /// With compact storage, how many candidates per requested result are re-ranked exactly.
     public var rerankFactor: Int = 8
     /// Scan a picture's windows (a batch with a shared prefix) with float products rather than 8-bit ones

@@ -42,7 +42,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public let metric: Metric
     public let parameters: HNSWParameters
     /// Threads for building and for batched searches.
-    public var threads: Int = Parallel.coreCount
+    public var threads: Int = WorkerThreads.coreCount
     /// `ef` used by searches; defaults to ``HNSWParameters/efSearch``.
     public var efSearch: Int
     /// Called now and then during a long add with (inserted, total).

@@ -1,9 +1,9 @@
 import Foundation
-import VSearchCore
 
 /// A counting semaphore for tasks: `acquire` suspends (without blocking a thread) until a permit
-/// is free. It bounds how far downloading and decoding may run ahead of the network, and lets one
-/// task at a time bring the PostgreSQL catalogue's vector mirror up to date.
+/// is free. It bounds how far downloading and decoding may run ahead of the network, lets one
+/// task at a time bring the PostgreSQL catalogue's vector mirror up to date, and gives the tests
+/// that compute their turns.
 ///
 /// `release` is synchronous, so a plain thread (the batch writer's queue) can return a permit
 /// at once, without starting a task that would outlive its caller.
