@@ -72,9 +72,12 @@ let package = Package(
         // run time by the CPU, so no target needs CPU flags (SwiftPM calls those unsafe and refuses them in a
         // versioned dependency).
         .target(name: "CVectorKernels"),
+        // Which CPU a thread runs on, and keeping a helper thread off one: calls glibc declares only for GNU
+        // sources.
+        .target(name: "CThreadPlacement"),
 
-        // Shared vocabulary: errors, tensors, the model descriptor, progress.
-        .target(name: "VSearchCore"),
+        // Shared vocabulary: errors, tensors, the model descriptor, progress, the threads work runs on.
+        .target(name: "VSearchCore", dependencies: ["CThreadPlacement"]),
 
         // image: bytes → RGB pixels.
         .target(
@@ -200,7 +203,7 @@ let package = Package(
         // child processes run off Swift's cooperative pool, a real Mosquitto broker and ffmpeg test videos.
         .target(name: "VSearchTesting", dependencies: ["VSearchCore"]),
 
-        .testTarget(name: "VSearchCoreTests", dependencies: ["VSearchCore"]),
+        .testTarget(name: "VSearchCoreTests", dependencies: ["VSearchCore", "CThreadPlacement"]),
         .testTarget(
             name: "ImageDecodingTests", dependencies: ["ImageDecoding", "ImageTensor", "VSearchCore", "VSearchTesting"]
         ),

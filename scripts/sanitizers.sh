@@ -35,5 +35,5 @@ if [[ " $which " == *" tsan "* ]]; then
     swift build --build-tests --sanitize=thread --scratch-path .build-tsan
     echo "==> swift test --sanitize=thread (store, server, device-link and HNSW build concurrency)"
     swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-        --filter 'StoreConcurrencyTests|ConcurrentWriteTests|ItemTests|BatcherTests|DeviceLinkTests\.BrokerTests|HNSWIndexTests'
+        --filter 'HelperThreadsTests|StoreConcurrencyTests|ConcurrentWriteTests|ItemTests|BatcherTests|DeviceLinkTests\.BrokerTests|HNSWIndexTests'
 fi

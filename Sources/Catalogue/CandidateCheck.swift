@@ -77,7 +77,7 @@ public struct CandidateCheck: Sendable {
         // so it starts at once and the candidates fill the other cores.
         let first = alongside == nil ? 0 : 1
         let matches = Locked([Int](repeating: 0, count: count))
-        DispatchQueue.concurrentPerform(iterations: count + first) { iteration in
+        HelperThreads.shared.forEach(count + first) { iteration in
             guard iteration >= first else {
                 alongside?()
                 return

@@ -8,8 +8,8 @@ import Synchronization
 /// A loop that computes for seconds there (an index build, an evaluation) takes the pool for as
 /// long, and the rest of the process waits: a server's requests, a download's reads, a health
 /// check. Such loops start threads of their own instead, which costs tens of microseconds, nothing
-/// beside work of that length. Short loops on a search's path keep `concurrentPerform`, whose
-/// threads are already running.
+/// beside work of that length. Short sections on a search's path use ``HelperThreads``, whose
+/// threads are already started.
 public enum WorkerThreads {
     /// The cores this process may use.
     public static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
@@ -46,25 +46,19 @@ public enum WorkerThreads {
     /// `done`. The wait is a pthread condition, which ThreadSanitizer sees, so what the helpers
     /// wrote is seen as written before the caller goes on.
     private final class Loop: @unchecked Sendable {
-        let count: Int
+        private let indices: SharedIndices
         private var body: ((Int) -> Void)?
-        let next = Atomic<Int>(0)
         private let done = NSCondition()
         private var running: Int
 
         init(count: Int, helpers: Int, body: @escaping (Int) -> Void) {
-            self.count = count
+            indices = SharedIndices(count)
             self.body = body
             running = helpers
         }
 
         func run() {
-            guard let body else { return }
-            while true {
-                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                if i >= count { return }
-                body(i)
-            }
+            if let body { indices.take(body) }
         }
 
         /// Called once every helper has finished.
@@ -81,6 +75,23 @@ public enum WorkerThreads {
             done.lock()
             while running > 0 { done.wait() }
             done.unlock()
+        }
+    }
+}
+
+/// The indices `0..<count`, handed out once each to the threads of a loop.
+final class SharedIndices: Sendable {
+    let count: Int
+    private let next = Atomic<Int>(0)
+
+    init(_ count: Int) { self.count = count }
+
+    /// Calls `body` with the next index not yet handed out, until none are left.
+    func take(_ body: (Int) -> Void) {
+        while true {
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= count { return }
+            body(i)
         }
     }
 }

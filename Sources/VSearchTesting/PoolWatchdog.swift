@@ -70,7 +70,7 @@ public enum PoolWatchdog {
             let gdb = Process()
             gdb.executableURL = URL(fileURLWithPath: "/usr/bin/gdb")
             gdb.arguments = ["-p", "\(pid)", "-batch", "-ex", "thread apply all bt 40"]
-            FileManager.default.createFile(atPath: file, contents: nil)
+            _ = FileManager.default.createFile(atPath: file, contents: nil)
             gdb.standardOutput = FileHandle(forWritingAtPath: file)
             gdb.standardError = FileHandle.nullDevice
             do {

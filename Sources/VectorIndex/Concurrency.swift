@@ -1,54 +1,22 @@
 import CDNNL
-import Dispatch
 import Foundation
 import Synchronization
+import VSearchCore
 
-/// Runs work on a chosen number of threads.
+/// Runs a search's short parallel sections on ``HelperThreads``.
 enum Parallel {
     /// Calls `body(part, range)` for `parts` contiguous slices of `0..<total`, concurrently.
     static func split(_ total: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
         let parts = max(1, min(parts, total))
-        if parts == 1 {
-            body(0, 0..<total)
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                let lower = total * part / parts
-                let upper = total * (part + 1) / parts
-                shared.value(part, lower..<upper)
-            }
+        HelperThreads.shared.forEach(parts) { part in
+            body(part, total * part / parts..<total * (part + 1) / parts)
         }
     }
 
     /// Calls `body(i)` for every `i` in `0..<count`, handing indices out dynamically to `threads` workers.
     static func forEach(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-        let workers = max(1, min(threads, count))
-        if workers == 1 {
-            for i in 0..<count { body(i) }
-            return
-        }
-        let next = AtomicCounter()
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while true {
-                    let i = next.increment()
-                    if i >= count { break }
-                    shared.value(i)
-                }
-            }
-        }
+        HelperThreads.shared.forEach(count, threads: threads, body)
     }
-}
-
-/// Hands a value to concurrent workers that the caller knows is used safely
-/// (each worker touches only its own part).
-// @unchecked: the caller's promise above; used only by `Parallel`, whose workers touch disjoint parts.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// A counter shared between threads.
