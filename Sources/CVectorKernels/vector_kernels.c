@@ -1,5 +1,6 @@
-// The vector index's distance kernels: a portable set and, on x86-64, an AVX2 + FMA + F16C set, chosen once
-// at run time (see CVectorKernels.h for why they are not chosen by compiler flags).
+// The vector index's distance kernels: a portable set and, on x86-64, an AVX2 + FMA + F16C set and the same with
+// AVX-512 VNNI code products (code_products.c), chosen once at run time (see CVectorKernels.h for why they are not
+// chosen by compiler flags).
 //
 // Both sets keep several independent accumulators so a long scan is limited by memory bandwidth, not by the
 // latency of a chain of dependent adds. They sum in different orders, and only the x86-64-v3 set fuses its
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "CVectorKernels.h"
+#include "code_products.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -333,13 +335,17 @@ V3 static float dot_u8_v3(const float *a, const uint8_t *b, long n) {
 // MARK: Dispatch
 
 static const vsk_kernels portable_set = {
-    VSK_LEVEL_PORTABLE, dot_portable, l2_squared_portable, dot4_portable, l2_squared4_portable, dot_f16_portable,
-    dot_u8_portable,
+    VSK_LEVEL_PORTABLE, dot_portable,     l2_squared_portable, dot4_portable, l2_squared4_portable, dot_f16_portable,
+    dot_u8_portable,    vsk_code_products_portable,
 };
 
 #if defined(__x86_64__)
 static const vsk_kernels v3_set = {
-    VSK_LEVEL_X86_64_V3, dot_v3, l2_squared_v3, dot4_v3, l2_squared4_v3, dot_f16_v3, dot_u8_v3,
+    VSK_LEVEL_X86_64_V3, dot_v3, l2_squared_v3, dot4_v3, l2_squared4_v3, dot_f16_v3, dot_u8_v3, vsk_code_products_avx2,
+};
+
+static const vsk_kernels vnni_set = {
+    VSK_LEVEL_AVX512_VNNI, dot_v3, l2_squared_v3, dot4_v3, l2_squared4_v3, dot_f16_v3, dot_u8_v3, vsk_code_products_vnni,
 };
 #endif
 
@@ -352,6 +358,10 @@ static const vsk_kernels *best_supported(vsk_level wanted) {
     if (wanted >= VSK_LEVEL_X86_64_V3) {
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+            if (wanted >= VSK_LEVEL_AVX512_VNNI && __builtin_cpu_supports("avx512f")
+                && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")) {
+                return &vnni_set;
+            }
             return &v3_set;
         }
     }
@@ -362,8 +372,10 @@ static const vsk_kernels *best_supported(vsk_level wanted) {
 }
 
 static const vsk_kernels *choose(void) {
-    const char *forced = getenv("VSEARCH_VECTOR_KERNELS");
-    vsk_level wanted = forced != NULL && strcmp(forced, "portable") == 0 ? VSK_LEVEL_PORTABLE : VSK_LEVEL_X86_64_V3;
+    const char *cap = getenv("VSEARCH_VECTOR_KERNELS");
+    vsk_level wanted = VSK_LEVEL_AVX512_VNNI;
+    if (cap != NULL && strcmp(cap, "portable") == 0) wanted = VSK_LEVEL_PORTABLE;
+    if (cap != NULL && strcmp(cap, "avx2") == 0) wanted = VSK_LEVEL_X86_64_V3;
     const vsk_kernels *set = best_supported(wanted);
     atomic_store_explicit(&active_set, set, memory_order_relaxed);
     return set;
@@ -391,6 +403,12 @@ float vsk_dot_f16(const float *a, const void *b, long n) { return kernels()->dot
 
 float vsk_dot_u8(const float *a, const uint8_t *b, long n) { return kernels()->dot_u8(a, b, n); }
 
+void vsk_code_products(
+    const int8_t *queries, long nq, long query_stride, const int8_t *rows, long nr, long row_stride, long n,
+    int32_t *out, long out_stride) {
+    kernels()->code_products(queries, nq, query_stride, rows, nr, row_stride, n, out, out_stride);
+}
+
 vsk_level vsk_active_level(void) { return kernels()->level; }
 
 const vsk_kernels *vsk_kernels_at(vsk_level level) {
@@ -398,23 +416,18 @@ const vsk_kernels *vsk_kernels_at(vsk_level level) {
     return set->level == level ? set : NULL;
 }
 
-int vsk_has_vnni(void) {
-    const char *cap = getenv("VSEARCH_VECTOR_KERNELS");
-    if (cap != NULL && strcmp(cap, "portable") == 0) return 0;
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
-#else
-    return 0;
-#endif
-}
-
 float vsk_round_codes(const float *v, long n, int offset, uint8_t *out) {
-    float largest = 0;
+    // The largest magnitude by bits: a non-negative float's bits order as its value does, and an integer maximum
+    // vectorises where a float one (which must respect NaN) does not. The values are finite (checked by the index).
+    uint32_t largest_bits = 0;
     for (long i = 0; i < n; i++) {
-        float a = v[i] < 0 ? -v[i] : v[i];
-        largest = a > largest ? a : largest;
+        uint32_t bits;
+        memcpy(&bits, v + i, sizeof bits);
+        bits &= 0x7fffffffu;
+        largest_bits = bits > largest_bits ? bits : largest_bits;
     }
+    float largest;
+    memcpy(&largest, &largest_bits, sizeof largest);
     float scale = largest > 0 ? largest / 127 : 1;
     float inverse = 1 / scale;
     // Values are within ±127 after scaling, so the sum stays within 0…254 for offset 127 and is a valid

@@ -113,18 +113,4 @@ enum GEMM {
             CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), Int64(nq), Int64(nr), Int64(length), 1,
             queries, Int64(stride), rows, Int64(stride), 0, out, Int64(nr))
     }
-
-    /// `out[q][r] = Σ (queries[q][i] − 127) · rows[r][i]` over `i < length`, row-major, `out` is `nq × nr`:
-    /// the 8-bit form of ``innerProducts(queries:nq:rows:nr:length:stride:out:)`` (``QueryCodes``, ``RowCodes``).
-    ///
-    /// Query `q` starts `q · queryStride` bytes after `queries`, row `r` at `r · rowStride` after `rows`.
-    static func codeProducts(
-        queries: UnsafePointer<UInt8>, nq: Int, queryStride: Int, rows: UnsafePointer<Int8>, nr: Int, rowStride: Int,
-        length: Int, out: UnsafeMutablePointer<Int32>
-    ) {
-        var offset: Int32 = 0
-        _ = dnnl_gemm_u8s8s32(
-            CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")), Int64(nq), Int64(nr),
-            Int64(length), 1, queries, Int64(queryStride), 127, rows, Int64(rowStride), 0, 0, out, Int64(nr), &offset)
-    }
 }

@@ -1,20 +1,25 @@
 import CVectorKernels
 
 extension FlatIndex {
-    /// Whether this CPU takes the 8-bit scan: oneDNN's 8-bit product only sums without saturating
-    /// where the CPU has VNNI instructions.
-    static let eightBitProducts = vsk_has_vnni() != 0
-
-    /// From how many rows the 8-bit scan is worth its fixed costs (rounding the queries, ranking the
-    /// candidates again): a picture's 49 windows took 1.58 ms against the float scan's 1.47 at 423 rows,
-    /// 1.43 against 1.44 at 1,000, 2.22 against 2.81 at 2,000, 3.57 against 6.16 at 5,000 and 8.62 against
-    /// 21.8 at 19,000 (`vsearch-bench windows`, 2 cores).
-    static let eightBitFromRows = 2_048
+    /// From how many rows a picture's windows take the 8-bit scan on this CPU's kernels, or nil for never.
+    ///
+    /// The scan has fixed costs (rounding the queries, ranking the candidates again by exact scores) that the
+    /// float product does not. 17 windows (`vsearch-bench windows`, 2 cores, 8-bit against float): with VNNI 0.19
+    /// against 0.18 ms at 423 rows, 0.30 against 0.39 at 1,000, 0.40 against 0.67 at 2,000 and 2.1 against 8.5 at
+    /// 19,000; with the AVX2 kernel 0.32 against 0.29 at 1,000, 0.67 against 0.71 at 2,000 and 5.3 against 8.5 at
+    /// 19,000. The portable kernel multiplies codes no faster than floats.
+    static let eightBitFromRows: Int? =
+        switch KernelLevel.active {
+        case .avx512VNNI: 1_000
+        case .avx2: 2_000
+        case .portable: nil
+        }
 
     /// Whether a batch with a shared prefix (a picture's windows) takes the 8-bit scan here.
     func takesEightBitScan(_ prefix: SharedPrefix?, _ filter: SearchFilter?) -> Bool {
-        prefix != nil && !exactBatchProducts && metric == .innerProduct && Self.eightBitProducts
-            && ids.count >= Self.eightBitFromRows && allowedRows(filter) == nil
+        guard let least = Self.eightBitFromRows else { return false }
+        return prefix != nil && !exactBatchProducts && metric == .innerProduct && ids.count >= least
+            && allowedRows(filter) == nil
     }
 
     /// The rows' 8-bit codes, made by the first search that needs them; the writes keep them
@@ -30,7 +35,7 @@ extension FlatIndex {
 
     /// Each query's best `k` rows by exact score, found among its best `candidates(k)` rows by the
     /// 8-bit products: the same scan as the float one (rows split across the threads, one product
-    /// per block), on a quarter of the bytes and about a quarter of the time.
+    /// per block of rows), on a quarter of the bytes.
     func eightBitBatchBest(
         queries: UnsafePointer<Float>, count nq: Int, k: Int, filter: SearchFilter?, prefix: SharedPrefix
     ) -> [TopK] {
@@ -50,15 +55,17 @@ extension FlatIndex {
             }
         }
         // Ranked again by their exact scores, in row order, so that a row kept by several queries is read
-        // from memory once and its shared prefix scored once.
-        var kept: [(row: Int, query: Int)] = []
-        kept.reserveCapacity(nq * wide)
+        // from memory once and its shared prefix scored once. A pair is one integer, row then query, so the
+        // sort compares integers.
+        var keys: [UInt64] = []
+        keys.reserveCapacity(nq * wide)
         for q in 0..<nq {
-            var merged = TopK(k: wide)
-            for part in perPart { merged.merge(part[q]) }
-            for row in merged.rows { kept.append((row, q)) }
+            var merged = perPart[0][q]
+            for part in perPart.dropFirst() { merged.merge(part[q]) }
+            for entry in merged.entries { keys.append(UInt64(entry.row) << 32 | UInt64(q)) }
         }
-        let pairs = kept.sorted { $0.row < $1.row }
+        keys.sort()
+        let pairs = keys.map { (row: Int($0 >> 32), query: Int($0 & 0xffff_ffff)) }
         var exact = [Float](repeating: 0, count: pairs.count)
         exact.withUnsafeMutableBufferPointer { out in
             let out = out
@@ -90,46 +97,52 @@ extension FlatIndex {
         _ codes: RowCodes, first: QueryCodes, rest: QueryCodes, prefix: SharedPrefix, rows: Range<Int>, k: Int,
         filter: SearchFilter?
     ) -> [TopK] {
-        GEMM.limitThreads(1)
         // Small blocks keep the products in cache (and below the size at which an allocation maps fresh pages).
         let rowBlock = 256
         let nq = rest.scales.count
         let skip = prefix.length
-        var heaps = [TopK](repeating: TopK(k: k), count: nq)
+        var best = [TopK](repeating: TopK(k: k), count: nq)
         let products = UnsafeMutablePointer<Int32>.allocate(capacity: nq * rowBlock)
         let prefixProducts = UnsafeMutablePointer<Int32>.allocate(capacity: rowBlock)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * rowBlock)
+        let above = UnsafeMutablePointer<Int32>.allocate(capacity: rowBlock)
         defer {
+            above.deallocate()
             products.deallocate()
             prefixProducts.deallocate()
+            scores.deallocate()
         }
+        // Query q's prefix is prefix.scales[q] times query 0's, whose codes are `first`'s.
+        let prefixScales = prefix.scales.map { $0 * first.scales[0] }
         first.codes.withUnsafeBufferPointer { firstCodes in
             rest.codes.withUnsafeBufferPointer { restCodes in
-                for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
-                    let rn = min(rowBlock, rows.upperBound - r0)
-                    GEMM.codeProducts(
-                        queries: firstCodes.baseAddress!, nq: 1, queryStride: first.length, rows: codes.codes.row(r0),
-                        nr: rn, rowStride: dimension, length: first.length, out: prefixProducts)
-                    GEMM.codeProducts(
-                        queries: restCodes.baseAddress!, nq: nq, queryStride: rest.length,
-                        rows: codes.codes.row(r0) + skip, nr: rn, rowStride: dimension, length: rest.length,
-                        out: products)
-                    for q in 0..<nq {
-                        let restScale = rest.scales[q]
-                        let prefixScale = prefix.scales[q] * first.scales[0]
-                        var threshold = heaps[q].threshold
-                        let row = products + q * rn
-                        for j in 0..<rn {
-                            let sum = restScale * Float(row[j]) + prefixScale * Float(prefixProducts[j])
-                            let s = codes.scales[r0 + j] * sum
-                            guard s > threshold else { continue }
-                            if let filter, !filter.isAllowed(ids[r0 + j]) { continue }
-                            heaps[q].push(s, r0 + j)
-                            threshold = heaps[q].threshold
+                codes.scales.withUnsafeBufferPointer { rowScales in
+                    for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
+                        let rn = min(rowBlock, rows.upperBound - r0)
+                        Kernels.codeProducts(
+                            queries: firstCodes.baseAddress!, count: 1, queryStride: first.length,
+                            rows: codes.codes.row(r0), count: rn, rowStride: dimension, length: first.length,
+                            into: prefixProducts, outStride: rn)
+                        Kernels.codeProducts(
+                            queries: restCodes.baseAddress!, count: nq, queryStride: rest.length,
+                            rows: codes.codes.row(r0) + skip, count: rn, rowStride: dimension,
+                            length: rest.length, into: products, outStride: rn)
+                        vsk_code_scores(
+                            products, prefixProducts, nq, rn, rowScales.baseAddress! + r0, rest.scales,
+                            prefixScales, scores)
+                        for q in 0..<nq {
+                            let row = scores + q * rn
+                            let count = vsk_indices_above(row, rn, best[q].threshold, above)
+                            for i in 0..<count {
+                                let j = Int(above[i])
+                                if let filter, !filter.isAllowed(ids[r0 + j]) { continue }
+                                best[q].push(row[j], r0 + j)
+                            }
                         }
                     }
                 }
             }
         }
-        return heaps
+        return best
     }
 }

@@ -66,6 +66,16 @@ enum Kernels {
         vsk_all_finite(v, n) != 0
     }
 
+    /// `out[q · outStride + r] = Σ queries[q · queryStride + i] · rows[r · rowStride + i]` over `i < length`, exact
+    /// in 32-bit integers, for codes in −127…127 (``RowCodes``, ``QueryCodes``).
+    @inline(__always)
+    static func codeProducts(
+        queries: UnsafePointer<Int8>, count nq: Int, queryStride: Int, rows: UnsafePointer<Int8>, count nr: Int,
+        rowStride: Int, length: Int, into out: UnsafeMutablePointer<Int32>, outStride: Int
+    ) {
+        vsk_code_products(queries, nq, queryStride, rows, nr, rowStride, length, out, outStride)
+    }
+
     /// Scales `v` to unit length in place; a zero vector stays zero.
     static func normalize(_ v: UnsafeMutablePointer<Float>, _ n: Int) {
         let norm = dot(v, v, n).squareRoot()
@@ -81,16 +91,28 @@ enum KernelLevel: CaseIterable, Sendable {
     case portable
     /// AVX2 with FMA and F16C (the x86-64-v3 level).
     case avx2
+    /// The AVX2 set with AVX-512 VNNI's 8-bit multiply-adds for ``Kernels/codeProducts``.
+    case avx512VNNI
 
     /// The level every search uses in this process: the best the CPU supports, unless the environment
-    /// variable `VSEARCH_VECTOR_KERNELS=portable` asked for the fallback.
+    /// variable `VSEARCH_VECTOR_KERNELS` (`portable` or `avx2`) capped it.
     static var active: KernelLevel { KernelLevel(vsk_active_level()) }
 
     init(_ level: vsk_level) {
-        self = level == VSK_LEVEL_X86_64_V3 ? .avx2 : .portable
+        switch level {
+        case VSK_LEVEL_AVX512_VNNI: self = .avx512VNNI
+        case VSK_LEVEL_X86_64_V3: self = .avx2
+        default: self = .portable
+        }
     }
 
-    var cValue: vsk_level { self == .avx2 ? VSK_LEVEL_X86_64_V3 : VSK_LEVEL_PORTABLE }
+    var cValue: vsk_level {
+        switch self {
+        case .portable: VSK_LEVEL_PORTABLE
+        case .avx2: VSK_LEVEL_X86_64_V3
+        case .avx512VNNI: VSK_LEVEL_AVX512_VNNI
+        }
+    }
 
     /// This level's kernels, called directly (so tests can compare levels without switching the one in use),
     /// or nil when the CPU lacks the level.

@@ -4,8 +4,8 @@ import CVectorKernels
 /// multiplies instead of the float rows.
 ///
 /// A picture's windows are tens of queries against the same rows, a matrix product bound by
-/// arithmetic rather than memory, and oneDNN's 8-bit product (`dnnl_gemm_u8s8s32`) runs it about
-/// four times as fast as `sgemm` on this project's machines. Its scores are approximate (each
+/// arithmetic rather than memory, and the 8-bit product (``Kernels/codeProducts``) does several
+/// times as many multiply-adds per instruction as a float one. Its scores are approximate (each
 /// value is rounded to 1/127 of its row's largest), so the scan keeps more candidates than asked
 /// and ranks them by their exact float scores (``FlatIndex``).
 // @unchecked: raw row memory; the owning FlatIndex's reader-writer lock guards it, as it guards the rows.
@@ -52,20 +52,23 @@ final class RowCodes: @unchecked Sendable {
     }
 }
 
-/// A batch of queries rounded to unsigned 8-bit integers around 127, as the 8-bit product takes them:
-/// query `q`'s value `i` is about `scales[q] · (codes[q · length + i] − 127)`.
+/// A batch of queries rounded to 8-bit integers, as the rows are: query `q`'s value `i` is about
+/// `scales[q] · codes[q · length + i]`.
 struct QueryCodes {
     let length: Int
-    let codes: [UInt8]
+    let codes: [Int8]
     let scales: [Float]
 
     /// The `length` values from `start` of each of the `count` queries, each query `stride` floats apart.
     init(_ queries: UnsafePointer<Float>, count: Int, start: Int, length: Int, stride: Int) {
         self.length = length
         var scales = [Float](repeating: 1, count: count)
-        codes = [UInt8](unsafeUninitializedCapacity: count * length) { buffer, initialized in
-            for q in 0..<count {
-                scales[q] = vsk_round_codes(queries + q * stride + start, length, 127, buffer.baseAddress! + q * length)
+        codes = [Int8](unsafeUninitializedCapacity: count * length) { buffer, initialized in
+            buffer.withMemoryRebound(to: UInt8.self) { bytes in
+                for q in 0..<count {
+                    scales[q] = vsk_round_codes(
+                        queries + q * stride + start, length, 0, bytes.baseAddress! + q * length)
+                }
             }
             initialized = count * length
         }

@@ -89,6 +89,43 @@ import VSearchTesting
         }
     }
 
+    /// The 8-bit products are exact integers, so every level must give the reference's sums to the last unit: on
+    /// every length around the 32- and 64-byte steps, on every tile shape (1 to 23 queries by 1 to 9 rows, so each
+    /// variant's partial tiles run), with strides longer than the codes, and at the codes' extremes ±127.
+    @Test(arguments: levels)
+    func codeProductsAreExact(level: KernelLevel) throws {
+        let kernels = try #require(level.kernels)
+        var rng = TestData.generator(seed: 21)
+        for n in Self.lengths {
+            let shapes = [(1, 1), (17, 4), (5, 9), (23, 3), (Int.random(in: 1...23, using: &rng), 7)]
+            for (nq, nr) in shapes {
+                let (queryStride, rowStride, outStride) = (n + 3, n + 5, nr + 2)
+                let extremes = n % 3 == 0
+                func codes(_ count: Int) -> [Int8] {
+                    (0..<count).map { _ in
+                        extremes ? (Bool.random(using: &rng) ? 127 : -127) : Int8.random(in: -127...127, using: &rng)
+                    }
+                }
+                let queries = codes(nq * queryStride)
+                let rows = codes(nr * rowStride)
+                var out = [Int32](repeating: .min, count: nq * outStride)
+                kernels.code_products(queries, nq, queryStride, rows, nr, rowStride, n, &out, outStride)
+                var wrong = 0
+                for q in 0..<nq {
+                    for r in 0..<nr {
+                        let reference = (0..<n).reduce(Int32(0)) {
+                            $0 + Int32(queries[q * queryStride + $1]) * Int32(rows[r * rowStride + $1])
+                        }
+                        if out[q * outStride + r] != reference { wrong += 1 }
+                    }
+                    // The padding between a query's outputs is never written.
+                    for r in nr..<outStride where out[q * outStride + r] != .min { wrong += 1 }
+                }
+                #expect(wrong == 0, "\(level) n=\(n) \(nq)×\(nr): \(wrong) wrong sums")
+            }
+        }
+    }
+
     /// The wrappers every search calls go to the level in use, and agree with the portable level.
     @Test func dispatchedAgreesWithPortable() throws {
         let portable = try #require(KernelLevel.portable.kernels)

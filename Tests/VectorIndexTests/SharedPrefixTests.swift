@@ -43,7 +43,7 @@ import VSearchTesting
         let prefix = queries.withUnsafeBufferPointer {
             SharedPrefix($0.baseAddress!, count: 24, dimension: d, length: shared)
         }
-        #expect(index.takesEightBitScan(prefix, nil) == FlatIndex.eightBitProducts)
+        #expect(index.takesEightBitScan(prefix, nil) == (FlatIndex.eightBitFromRows != nil))
         func expectFloatHits() throws {
             let found = try index.search(batch: queries, k: 10, filter: nil, sharedPrefix: shared)
             index.exactBatchProducts = true

@@ -17,6 +17,8 @@ typedef enum {
     VSK_LEVEL_PORTABLE = 0,
     /// 256-bit AVX2 with fused multiply-add and F16C half-precision loads (x86-64-v3: Haswell, Zen or newer).
     VSK_LEVEL_X86_64_V3 = 1,
+    /// The AVX2 set with AVX-512 VNNI's 8-bit multiply-adds for the code products (Ice Lake, Zen 4 or newer).
+    VSK_LEVEL_AVX512_VNNI = 2,
 } vsk_level;
 
 /// Σ a[i]·b[i].
@@ -42,18 +44,30 @@ float vsk_dot_u8(const float *a, const uint8_t *b, long n);
 /// exit: x − x is 0 for a finite x and NaN otherwise, and a NaN survives the sum.
 int vsk_all_finite(const float *v, long n);
 
-/// Rounds n values to 8-bit codes with one scale, for oneDNN's 8-bit product: out[i] = round(v[i] / scale) + offset,
-/// where scale = max |v[i]| / 127 (returned; 1 when every value is 0). offset 0 gives signed codes in −127…127 (the
-/// bytes of int8_t), offset 127 unsigned codes in 0…254.
+/// Rounds n values to 8-bit codes with one scale: out[i] = round(v[i] / scale) + offset, where scale = max |v[i]| / 127
+/// (returned; 1 when every value is 0). offset 0 gives signed codes in −127…127 (the bytes of int8_t), offset 127
+/// unsigned codes in 0…254.
 float vsk_round_codes(const float *v, long n, int offset, uint8_t *out);
 
-/// 1 when the CPU multiplies 8-bit integers into 32-bit sums without an intermediate 16-bit step (AVX-512 VNNI or
-/// AVX-VNNI), so oneDNN's `dnnl_gemm_u8s8s32` cannot saturate on full-range inputs; else 0. Also 0 when the
-/// environment variable VSEARCH_VECTOR_KERNELS is "portable".
-int vsk_has_vnni(void);
+/// out[q · out_stride + r] = Σ_{i < n} queries[q · query_stride + i] · rows[r · row_stride + i] for every query q < nq
+/// and row r < nr, exactly, for codes in −127…127 (−128 may saturate the AVX2 set's 16-bit pairs) and n below 133,000
+/// (so no 32-bit sum can overflow).
+void vsk_code_products(
+    const int8_t *queries, long nq, long query_stride, const int8_t *rows, long nr, long row_stride, long n,
+    int32_t *out, long out_stride);
 
-/// The kernels in use. The first call of any kernel chooses the best the CPU supports, or the portable ones
-/// when the environment variable VSEARCH_VECTOR_KERNELS is "portable" (to measure or test the fallback).
+/// scores[q · n + j] = row_scales[j] · (query_scales[q] · products[q · n + j] + prefix_scales[q] · prefix_products[j])
+/// for q < nq, j < n: a block of 8-bit products (and its rows' products with a shared prefix) back to float scores.
+void vsk_code_scores(
+    const int32_t *products, const int32_t *prefix_products, long nq, long n, const float *row_scales,
+    const float *query_scales, const float *prefix_scales, float *scores);
+
+/// Writes to `indices` the positions j < n (in order) whose scores[j] > threshold, and returns how many there are;
+/// `indices` has room for n.
+long vsk_indices_above(const float *scores, long n, float threshold, int32_t *indices);
+
+/// The kernels in use. The first call of any kernel chooses the best the CPU supports, capped by the environment
+/// variable VSEARCH_VECTOR_KERNELS when it is "portable" or "avx2" (to measure or test a fallback).
 vsk_level vsk_active_level(void);
 
 /// One complete set of kernels, with the signatures above, so tests can compare the sets directly without
@@ -67,6 +81,9 @@ typedef struct vsk_kernels {
         const float *q, const float *a, const float *b, const float *c, const float *d, long n, float *out);
     float (*dot_f16)(const float *a, const void *b, long n);
     float (*dot_u8)(const float *a, const uint8_t *b, long n);
+    void (*code_products)(
+        const int8_t *queries, long nq, long query_stride, const int8_t *rows, long nr, long row_stride, long n,
+        int32_t *out, long out_stride);
 } vsk_kernels;
 
 /// The kernels of `level`, or NULL when this CPU (or this build's architecture) lacks it.
