@@ -35,8 +35,8 @@ extension FlatIndex {
     }
 
     /// Each query's best `k` rows by exact score, found among its best `candidates(k)` rows by the
-    /// 8-bit products: the same scan as the float one (rows split across the threads, one product
-    /// per block of rows), on a quarter of the bytes.
+    /// 8-bit products: one product per block of rows, as in the float scan, on a quarter of the bytes,
+    /// with the rows or (below ``rowSplitFrom``) the queries split across the threads.
     func eightBitBatchBest(
         queries: UnsafePointer<Float>, count nq: Int, k: Int, filter: SearchFilter?, prefix: SharedPrefix
     ) -> [TopK] {
