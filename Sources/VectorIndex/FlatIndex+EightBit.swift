@@ -6,13 +6,14 @@ extension FlatIndex {
     /// The scan has fixed costs (rounding the queries, ranking the candidates again by exact scores) that the
     /// float product does not. 17 windows (`vsearch-bench windows`, 2 cores, 8-bit against float): with VNNI 0.14
     /// against 0.15–0.16 ms at 423 rows, 0.19 against 0.28–0.31 at 1,000 and 2.1 against 8.5 at 19,000 (and in
-    /// the server, at 448 items, a whole search 1.08 against 1.13 ms); with the AVX2 kernel 0.32 against 0.29 at
-    /// 1,000, 0.67 against 0.71 at 2,000 and 5.1 against 8.5 at 19,000. The portable kernel multiplies codes no
+    /// the server, at 448 items, a whole search 1.08 against 1.13 ms); with the AVX2 kernel (the windows split between
+    /// the threads below 3,000 rows) 0.18 against 0.16 ms at 423 rows, 0.28 against 0.32 at 1,000, 0.66 against
+    /// 0.78 at 2,000 and 5.1 against 8.5 at 19,000. The portable kernel multiplies codes no
     /// faster than floats.
     static let eightBitFromRows: Int? =
         switch KernelLevel.active {
         case .avx512VNNI: 0
-        case .avx2: 2_000
+        case .avx2: 1_000
         case .portable: nil
         }
 

@@ -8,7 +8,7 @@ import VSearchCore
 /// top-k heap per query. With ``VectorStorage/f16`` or ``VectorStorage/i8``
 /// storage the scan reads compact codes and the best candidates are
 /// re-ranked with the exact float32 vectors. A picture's windows (a batch
-/// sharing a prefix) are scanned with 8-bit products (at any size with AVX-512 VNNI, from 2,000 rows with AVX2)
+/// sharing a prefix) are scanned with 8-bit products (at any size with AVX-512 VNNI, from 1,000 rows with AVX2)
 /// and their best candidates ranked by exact scores in the same way
 /// (``search(batch:k:filter:sharedPrefix:)``).
 // @unchecked: owns raw row memory (RowStore, CompactCodes, RowCodes); `lock` (reader-writer) guards every field.
