@@ -416,7 +416,7 @@ const vsk_kernels *vsk_kernels_at(vsk_level level) {
     return set->level == level ? set : NULL;
 }
 
-float vsk_round_codes(const float *v, long n, int offset, uint8_t *out) {
+float vsk_round_codes(const float *v, long n, int8_t *out) {
     // The largest magnitude by bits: a non-negative float's bits order as its value does, and an integer maximum
     // vectorises where a float one (which must respect NaN) does not. The values are finite (checked by the index).
     uint32_t largest_bits = 0;
@@ -430,13 +430,12 @@ float vsk_round_codes(const float *v, long n, int offset, uint8_t *out) {
     memcpy(&largest, &largest_bits, sizeof largest);
     float scale = largest > 0 ? largest / 127 : 1;
     float inverse = 1 / scale;
-    // Values are within ±127 after scaling, so the sum stays within 0…254 for offset 127 and is a valid
-    // int8_t bit pattern for offset 0. Adding and taking away 1.5 · 2²³ rounds half to even (for |x| < 2²²) in
-    // plain SSE2 or NEON arithmetic; nearbyintf is a library call per value on x86-64 without SSE4.1.
+    // Values are within ±127 after scaling. Adding and taking away 1.5 · 2²³ rounds half to even (for |x| < 2²²)
+    // in plain SSE2 or NEON arithmetic; nearbyintf is a library call per value on x86-64 without SSE4.1.
     const float magic = 12582912.0f;
     for (long i = 0; i < n; i++) {
         float rounded = (v[i] * inverse + magic) - magic;
-        out[i] = (uint8_t)(int)(rounded + (float)offset);
+        out[i] = (int8_t)(int)rounded;
     }
     return scale;
 }

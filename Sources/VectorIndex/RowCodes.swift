@@ -45,9 +45,9 @@ final class RowCodes: @unchecked Sendable {
 
     /// `row` rounded to integers in −127…127 and the scale that maps them back.
     private func withRounded(_ row: UnsafePointer<Float>, _ body: (UnsafePointer<Int8>, Float) -> Void) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: dimension) { code in
-            let scale = vsk_round_codes(row, dimension, 0, code.baseAddress!)
-            code.withMemoryRebound(to: Int8.self) { body($0.baseAddress!, scale) }
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: dimension) { code in
+            let scale = vsk_round_codes(row, dimension, code.baseAddress!)
+            body(code.baseAddress!, scale)
         }
     }
 }
@@ -64,11 +64,8 @@ struct QueryCodes {
         self.length = length
         var scales = [Float](repeating: 1, count: count)
         codes = [Int8](unsafeUninitializedCapacity: count * length) { buffer, initialized in
-            buffer.withMemoryRebound(to: UInt8.self) { bytes in
-                for q in 0..<count {
-                    scales[q] = vsk_round_codes(
-                        queries + q * stride + start, length, 0, bytes.baseAddress! + q * length)
-                }
+            for q in 0..<count {
+                scales[q] = vsk_round_codes(queries + q * stride + start, length, buffer.baseAddress! + q * length)
             }
             initialized = count * length
         }

@@ -44,10 +44,9 @@ float vsk_dot_u8(const float *a, const uint8_t *b, long n);
 /// exit: x − x is 0 for a finite x and NaN otherwise, and a NaN survives the sum.
 int vsk_all_finite(const float *v, long n);
 
-/// Rounds n values to 8-bit codes with one scale: out[i] = round(v[i] / scale) + offset, where scale = max |v[i]| / 127
-/// (returned; 1 when every value is 0). offset 0 gives signed codes in −127…127 (the bytes of int8_t), offset 127
-/// unsigned codes in 0…254.
-float vsk_round_codes(const float *v, long n, int offset, uint8_t *out);
+/// Rounds n finite values to 8-bit codes with one scale: out[i] = round(v[i] / scale), in −127…127, where
+/// scale = max |v[i]| / 127 (returned; 1 when every value is 0).
+float vsk_round_codes(const float *v, long n, int8_t *out);
 
 /// out[q · out_stride + r] = Σ_{i < n} queries[q · query_stride + i] · rows[r · row_stride + i] for every query q < nq
 /// and row r < nr, exactly, for codes in −127…127 (−128 may saturate the AVX2 set's 16-bit pairs) and n below 133,000
