@@ -49,8 +49,8 @@ int vsk_all_finite(const float *v, long n);
 float vsk_round_codes(const float *v, long n, int8_t *out);
 
 /// out[q · out_stride + r] = Σ_{i < n} queries[q · query_stride + i] · rows[r · row_stride + i] for every query q < nq
-/// and row r < nr, exactly, for codes in −127…127 (−128 may saturate the AVX2 set's 16-bit pairs) and n below 133,000
-/// (so no 32-bit sum can overflow).
+/// and row r < nr, exactly, for codes in −127…127 (−128 may saturate the AVX2 set's 16-bit pairs) and n below 66,000
+/// (the VNNI set sums (row + 128) · query before it takes the bias off, so no 32-bit sum can overflow).
 void vsk_code_products(
     const int8_t *queries, long nq, long query_stride, const int8_t *rows, long nr, long row_stride, long n,
     int32_t *out, long out_stride);
