@@ -21,8 +21,12 @@ extension FlatIndex {
     func takesEightBitScan(_ prefix: SharedPrefix?, _ filter: SearchFilter?) -> Bool {
         guard let least = Self.eightBitFromRows else { return false }
         return prefix != nil && !exactBatchProducts && metric == .innerProduct && ids.count >= least
-            && allowedRows(filter) == nil
+            && dimension < Self.eightBitDimensionLimit && allowedRows(filter) == nil
     }
+
+    /// Vectors from this length take the float scan: the 8-bit products' 32-bit sums could overflow
+    /// (`vsk_code_products`), which would rank the candidates wrongly rather than fail.
+    static let eightBitDimensionLimit = 66_000
 
     /// The rows' 8-bit codes, made by the first search that needs them; the writes keep them
     /// up to date after that. Called with the read lock held.

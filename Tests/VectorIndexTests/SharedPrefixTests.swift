@@ -68,6 +68,27 @@ import VSearchTesting
         #expect(after[23].first?.id == best[0], "the replaced row should now lead the last window")
     }
 
+    /// Vectors so long that the 8-bit products' 32-bit sums could overflow are scanned with float products,
+    /// and still find the float scan's hits.
+    @Test func vectorsTooLongForEightBitSumsTakeTheFloatScan() throws {
+        let long = FlatIndex.eightBitDimensionLimit
+        let index = try FlatIndex(dimension: long, metric: .innerProduct)
+        try index.add(ids: (0..<8).map { UInt64($0) }, vectors: TestData.uniform(8, long, seed: 14))
+        let p = TestData.uniform(1, long / 2, seed: 15)
+        let tails = TestData.uniform(3, long - long / 2, seed: 16)
+        var queries: [Float] = []
+        for q in 0..<3 {
+            queries += p.map { $0 * Float(q + 1) } + tails[(q * (long - long / 2))..<((q + 1) * (long - long / 2))]
+        }
+        let prefix = queries.withUnsafeBufferPointer {
+            SharedPrefix($0.baseAddress!, count: 3, dimension: long, length: long / 2)
+        }
+        #expect(prefix != nil)
+        #expect(!index.takesEightBitScan(prefix, nil))
+        let found = try index.search(batch: queries, k: 3, filter: nil, sharedPrefix: long / 2)
+        try TestData.expectSameAsSingle(found, index: index, queries: queries, k: 3, tolerance: 1e-2)
+    }
+
     @Test func queriesThatDoNotShareTheirPrefixAreScoredInFull() throws {
         var queries = windows(8, seed: 7)
         queries[3 * d + 2] += 0.5
