@@ -216,7 +216,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         if let rerankFile, vectors.isBorrowed {
             var buffer = [Float](repeating: 0, count: dimension)
             buffer.withUnsafeMutableBufferPointer { row in
-                for candidate in candidates.rows {
+                for candidate in candidates.entries.lazy.map(\.row) {
                     let exact =
                         rerankFile.read(candidate, into: row.baseAddress!)
                         ? Kernels.score(metric, query, row.baseAddress!, dimension) : exactScore(query, candidate)
@@ -225,7 +225,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
             }
             return top
         }
-        for row in candidates.rows { top.push(exactScore(query, row), row) }
+        for entry in candidates.entries { top.push(exactScore(query, entry.row), entry.row) }
         return top
     }
 

@@ -20,9 +20,6 @@ struct TopK {
         entries.reserveCapacity(k)
     }
 
-    /// The kept rows, in heap order.
-    var rows: [Int] { entries.map(\.row) }
-
     /// The score a candidate must beat to be kept.
     var threshold: Float { entries.count < k ? -.infinity : entries[0].score }
 
