@@ -226,7 +226,10 @@ let package = Package(
         .testTarget(
             name: "CatalogueTests",
             // RetrievalEval for its camera-like query distortions, which the HNSW-against-flat test searches with.
-            dependencies: ["Catalogue", "VSearchCore", "RetrievalEval", "VSearchTesting", "COpenMPEnvironment"]
+            dependencies: [
+                "Catalogue", "VSearchCore", "RetrievalEval", "VSearchTesting", "COpenMPEnvironment",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // Against a real PostgreSQL that each suite starts with scripts/postgres.sh.
         .testTarget(

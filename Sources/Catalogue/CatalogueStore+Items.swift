@@ -75,8 +75,12 @@ extension CatalogueStore {
 
     /// How many items wait for a vector.
     public func pendingCount() throws(CatalogueError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE state != 'ready'") ?? 0 }
+        try read { db in try Int.fetchOne(db, sql: Self.pendingCountSQL) ?? 0 }
     }
+
+    /// Every unfiltered search counts the pending items. `state != 'ready'` made SQLite read every entry of the
+    /// state index (5 ms at 200,000 items); the two ranges around 'ready', the same rows, are two index lookups.
+    static let pendingCountSQL = "SELECT count(*) FROM item WHERE state < 'ready' OR state > 'ready'"
 
     /// How many items the store holds.
     public func count() throws(CatalogueError) -> Int {

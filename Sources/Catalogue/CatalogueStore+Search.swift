@@ -255,8 +255,10 @@ extension CatalogueStore {
         -> [[SearchHit]]?
     {
         guard query.k > 0 else { throw .query("k must be at least 1, got \(query.k)") }
-        guard let storeModel = self.modelID, let index else { return nil }
+        guard let storeModel = self.modelID else { return nil }
+        // Before the index is looked at: a store of another model refuses even while it holds no vectors.
         guard storeModel == modelID else { throw .modelMismatch(store: storeModel, model: modelID) }
+        guard let index else { return nil }
         let filter = try allowedKeys(query.filters).map { keys in SearchFilter.allowing(Set(keys)) }
         var hitLists: [[SearchHit]] = []
         for batch in batches {

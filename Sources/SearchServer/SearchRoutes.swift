@@ -83,9 +83,11 @@ extension SearchServer {
         catalogueQuery.check?.pictures = [query.localFeatures]
         if query.image == nil { catalogueQuery.check = nil }
         do {
+            // A picture's vectors are the featurizer's, so a store of another model refuses them (409); a
+            // client's vector is taken to be the catalogue's, as its length was checked against it.
+            let modelID = query.image == nil ? try await store.binding()?.model : featurizer.descriptor.id
             found = try await store.search(
-                regions: [query.vectors], modelID: try await store.binding()?.model ?? featurizer.descriptor.id,
-                query: catalogueQuery)
+                regions: [query.vectors], modelID: modelID ?? featurizer.descriptor.id, query: catalogueQuery)
         } catch {
             throw APIError.from(error)
         }

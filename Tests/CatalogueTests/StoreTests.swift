@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import VSearchCore
 import VSearchTesting
@@ -182,6 +183,28 @@ import VectorIndex
         #expect(try store.pendingCount() == 1)
         #expect(store.index?.count == 0)
         #expect(store.dimension == 5)
+        // Refused although the store has no vectors to search yet: the query's model is not the store's.
+        #expect(throws: CatalogueError.modelMismatch(store: "test/2", model: "test/1")) {
+            try store.search([Self.unit([1, 0, 0, 0, 0])], modelID: "test/1", query: CatalogueQuery(k: 1))
+        }
+    }
+
+    @Test func pendingItemsAreCountedFromTheStateIndexWithoutReadingAllOfIt() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 3)
+        try store.put([Self.staged("a"), Self.staged("b")], vectors: Self.unit([1, 0, 0]) + Self.unit([0, 1, 0]))
+        #expect(try store.pendingCount() == 0)
+        try store.write { db in try db.execute(sql: "UPDATE item SET state = 'pending' WHERE id = 'a'") }
+        #expect(try store.pendingCount() == 1)
+        // Every unfiltered search asks: a plan that scans grows with the catalogue, a search of the index does not.
+        let plan = try store.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + CatalogueStore.pendingCountSQL).map {
+                $0["detail"] as String
+            }
+        }
+        #expect(plan.contains { $0.hasPrefix("SEARCH item USING COVERING INDEX item_state") }, "\(plan)")
+        #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(plan)")
     }
 
     @Test func reopeningReconcilesPendingRowsAndStrayVectors() throws {

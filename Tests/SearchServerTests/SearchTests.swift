@@ -1,3 +1,5 @@
+import Catalogue
+import CataloguePostgres
 import Featurizer
 import Foundation
 import HTTPTypes
@@ -128,6 +130,41 @@ import VSearchTesting
                 #expect(ids == ["ladybird", "chelsea"])
             }
         }
+    }
+
+    @Test(arguments: Backend.allCases) func aPictureIsRefusedByACatalogueOfAnotherModel(_ backend: Backend)
+        async throws
+    {
+        let served = try await ServedCatalogue.fixture(backend)
+        let featurizer = try await Fixture.shared.loadFeaturizer()
+        let catalogue = try await CatalogueOpener.openForServing(served.location)
+        // As `vsearch reindex --model` leaves it: bound to another model, its items pending, no vectors yet.
+        try await catalogue.bind(modelID: "other/1", dimension: featurizer.dimension, switching: true)
+        let server = SearchServer(configuration: ServerConfiguration(), catalogue: catalogue, featurizer: featurizer)
+        try await server.makeApplication().test(.router) { client in
+            try await client.execute(
+                uri: "/api/v1/search", method: .post, headers: .contentType("image/jpeg"),
+                body: try photoBytes("skimage/rocket.jpg")
+            ) { response in
+                #expect(response.status == .conflict)
+                #expect(errorCode(response.body) == "model_mismatch")
+                let error = try #require(try json(response.body)["error"] as? [String: Any])
+                #expect((error["message"] as? String)?.contains("'other/1'") == true)
+            }
+            // A client's vector is the catalogue's own model's: searched, and nothing is ready yet.
+            let body = try JSONSerialization.data(withJSONObject: [
+                "vector": [Double](repeating: 0.01, count: featurizer.dimension)
+            ])
+            try await client.execute(
+                uri: "/api/v1/search", method: .post, headers: .contentType("application/json"),
+                body: ByteBuffer(data: body)
+            ) { response in
+                #expect(response.status == .ok)
+                let ids = try matchIDs(response.body)
+                #expect(ids == [])
+            }
+        }
+        _ = served
     }
 
     @Test func badInputGetsAFourHundredWithAJSONError() async throws {
