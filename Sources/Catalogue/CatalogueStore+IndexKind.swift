@@ -1,3 +1,4 @@
+import Featurizer
 import Foundation
 import VectorIndex
 
@@ -27,16 +28,26 @@ public struct IndexChoice: Sendable, Equatable {
 
     /// The kind an index holding `count` items should be.
     func resolvedKind(count: Int) -> IndexKind { options.resolvedKind(count: count) }
+
+    /// The automatic switch's item count for a store of `featurizer`'s vectors that records none: later
+    /// for a picture's windows that share a prefix where the flat scan of them is the faster
+    /// (``IndexOptions/defaultAutoThreshold(windowsSharePrefix:)``).
+    public static func defaultThreshold(for featurizer: Featurizer) -> Int {
+        IndexOptions.defaultAutoThreshold(windowsSharePrefix: featurizer.sharedPrefix > 0)
+    }
 }
 
 extension CatalogueStore {
-    /// The store's index choice; `.auto` with the default threshold until one is set.
+    /// The store's index choice; `.auto` with `defaultThreshold` until one is set.
     ///
     /// It decides which index is built, so a database error is thrown rather than read as "auto".
-    public func indexChoice() throws(CatalogueError) -> IndexChoice {
+    /// An ingest passes its model's default (``IndexChoice/defaultThreshold(for:)``).
+    public func indexChoice(defaultThreshold: Int = IndexOptions().autoThreshold) throws(CatalogueError)
+        -> IndexChoice
+    {
         let kind = try setting("indexKind").flatMap(IndexKind.init(rawValue:)) ?? .auto
         let threshold = try setting("indexAutoThreshold").flatMap(Int.init)
-        return IndexChoice(kind: kind, autoThreshold: threshold ?? IndexOptions().autoThreshold)
+        return IndexChoice(kind: kind, autoThreshold: threshold ?? defaultThreshold)
     }
 
     /// The kind of the index the store holds now: `.flat` or `.hnsw`; nil before the first ingest.
@@ -63,16 +74,18 @@ extension CatalogueStore {
     /// The new index is built and saved beside the old one (`index.next/`), then swapped in by two
     /// renames under the index lock. Opening finishes or discards a swap a crash interrupted, so the
     /// store always has one complete index, and searches in other processes carry on meanwhile.
+    ///
+    /// `defaultThreshold` is the automatic switch's item count when the store records none.
     @discardableResult
-    public func conformIndex() throws(CatalogueError) -> Bool {
+    public func conformIndex(defaultThreshold: Int = IndexOptions().autoThreshold) throws(CatalogueError) -> Bool {
         try requireWriter()
-        return try exclusive { () throws(CatalogueError) in try conformIndexExclusively() }
+        return try exclusive { () throws(CatalogueError) in try conformIndexExclusively(defaultThreshold) }
     }
 
-    private func conformIndexExclusively() throws(CatalogueError) -> Bool {
+    private func conformIndexExclusively(_ defaultThreshold: Int) throws(CatalogueError) -> Bool {
         guard let current = vectors else { return false }
         let kind: IndexKind = current.index is HNSWIndex ? .hnsw : .flat
-        let choice = try indexChoice()
+        let choice = try indexChoice(defaultThreshold: defaultThreshold)
         let wanted = choice.resolvedKind(count: current.index.count)
         guard wanted != kind else { return false }
         let next = indexDirectory + ".next"

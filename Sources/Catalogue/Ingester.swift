@@ -103,7 +103,7 @@ public final class Ingester: Sendable {
     {
         if let choice = options.index, let store { try store.setIndexChoice(choice) }
         try await catalogue.bind(modelID: featurizer.descriptor.id, dimension: featurizer.dimension, switching: false)
-        try store?.conformIndex()
+        try store?.conformIndex(defaultThreshold: IndexChoice.defaultThreshold(for: featurizer))
         let fetcher = ImageFetcher(options: options.fetch, cacheDirectory: cacheDirectory)
         let listing = await SourceReader.read(sources, fetcher: fetcher)
         var summary = try await run(
@@ -138,7 +138,9 @@ public final class Ingester: Sendable {
     private func finish(_ summary: IngestSummary) async throws(CatalogueError) -> IngestSummary {
         var summary = summary
         // A rebuilt index is saved whole; otherwise fold this run's log into the snapshot.
-        if let store, try !store.conformIndex() { try store.checkpoint() }
+        if let store, try !store.conformIndex(defaultThreshold: IndexChoice.defaultThreshold(for: featurizer)) {
+            try store.checkpoint()
+        }
         summary.pending = try await catalogue.pendingCount()
         summary.reportPath = writeReport(summary.failures)
         return summary

@@ -189,6 +189,23 @@ import VectorIndex
         }
     }
 
+    @Test func withoutARecordedChoiceTheIndexSwitchesAtTheIngestsDefault() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CatalogueStore.open(directory: dir.path, mode: .write)
+        try store.bind(modelID: "test/1", dimension: 3)
+        try store.put(
+            (0..<12).map { Self.staged("item-\($0)") }, vectors: (0..<12).flatMap { Self.unit([Float($0 + 1), 1, 0]) })
+        #expect(try !store.conformIndex(defaultThreshold: 20) && store.indexKind == .flat)
+        #expect(try store.conformIndex(defaultThreshold: 12) && store.indexKind == .hnsw)
+        #expect(try store.indexChoice(defaultThreshold: 12) == IndexChoice(kind: .auto, autoThreshold: 12))
+        // A recorded choice wins over the default.
+        try store.setIndexChoice(IndexChoice(kind: .auto, autoThreshold: 100))
+        #expect(try store.conformIndex(defaultThreshold: 12) && store.indexKind == .flat)
+        #expect(
+            try store.search([Self.unit([12, 1, 0])], modelID: "test/1", query: CatalogueQuery(k: 1))[0][0].id
+                == "item-11")
+    }
+
     @Test func pendingItemsAreCountedFromTheStateIndexWithoutReadingAllOfIt() throws {
         let dir = try TemporaryDirectory()
         let store = try CatalogueStore.open(directory: dir.path, mode: .write)
