@@ -31,7 +31,7 @@ public struct IndexChoice: Sendable, Equatable {
 
     /// The automatic switch's item count for a store of `featurizer`'s vectors that records none: later
     /// for a picture's windows that share a prefix where the flat scan of them is the faster
-    /// (``IndexOptions/defaultAutoThreshold(windowsSharePrefix:)``).
+    /// (`IndexOptions.defaultAutoThreshold(windowsSharePrefix:)` in VectorIndex).
     public static func defaultThreshold(for featurizer: Featurizer) -> Int {
         IndexOptions.defaultAutoThreshold(windowsSharePrefix: featurizer.sharedPrefix > 0)
     }
@@ -56,7 +56,7 @@ extension CatalogueStore {
         return index is HNSWIndex ? .hnsw : .flat
     }
 
-    /// Records `choice`; ``conformIndex()`` applies it.
+    /// Records `choice`; ``conformIndex(defaultThreshold:)`` applies it.
     public func setIndexChoice(_ choice: IndexChoice) throws(CatalogueError) {
         try exclusive { () throws(CatalogueError) in
             try write { db in
