@@ -42,6 +42,12 @@ struct WindowsCommand: ParsableCommand {
     )
     var clusters = 0
 
+    @Option(
+        help:
+            "Before each timed search, write this many KiB on each core, as a server's featurize empties the caches (0: warm)."
+    )
+    var evictKib = 0
+
     func run() throws {
         var generator = SeededGenerator(seed: 7)
         let plainDimension = 1_280
@@ -88,9 +94,11 @@ struct WindowsCommand: ParsableCommand {
                     queries += q.map { 0.4 * $0 / norm }
                     queries += w[(i * plainDimension)..<((i + 1) * plainDimension)].map { 0.6 * $0 / norm }
                 }
+                evictCaches()
                 var start = ContinuousClock.now
                 _ = try plain.search(q, k: 5, filter: nil)
                 plainTimes.append(VerifyCommand.milliseconds(ContinuousClock.now - start))
+                evictCaches()
                 start = ContinuousClock.now
                 guard let flat = blend as? FlatIndex else {
                     _ = try blend.search(batch: queries, k: hits, filter: nil)
@@ -101,6 +109,7 @@ struct WindowsCommand: ParsableCommand {
                 blendTimes.append(VerifyCommand.milliseconds(ContinuousClock.now - start))
                 // The same windows with float products: the 8-bit scan should find the same hits.
                 flat.exactBatchProducts = true
+                evictCaches()
                 start = ContinuousClock.now
                 let exact = try flat.search(batch: queries, k: hits, filter: nil, sharedPrefix: plainDimension)
                 floatTimes.append(VerifyCommand.milliseconds(ContinuousClock.now - start))
@@ -122,6 +131,18 @@ struct WindowsCommand: ParsableCommand {
                 line["windowLists"] = windows * max(1, self.repeat)
             }
             printJSONLine(line)
+        }
+    }
+
+    /// Writes `evictKib` KiB on each of the machine's cores, one buffer per core, so the next search finds
+    /// its rows in a shared cache or memory, not in a core's own.
+    private func evictCaches() {
+        guard evictKib > 0 else { return }
+        let floats = evictKib * 256
+        DispatchQueue.concurrentPerform(iterations: WorkerThreads.coreCount) { part in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+            defer { buffer.deallocate() }
+            for i in stride(from: 0, to: floats, by: 16) { buffer[i] = Float(i + part) }
         }
     }
 
