@@ -44,7 +44,7 @@ struct WindowsCommand: ParsableCommand {
 
     @Option(
         help:
-            "Before each timed search, write this many KiB on each core, as a server's featurize empties the caches (0: warm)."
+            "Before each timed search, write this many KiB from one thread per core, as a server's featurize empties the caches (0: warm)."
     )
     var evictKib = 0
 
@@ -134,12 +134,12 @@ struct WindowsCommand: ParsableCommand {
         }
     }
 
-    /// Writes `evictKib` KiB on each of the machine's cores, one buffer per core, so the next search finds
-    /// its rows in a shared cache or memory, not in a core's own.
+    /// Writes `evictKib` KiB from each of as many threads as there are cores (which the scheduler spreads over
+    /// them, though nothing pins them), so the next search finds its rows in a shared cache or memory.
     private func evictCaches() {
         guard evictKib > 0 else { return }
         let floats = evictKib * 256
-        DispatchQueue.concurrentPerform(iterations: WorkerThreads.coreCount) { part in
+        WorkerThreads.forEach(WorkerThreads.coreCount) { part in
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats)
             defer { buffer.deallocate() }
             for i in stride(from: 0, to: floats, by: 16) { buffer[i] = Float(i + part) }
